@@ -1,0 +1,58 @@
+# Unified Database API: every routine task has a target here.
+SHELL := /bin/bash
+PYTHON ?= python3
+PROTO_FILES := $(shell find protos -name '*.proto' | sort)
+GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg/v1
+
+.PHONY: install tools proto proto-check lint format typecheck test test-unit test-integration test-debug bench dev check
+
+## install: the Python package with its dev tools, and the servers the tests start (idempotent)
+install: tools
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+## tools: Redis, FerretDB, grpcurl and webdis, installed when missing
+tools:
+	deploy/local/install-tools.sh
+
+## proto: regenerate the Python stubs from protos/
+proto:
+	rm -rf $(GENERATED_DIRS)
+	$(PYTHON) -m grpc_tools.protoc -I protos --python_out=. --grpc_python_out=. --pyi_out=. \
+		--plugin=protoc-gen-mypy_grpc="$$(command -v protoc-gen-mypy_grpc)" --mypy_grpc_out=. $(PROTO_FILES)
+	for d in $(GENERATED_DIRS); do touch $$d/__init__.py $$(dirname $$d)/__init__.py; done
+
+## proto-check: fail when the committed stubs differ from what protos/ generates
+proto-check: proto
+	git diff --exit-code -- $(GENERATED_DIRS)
+	test -z "$$(git status --porcelain -- $(GENERATED_DIRS))"
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format:
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+typecheck:
+	$(PYTHON) -m mypy udb services/gateway/gateway services/registry/registry services/redis-svc/redis_svc \
+		services/mongo-svc/mongo_svc services/pg-svc/pg_svc deploy/local
+
+## test: everything CI checks: stubs up to date, lint, types, unit and integration tests on real servers
+test: install proto-check lint typecheck
+	$(PYTHON) -m pytest -p no:cacheprovider tests
+
+test-unit: install
+	$(PYTHON) -m pytest -p no:cacheprovider tests/unit
+
+## test-debug: the suite once more under asyncio debug mode (never-awaited coroutines, slow callbacks)
+test-debug: install
+	PYTHONASYNCIODEBUG=1 $(PYTHON) -m pytest -p no:cacheprovider tests
+
+## bench: the benchmarks, printing figures and ratios against the raw drivers
+bench: install
+	$(PYTHON) bench/run.py
+
+## dev: the whole stack on loopback (platform DB, Redis, FerretDB, five services, Envoy)
+dev: install
+	$(PYTHON) deploy/local/devstack.py up

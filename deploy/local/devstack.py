@@ -1,0 +1,481 @@
+"""Real servers on free loopback ports, in a temporary folder: for `make dev` and the tests.
+
+    python deploy/local/devstack.py up      # the whole stack, until Ctrl-C
+
+It starts PostgreSQL 15 (through ``runuser -u postgres`` when run as root), Redis 7, FerretDB
+1.24 (the MongoDB wire protocol, SQLite backend), the five services and Envoy in front of the
+gateway, and stops everything it started, by PID. ``deploy/local/install-tools.sh`` (run by
+``make install``) puts the binaries in place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/pgsql/bin")
+GO_BIN = Path(os.environ.get("GOBIN") or Path(os.environ.get("GOPATH", Path.home() / "go")) / "bin")
+SERVICES = ("registry", "redis-svc", "mongo-svc", "pg-svc")
+MODULES = {"registry": "registry", "redis-svc": "redis_svc", "mongo-svc": "mongo_svc", "pg-svc": "pg_svc"}
+
+
+class StackError(RuntimeError):
+    """A server would not start; the message says which and where its log is."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_binary(name: str, extra_dirs: tuple[str | Path, ...] = ()) -> str:
+    for directory in extra_dirs:
+        candidate = Path(directory) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which(name) or shutil.which(name, path=str(GO_BIN))
+    if found is None:
+        raise StackError(f"{name} is not installed: run `make install` (deploy/local/install-tools.sh)")
+    return found
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes] | None, what: str, log: Path, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise StackError(f"{what} exited with {process.returncode}; see {log}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise StackError(f"{what} did not listen on {port} within {timeout}s; see {log}")
+
+
+@dataclass
+class Managed:
+    """A process this stack started, with how to stop it."""
+
+    name: str
+    pid: int
+    stop_signal: int = signal.SIGTERM
+    process: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class Stack:
+    """Servers started in ``workdir``; ``stop()`` ends every one of them by PID."""
+
+    workdir: Path
+    processes: list[Managed] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    #: Folders outside the workdir to remove at stop.
+    cleanup: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, workdir: Path | None = None) -> Stack:
+        directory = Path(workdir or tempfile.mkdtemp(prefix="udb-stack-"))
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "logs").mkdir(exist_ok=True)
+        return cls(directory)
+
+    def log(self, name: str) -> Path:
+        return self.workdir / "logs" / f"{name}.log"
+
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        stop_signal: int = signal.SIGTERM,
+    ) -> subprocess.Popen[bytes]:
+        with self.log(name).open("ab") as log:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=self.workdir,
+            )
+        self.processes.append(Managed(name, process.pid, stop_signal, process))
+        return process
+
+    # ---- databases -------------------------------------------------------------------------
+
+    def start_postgres(self) -> str:
+        """PostgreSQL 15 with password auth on TCP; returns a superuser URL."""
+        initdb = find_binary("initdb", PG_BIN_DIRS)
+        postgres = find_binary("postgres", PG_BIN_DIRS)
+        as_postgres: list[str] = []
+        if os.geteuid() == 0:
+            # Postgres refuses to run as root: run it as the postgres user, in a folder of its
+            # own (the workdir may sit under a root-only folder such as pytest's tmp).
+            base = Path(tempfile.mkdtemp(prefix="udb-pg-"))
+            os.chown(base, pwd.getpwnam("postgres").pw_uid, -1)
+            self.cleanup.append(base)
+            as_postgres = ["runuser", "-u", "postgres", "--"]
+        else:
+            base = self.workdir / "pg"
+            base.mkdir(parents=True, exist_ok=True)
+        data = base / "data"
+        socket_dir = base / "run"
+        password = secrets.token_urlsafe(16)
+        pwfile = base / "pwfile"
+        subprocess.run([*as_postgres, "mkdir", "-p", str(socket_dir)], check=True)
+        subprocess.run([*as_postgres, "sh", "-c", f"umask 077 && cat > {pwfile}"], input=password.encode(), check=True)
+        with self.log("postgres").open("ab") as log:
+            subprocess.run(
+                [
+                    *as_postgres,
+                    initdb,
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    f"--pwfile={pwfile}",
+                    "-A",
+                    "scram-sha-256",
+                    "--auth-local=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+        port = free_port()
+        process = self._spawn(
+            "postgres",
+            [
+                *as_postgres,
+                postgres,
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(socket_dir),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=128MB",
+            ],
+            stop_signal=signal.SIGINT,  # fast shutdown
+        )
+        wait_for_port(port, process, "postgres", self.log("postgres"))
+        # Accepting TCP is not yet accepting logins: wait for a real one.
+        deadline = time.monotonic() + 30
+        psql = find_binary("psql", PG_BIN_DIRS)
+        while subprocess.run(
+            [*as_postgres, psql, "-h", str(socket_dir), "-p", str(port), "-U", "postgres", "-c", "select 1"],
+            capture_output=True,
+        ).returncode:
+            if time.monotonic() > deadline:
+                raise StackError(f"postgres does not accept logins; see {self.log('postgres')}")
+            time.sleep(0.1)
+        # runuser does not pass signals on: stop the postmaster by its own PID.
+        postmaster_pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+        self.processes[-1].pid = postmaster_pid
+        self.ports["postgres"] = port
+        url = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
+        self.urls["postgres"] = url
+        return url
+
+    def create_database(self, name: str) -> str:
+        """A new database on the stack's Postgres; returns its URL."""
+        import asyncio
+
+        import asyncpg
+
+        async def create() -> None:
+            conn = await asyncpg.connect(self.urls["postgres"])
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await conn.close()
+
+        asyncio.run(create())
+        return self.urls["postgres"].rsplit("/", 1)[0] + f"/{name}"
+
+    def start_redis(self) -> str:
+        port = free_port()
+        process = self._spawn(
+            "redis",
+            [
+                find_binary("redis-server"),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--protected-mode",
+                "yes",
+            ],
+        )
+        wait_for_port(port, process, "redis", self.log("redis"))
+        self.ports["redis"] = port
+        self.urls["redis"] = f"redis://127.0.0.1:{port}/0"
+        return self.urls["redis"]
+
+    def start_ferretdb(self) -> str:
+        """FerretDB 1.24 on SQLite: the MongoDB wire protocol (no MongoDB server installs here)."""
+        port = free_port()
+        state = self.workdir / "ferretdb"
+        (state / "data").mkdir(parents=True, exist_ok=True)
+        process = self._spawn(
+            "ferretdb",
+            [
+                find_binary("ferretdb"),
+                "--handler=sqlite",
+                f"--sqlite-url=file:{state / 'data'}/",
+                f"--listen-addr=127.0.0.1:{port}",
+                f"--state-dir={state}",
+                "--telemetry=disable",
+                "--debug-addr=-",
+                "--log-level=warn",
+            ],
+        )
+        wait_for_port(port, process, "ferretdb", self.log("ferretdb"))
+        self.ports["ferretdb"] = port
+        self.urls["mongodb"] = f"mongodb://127.0.0.1:{port}/"
+        return self.urls["mongodb"]
+
+    # ---- the system ------------------------------------------------------------------------
+
+    def service_env(self, *, jwt_secret: str, encryption_key: str, platform_url: str) -> dict[str, str]:
+        """The environment every service of this stack runs with."""
+        for name in (*SERVICES, "gateway", "gateway-grpc"):
+            self.ports.setdefault(name, free_port())
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("PG_", "REDIS_", "MONGO_"))}
+        env.update(
+            JWT_SECRET=jwt_secret,
+            DATABASE_ENCRYPTION_KEY=encryption_key,
+            REGISTRY_DATABASE_URL=platform_url,
+            REGISTRY_ADDR=f"127.0.0.1:{self.ports['registry']}",
+            REDIS_SVC_ADDR=f"127.0.0.1:{self.ports['redis-svc']}",
+            MONGO_SVC_ADDR=f"127.0.0.1:{self.ports['mongo-svc']}",
+            PG_SVC_ADDR=f"127.0.0.1:{self.ports['pg-svc']}",
+            GATEWAY_ADDR=f"127.0.0.1:{self.ports['gateway']}",
+            GATEWAY_GRPC_ADDR=f"127.0.0.1:{self.ports['gateway-grpc']}",
+            PYTHONUNBUFFERED="1",
+        )
+        return env
+
+    def start_services(self, env: Mapping[str, str]) -> None:
+        """The registry, the engine services and the gateway, each a process, waited for."""
+        for name in SERVICES:
+            process = self._spawn(name, [sys.executable, "-m", MODULES[name]], env=env)
+            wait_for_port(self.ports[name], process, name, self.log(name))
+        gateway = self._spawn("gateway", [sys.executable, "-m", "gateway"], env=env)
+        wait_for_port(self.ports["gateway"], gateway, "gateway", self.log("gateway"))
+        self.urls["gateway"] = f"http://127.0.0.1:{self.ports['gateway']}/api/platform"
+
+    def start_envoy(self, *, config_template: Path = REPO / "deploy" / "envoy" / "envoy.local.yaml") -> str:
+        """Envoy in front of the gateway (HTTP and WebSocket) and the services (gRPC)."""
+        port = free_port()
+        admin_port = free_port()
+        config = config_template.read_text()
+        replacements = {
+            "LISTEN_PORT": port,
+            "ADMIN_PORT": admin_port,
+            "GATEWAY_PORT": self.ports["gateway"],
+            "REGISTRY_PORT": self.ports["registry"],
+            "REDIS_SVC_PORT": self.ports["redis-svc"],
+            "MONGO_SVC_PORT": self.ports["mongo-svc"],
+            "PG_SVC_PORT": self.ports["pg-svc"],
+        }
+        for key, value in replacements.items():
+            config = config.replace("${" + key + "}", str(value))
+        path = self.workdir / "envoy.yaml"
+        path.write_text(config)
+        process = self._spawn(
+            "envoy",
+            [
+                find_binary("envoy"),
+                "-c",
+                str(path),
+                "--use-dynamic-base-id",
+                "--log-level",
+                "warn",
+                "--disable-hot-restart",
+            ],
+        )
+        wait_for_port(port, process, "envoy", self.log("envoy"))
+        self.ports["envoy"] = port
+        self.ports["envoy-admin"] = admin_port
+        self.urls["envoy"] = f"http://127.0.0.1:{port}/api/platform"
+        return self.urls["envoy"]
+
+    def wait_healthy(self, base_url: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError as exc:
+                last = str(exc)
+            time.sleep(0.1)
+        raise StackError(f"{base_url}/health did not answer 200 within {timeout}s ({last})")
+
+    def stop(self) -> None:
+        """Stops every process this stack started, newest first, by PID."""
+        for managed in reversed(self.processes):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(managed.pid, managed.stop_signal)
+        deadline = time.monotonic() + 15
+        for managed in reversed(self.processes):
+            if managed.process is None:
+                continue
+            try:
+                managed.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(managed.pid, signal.SIGKILL)
+                managed.process.wait()
+        self.processes.clear()
+        for path in self.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+        self.cleanup.clear()
+
+
+@contextlib.contextmanager
+def databases(workdir: Path | None = None) -> Iterator[Stack]:
+    """Postgres, Redis and FerretDB, stopped on exit."""
+    stack = Stack.create(workdir)
+    try:
+        stack.start_postgres()
+        stack.start_redis()
+        stack.start_ferretdb()
+        yield stack
+    finally:
+        stack.stop()
+
+
+def new_encryption_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _up(args: argparse.Namespace) -> int:
+    sys.path[:0] = [str(REPO)]
+    from udb.auth import mint_token
+
+    jwt_secret = os.environ.get("JWT_SECRET") or secrets.token_urlsafe(32)
+    encryption_key = os.environ.get("DATABASE_ENCRYPTION_KEY") or new_encryption_key()
+    workdir = Path(args.workdir) if args.workdir else None
+    stack = Stack.create(workdir)
+    try:
+        print(f"devstack: starting in {stack.workdir}", flush=True)
+        stack.start_postgres()
+        stack.start_redis()
+        stack.start_ferretdb()
+        platform_url = stack.create_database("udb_platform")
+        env = stack.service_env(jwt_secret=jwt_secret, encryption_key=encryption_key, platform_url=platform_url)
+        stack.start_services(env)
+        stack.start_envoy()
+        stack.wait_healthy(stack.urls["envoy"])
+        token = mint_token(jwt_secret, subject="dev-user", ttl_s=7 * 24 * 3600)
+        service_token = mint_token(jwt_secret, subject="dev-operator", role="service_role", ttl_s=7 * 24 * 3600)
+        _bootstrap(stack, token)
+        print(
+            "\nUnified Database API is up.\n"
+            f"  base URL (Envoy):   {stack.urls['envoy']}\n"
+            f"  gateway (direct):   {stack.urls['gateway']}\n"
+            f"  gRPC services:      " + ", ".join(f"{n} 127.0.0.1:{stack.ports[n]}" for n in SERVICES) + "\n"
+            f"  dev token (user dev-user, owner of project 'dev-project'):\n    {token}\n"
+            f"  service-role token:\n    {service_token}\n"
+            f"  try: curl -H 'Authorization: Bearer {token[:12]}...' {stack.urls['envoy']}/projects\n"
+            f"  logs: {stack.workdir / 'logs'}\n"
+            "Ctrl-C stops everything.",
+            flush=True,
+        )
+        stop = False
+
+        def on_signal(signum: int, frame: object) -> None:
+            nonlocal stop
+            stop = True
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not stop:
+            time.sleep(0.5)
+            for managed in stack.processes:
+                if managed.process is not None and managed.process.poll() is not None:
+                    print(f"devstack: {managed.name} exited; see {stack.log(managed.name)}", file=sys.stderr)
+                    stop = True
+    except StackError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("devstack: stopping", flush=True)
+        stack.stop()
+    return 0
+
+
+def _bootstrap(stack: Stack, token: str) -> None:
+    """An organization, a project owned by dev-user, and connections to the local databases."""
+    import json
+
+    def call(method: str, path: str, body: object) -> None:
+        request = urllib.request.Request(
+            f"{stack.urls['gateway']}{path}",
+            data=json.dumps(body).encode(),
+            method=method,
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    call("POST", "/organizations", {"name": "Dev", "slug": "dev"})
+    call("POST", "/projects", {"organization_slug": "dev", "name": "Dev project", "ref": "dev-project"})
+    call("POST", "/redis/dev-project/connections", {"identifier": "local", "uri": stack.urls["redis"]})
+    call("POST", "/mongodb/dev-project/connections", {"identifier": "local", "uri": stack.urls["mongodb"]})
+    call("POST", "/pg-meta/dev-project/connections", {"identifier": "local", "uri": stack.urls["postgres"]})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the whole stack until Ctrl-C")
+    up.add_argument("--workdir", help="folder for data and logs (default: a new temporary one)")
+    args = parser.parse_args(argv)
+    return _up(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

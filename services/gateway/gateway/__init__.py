@@ -1,0 +1,1 @@
+"""The HTTP/JSON gateway: serves /api/platform, checks tokens, calls the services over gRPC."""

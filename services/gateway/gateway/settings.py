@@ -1,0 +1,64 @@
+"""The gateway's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from udb.config import DEFAULT_ADDRESSES, AuthSettings, Env
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Where the gateway listens, where the services are, and the limits of a request."""
+
+    name: str = "gateway"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: gRPC health and reflection of the gateway itself (for probes and grpcurl, like every service).
+    grpc_address: str = "127.0.0.1:50050"
+    auth: AuthSettings
+    registry_address: str = DEFAULT_ADDRESSES["registry"][1]
+    redis_address: str = DEFAULT_ADDRESSES["redis-svc"][1]
+    mongo_address: str = DEFAULT_ADDRESSES["mongo-svc"][1]
+    pg_address: str = DEFAULT_ADDRESSES["pg-svc"][1]
+    log_level: str = "INFO"
+    log_json: bool = True
+    access_log: bool = True
+    #: Bodies over this many bytes get 413 (a MongoDB document may be 16 MiB, plus JSON overhead).
+    max_body_bytes: int = 24 * 1024 * 1024
+    membership_cache_ttl_s: float = 30.0
+    #: Deadline of each gRPC call, by route class.
+    read_deadline_s: float = 30.0
+    write_deadline_s: float = 30.0
+    admin_deadline_s: float = 30.0
+    health_timeout_s: float = 2.0
+    #: Origins allowed by CORS (the console's); empty allows none.
+    cors_origins: tuple[str, ...] = ()
+    max_message_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> Self:
+        env = env or Env()
+        host, _, port = env.str("GATEWAY_ADDR", "127.0.0.1:8080").rpartition(":")
+        return cls(
+            host=host or "127.0.0.1",
+            port=int(port),
+            grpc_address=env.str("GATEWAY_GRPC_ADDR", "127.0.0.1:50050"),
+            auth=AuthSettings.from_env(env),
+            registry_address=env.str(*DEFAULT_ADDRESSES["registry"]),
+            redis_address=env.str(*DEFAULT_ADDRESSES["redis-svc"]),
+            mongo_address=env.str(*DEFAULT_ADDRESSES["mongo-svc"]),
+            pg_address=env.str(*DEFAULT_ADDRESSES["pg-svc"]),
+            log_level=env.str("LOG_LEVEL", "INFO").upper(),
+            log_json=env.bool("LOG_JSON", True),
+            access_log=env.bool("ACCESS_LOG", True),
+            max_body_bytes=env.int("MAX_BODY_BYTES", 24 * 1024 * 1024),
+            membership_cache_ttl_s=env.float("MEMBERSHIP_CACHE_TTL_S", 30.0),
+            read_deadline_s=env.float("READ_DEADLINE_S", 30.0),
+            write_deadline_s=env.float("WRITE_DEADLINE_S", 30.0),
+            admin_deadline_s=env.float("ADMIN_DEADLINE_S", 30.0),
+            health_timeout_s=env.float("HEALTH_TIMEOUT_S", 2.0),
+            cors_origins=env.list("CORS_ORIGINS"),
+            max_message_bytes=env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
+        )

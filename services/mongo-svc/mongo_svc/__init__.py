@@ -1,0 +1,1 @@
+"""mongo-svc: operations on a project's MongoDB deployments over gRPC."""

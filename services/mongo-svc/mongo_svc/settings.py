@@ -1,0 +1,32 @@
+"""mongo-svc's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from udb.config import Env, ServiceSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(ServiceSettings):
+    """Timeouts toward users' MongoDB deployments, and query limits."""
+
+    #: A deployment with no selectable server after this long is reported unavailable.
+    server_selection_timeout_s: float = 3.0
+    connect_timeout_s: float = 3.0
+    #: maxTimeMS on every operation, so that the server stops a runaway query.
+    max_time_ms: int = 30_000
+    #: Server-side JavaScript ($where, $function, $accumulator) is refused unless this is set.
+    allow_javascript: bool = False
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> Self:
+        env = env or Env()
+        return cls(
+            **cls.common_from_env(env, "mongo-svc"),
+            server_selection_timeout_s=env.float("MONGO_SERVER_SELECTION_TIMEOUT_S", 3.0),
+            connect_timeout_s=env.float("MONGO_CONNECT_TIMEOUT_S", 3.0),
+            max_time_ms=env.int("MONGO_MAX_TIME_MS", 30_000),
+            allow_javascript=env.bool("MONGO_ALLOW_JAVASCRIPT", False),
+        )

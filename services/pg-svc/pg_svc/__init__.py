@@ -1,0 +1,1 @@
+"""pg-svc: operations on a project's PostgreSQL databases over gRPC."""

@@ -1,0 +1,107 @@
+"""Building asyncpg pools from connection records, and translating asyncpg's errors."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import asyncpg
+
+from pg_svc.settings import Settings
+from udb.errors import (
+    AlreadyExists,
+    DatabaseError,
+    DeadlineExceeded,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unavailable,
+)
+from udb.pool import ClientFactory
+from udb.registry.v1 import registry_pb2
+
+
+def _ssl_for(sslmode: str | None, tls: bool) -> Any:
+    """asyncpg's ``ssl`` argument for a libpq sslmode."""
+    if sslmode in (None, ""):
+        return "require" if tls else "prefer"
+    if sslmode in ("verify-ca", "verify-full"):
+        context = ssl.create_default_context()
+        context.check_hostname = sslmode == "verify-full"
+        return context
+    return sslmode
+
+
+def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
+    """The pool manager's factory: one asyncpg pool (at most ``max_connections``) per record."""
+
+    async def build(resolved: registry_pb2.ResolvedConnection, max_connections: int) -> asyncpg.Pool:
+        record = resolved.connection
+        sslmode = str(record.options["sslmode"]) if "sslmode" in record.options else None
+        try:
+            pool: asyncpg.Pool = await asyncpg.create_pool(
+                host=record.host,
+                port=record.port,
+                user=record.username or None,
+                password=resolved.password or None,
+                database=record.database or None,
+                ssl=_ssl_for(sslmode, record.tls),
+                min_size=0,
+                max_size=max_connections,
+                timeout=settings.connect_timeout_s,
+                max_inactive_connection_lifetime=settings.pool_idle_timeout_s,
+                server_settings={"application_name": "udb-pg-svc"},
+            )
+        except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+            raise translate(exc) from None
+        return pool
+
+    return build
+
+
+async def close_client(pool: asyncpg.Pool) -> None:
+    await pool.close()
+
+
+#: asyncpg exception -> API error, looked up along the exception's class hierarchy.
+_ERRORS: dict[type[BaseException], type[DatabaseError]] = {
+    asyncpg.UniqueViolationError: AlreadyExists,
+    asyncpg.DuplicateObjectError: AlreadyExists,
+    asyncpg.DuplicateTableError: AlreadyExists,
+    asyncpg.UndefinedTableError: NotFound,
+    asyncpg.InvalidSchemaNameError: NotFound,
+    asyncpg.InsufficientPrivilegeError: PermissionDenied,
+    asyncpg.QueryCanceledError: DeadlineExceeded,
+    asyncpg.TooManyConnectionsError: RateLimited,
+    asyncpg.InvalidPasswordError: Unavailable,
+    asyncpg.InvalidAuthorizationSpecificationError: Unavailable,
+    asyncpg.CannotConnectNowError: Unavailable,
+    asyncpg.ConnectionDoesNotExistError: Unavailable,
+    asyncpg.InterfaceError: Unavailable,
+    asyncpg.PostgresError: InvalidArgument,
+    TimeoutError: Unavailable,
+    OSError: Unavailable,
+}
+
+
+def translate(exc: Exception) -> DatabaseError:
+    """The API error for an asyncpg exception (most specific class wins). A server error keeps
+    Postgres's own message, SQLSTATE, position and hint, which never hold the password."""
+    for cls in type(exc).__mro__:
+        error = _ERRORS.get(cls)
+        if error is None:
+            continue
+        if isinstance(exc, asyncpg.PostgresError) and error not in (Unavailable, RateLimited):
+            return error(
+                str(exc.args[0]) if exc.args else error.default_message,
+                details={
+                    "sqlstate": exc.sqlstate,
+                    "position": getattr(exc, "position", None),
+                    "hint": getattr(exc, "hint", None),
+                    "detail": getattr(exc, "detail", None),
+                },
+            )
+        return error(f"postgres: {error.default_message}")
+    return Internal()

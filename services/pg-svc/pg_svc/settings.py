@@ -1,0 +1,27 @@
+"""pg-svc's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from udb.config import Env, ServiceSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(ServiceSettings):
+    """Timeouts toward users' Postgres servers, and result limits."""
+
+    #: A Postgres that does not accept a connection in this time is reported unavailable.
+    connect_timeout_s: float = 3.0
+    #: statement_timeout of every statement; a request may lower it, never raise it.
+    statement_timeout_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> Self:
+        env = env or Env()
+        return cls(
+            **cls.common_from_env(env, "pg-svc"),
+            connect_timeout_s=env.float("PG_CONNECT_TIMEOUT_S", 3.0),
+            statement_timeout_s=env.float("PG_STATEMENT_TIMEOUT_S", 30.0),
+        )

@@ -1,0 +1,1 @@
+"""redis-svc: operations on a project's Redis databases over gRPC."""

@@ -1,0 +1,10 @@
+"""``python -m redis_svc``."""
+
+import sys
+
+from redis_svc.server import create_server
+from redis_svc.settings import Settings
+from udb.server import main
+
+if __name__ == "__main__":
+    sys.exit(main(Settings.from_env, create_server))

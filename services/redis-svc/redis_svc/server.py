@@ -1,0 +1,26 @@
+"""redis-svc's server factory."""
+
+from __future__ import annotations
+
+from redis_svc.clients import client_factory, close_client
+from redis_svc.servicer import RedisService
+from redis_svc.settings import Settings
+from udb.common.v1 import common_pb2
+from udb.engine import EngineRuntime
+from udb.redis.v1 import redis_pb2, redis_pb2_grpc
+from udb.server import Registration, Server, build_server
+
+SERVICE_NAME = redis_pb2.DESCRIPTOR.services_by_name["RedisService"].full_name
+
+
+async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
+    """redis-svc bound to ``address``, not started."""
+    runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_REDIS, client_factory(settings), close_client)
+    servicer = RedisService(runtime)
+    return build_server(
+        settings,
+        [Registration(redis_pb2_grpc.add_RedisServiceServicer_to_server, servicer, SERVICE_NAME)],
+        address=address,
+        on_start=[runtime.start],
+        on_stop=[runtime.close],
+    )

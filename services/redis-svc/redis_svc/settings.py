@@ -1,0 +1,27 @@
+"""redis-svc's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+from udb.config import Env, ServiceSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(ServiceSettings):
+    """Timeouts toward users' Redis servers, and value limits."""
+
+    #: A Redis that does not accept a connection in this time is reported unavailable.
+    connect_timeout_s: float = 3.0
+    #: A command that gets no reply in this time fails (DEADLINE_EXCEEDED).
+    command_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> Self:
+        env = env or Env()
+        return cls(
+            **cls.common_from_env(env, "redis-svc"),
+            connect_timeout_s=env.float("REDIS_CONNECT_TIMEOUT_S", 3.0),
+            command_timeout_s=env.float("REDIS_COMMAND_TIMEOUT_S", 10.0),
+        )

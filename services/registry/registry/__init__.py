@@ -1,0 +1,1 @@
+"""The registry service: the platform database's only owner."""

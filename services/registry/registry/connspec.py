@@ -1,0 +1,232 @@
+"""Connection specs: parsing engine URIs, validating fields, and guarding hosts.
+
+A spec is what a connection record holds, secret included. It comes from fields, from a URI
+(``redis://user:pw@host:6380/2``, ``mongodb://...``, ``mongodb+srv://...``, ``postgresql://...``)
+or from both (fields override the URI). Nothing here touches the network except the host guard,
+which resolves a hostname to check its addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from registry.settings import IPNetwork
+from udb.common.v1 import common_pb2
+from udb.errors import InvalidArgument
+
+DatabaseType = common_pb2.DatabaseType
+
+ENGINE_NAMES: dict[DatabaseType, str] = {
+    common_pb2.DATABASE_TYPE_REDIS: "redis",
+    common_pb2.DATABASE_TYPE_MONGODB: "mongodb",
+    common_pb2.DATABASE_TYPE_POSTGRES: "postgres",
+}
+ENGINE_BY_NAME: dict[str, DatabaseType] = {name: value for value, name in ENGINE_NAMES.items()}
+DEFAULT_PORTS: dict[DatabaseType, int] = {
+    common_pb2.DATABASE_TYPE_REDIS: 6379,
+    common_pb2.DATABASE_TYPE_MONGODB: 27017,
+    common_pb2.DATABASE_TYPE_POSTGRES: 5432,
+}
+_SCHEMES: dict[str, tuple[DatabaseType, bool]] = {
+    "redis": (common_pb2.DATABASE_TYPE_REDIS, False),
+    "rediss": (common_pb2.DATABASE_TYPE_REDIS, True),
+    "mongodb": (common_pb2.DATABASE_TYPE_MONGODB, False),
+    "mongodb+srv": (common_pb2.DATABASE_TYPE_MONGODB, True),
+    "postgresql": (common_pb2.DATABASE_TYPE_POSTGRES, False),
+    "postgres": (common_pb2.DATABASE_TYPE_POSTGRES, False),
+}
+_TLS_SSLMODES = {"require", "verify-ca", "verify-full"}
+_SSLMODES = {"disable", "allow", "prefer", *_TLS_SSLMODES}
+
+IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
+_MONGO_DB_FORBIDDEN = set('/\\. "$*<>:|?')
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    """The settable parts of a connection record, validated."""
+
+    database_type: DatabaseType
+    host: str
+    port: int
+    username: str = ""
+    password: str | None = None
+    database: str = ""
+    tls: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
+    """A spec from an engine URI; InvalidArgument for a URI of another engine or a bad one."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.lower() not in _SCHEMES:
+        raise InvalidArgument("uri must start with redis://, rediss://, mongodb://, mongodb+srv:// or postgresql://")
+    uri_type, tls = _SCHEMES[scheme.lower()]
+    if uri_type != database_type:
+        raise InvalidArgument(f"a {scheme}:// uri is not a {ENGINE_NAMES.get(database_type, 'known')} connection")
+    authority, _, tail = rest.partition("/")
+    path, _, query = tail.partition("?")
+    if "?" in authority:  # mongodb://host?opts without a path
+        authority, _, query = authority.partition("?")
+    userinfo, at, hosts = authority.rpartition("@")
+    if not at:
+        userinfo, hosts = "", authority
+    username, has_password, password = userinfo.partition(":")
+    seeds = [_split_host_port(h) for h in hosts.split(",")] if hosts else []
+    if not seeds:
+        raise InvalidArgument("uri has no host")
+    options: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False))
+    if uri_type == common_pb2.DATABASE_TYPE_MONGODB:
+        if scheme.lower() == "mongodb+srv":
+            options["srv"] = True
+            tls = str(options.pop("tls", options.pop("ssl", "true"))).lower() != "false"
+            if len(seeds) != 1 or seeds[0][1] is not None:
+                raise InvalidArgument("a mongodb+srv uri names exactly one host, without a port")
+        else:
+            tls = str(options.pop("tls", options.pop("ssl", "false"))).lower() == "true"
+        if len(seeds) > 1:
+            options["hosts"] = [f"{_bracket(h)}:{p or DEFAULT_PORTS[uri_type]}" for h, p in seeds]
+    elif len(seeds) > 1:
+        raise InvalidArgument("only mongodb uris may name several hosts")
+    if uri_type == common_pb2.DATABASE_TYPE_POSTGRES:
+        sslmode = options.get("sslmode")
+        if sslmode is not None:
+            tls = sslmode in _TLS_SSLMODES
+    host, port = seeds[0]
+    return ConnectionSpec(
+        database_type=uri_type,
+        host=host,
+        port=port or DEFAULT_PORTS[uri_type],
+        username=unquote(username),
+        password=unquote(password) if has_password else None,
+        database=unquote(path),
+        tls=tls,
+        options=options,
+    )
+
+
+def _split_host_port(text: str) -> tuple[str, int | None]:
+    text = unquote(text.strip())
+    if text.startswith("["):  # [ipv6]:port
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not port_text:
+        return host, None
+    if not port_text.isdigit():
+        raise InvalidArgument(f"port {port_text!r} is not a number")
+    return host, int(port_text)
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def validate(spec: ConnectionSpec) -> ConnectionSpec:
+    """The spec with defaults applied; InvalidArgument naming the first bad field."""
+    if spec.database_type not in ENGINE_NAMES:
+        raise InvalidArgument("database_type must be redis, mongodb or postgres")
+    host = spec.host.strip().removeprefix("[").removesuffix("]")
+    if not host:
+        raise InvalidArgument("host is required", details={"field": "host"})
+    if not _is_ip(host) and not _HOSTNAME_RE.match(host):
+        raise InvalidArgument("host is not a valid hostname or IP address", details={"field": "host"})
+    port = spec.port or DEFAULT_PORTS[spec.database_type]
+    if not 1 <= port <= 65535:
+        raise InvalidArgument("port must be between 1 and 65535", details={"field": "port"})
+    if len(spec.username) > 256 or (spec.password is not None and len(spec.password) > 4096):
+        raise InvalidArgument("username or password too long")
+    database = spec.database
+    if spec.database_type == common_pb2.DATABASE_TYPE_REDIS:
+        database = database or "0"
+        if not database.isdigit() or int(database) > 1_000_000:
+            raise InvalidArgument("database must be a Redis db index (0, 1, ...)", details={"field": "database"})
+        database = str(int(database))
+    elif spec.database_type == common_pb2.DATABASE_TYPE_MONGODB:
+        if len(database) > 63 or _MONGO_DB_FORBIDDEN & set(database):
+            raise InvalidArgument("database is not a valid MongoDB database name", details={"field": "database"})
+    elif len(database) > 63:
+        raise InvalidArgument("database name is longer than 63 bytes", details={"field": "database"})
+    options = dict(spec.options)
+    tls = spec.tls
+    if spec.database_type == common_pb2.DATABASE_TYPE_POSTGRES and "sslmode" in options:
+        if options["sslmode"] not in _SSLMODES:
+            raise InvalidArgument(f"sslmode must be one of {', '.join(sorted(_SSLMODES))}")
+        tls = tls or options["sslmode"] in _TLS_SSLMODES
+    _check_options(options)
+    return replace(spec, host=host, port=port, database=database, tls=tls, options=options)
+
+
+def _check_options(options: Mapping[str, Any], depth: int = 0) -> None:
+    if depth > 4:
+        raise InvalidArgument("options nest too deeply")
+    for key, value in options.items():
+        if not isinstance(key, str) or not key or len(key) > 100:
+            raise InvalidArgument("options keys must be short strings")
+        if isinstance(value, Mapping):
+            _check_options(value, depth + 1)
+        elif not isinstance(value, str | int | float | bool | list | type(None)):
+            raise InvalidArgument(f"option {key!r} has an unsupported value")
+
+
+def validate_identifier(identifier: str) -> str:
+    if not IDENTIFIER_RE.match(identifier):
+        raise InvalidArgument(
+            "identifier must be 1-63 characters of letters, digits, '_', '.' and '-', starting with a letter or digit",
+            details={"field": "identifier"},
+        )
+    return identifier
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _denied(address: str, networks: Iterable[IPNetwork]) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip.version == net.version and ip in net for net in networks)
+
+
+async def check_host_allowed(spec: ConnectionSpec, networks: tuple[IPNetwork, ...], *, timeout_s: float = 2.0) -> None:
+    """Refuses hosts in a denied network (cloud metadata endpoints by default).
+
+    A hostname is resolved and each of its addresses checked. One that does not resolve here is
+    let through: it may resolve only where the engine services run, and it cannot reach a denied
+    literal address without resolving to it.
+    """
+    if not networks:
+        return
+    hosts = [spec.host]
+    for seed in spec.options.get("hosts", []) if isinstance(spec.options.get("hosts"), list) else []:
+        host, _ = _split_host_port(str(seed))
+        hosts.append(host)
+    for host in hosts:
+        if _is_ip(host):
+            addresses = [host]
+        else:
+            try:
+                infos = await asyncio.wait_for(
+                    asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout_s
+                )
+            except (OSError, TimeoutError):
+                continue
+            addresses = [str(info[4][0]) for info in infos]
+        if any(_denied(address, networks) for address in addresses):
+            raise InvalidArgument("host is in a denied network", details={"field": "host"})

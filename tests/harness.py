@@ -1,0 +1,236 @@
+"""The system under test: every service in this process, on real sockets, against real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import devstack
+import grpc
+import httpx
+import uvicorn
+from gateway.app import create_app
+from gateway.settings import Settings as GatewaySettings
+from mongo_svc.server import create_server as create_mongo
+from mongo_svc.settings import Settings as MongoSettings
+from pg_svc.server import create_server as create_pg
+from pg_svc.settings import Settings as PgSettings
+from redis_svc.server import create_server as create_redis
+from redis_svc.settings import Settings as RedisSettings
+from registry.server import create_server as create_registry
+from registry.settings import Settings as RegistrySettings
+from starlette.applications import Starlette
+
+from udb.auth import mint_token
+from udb.config import Env
+from udb.mongo.v1 import mongo_pb2_grpc
+from udb.pg.v1 import pg_pb2_grpc
+from udb.redis.v1 import redis_pb2_grpc
+from udb.registry.v1 import registry_pb2_grpc
+from udb.server import Server
+
+
+@dataclass
+class Servers:
+    """The real database servers of the session."""
+
+    pg_url: str
+    redis_url: str
+    mongo_url: str
+    stack: devstack.Stack
+
+    async def create_database(self, name: str) -> str:
+        conn = await asyncpg.connect(self.pg_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return self.pg_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@dataclass
+class System:
+    """The running services, with clients and helpers for tests."""
+
+    servers: Servers
+    jwt_secret: str
+    encryption_key: str
+    platform_url: str
+    env: dict[str, str]
+    ports: dict[str, int]
+    servers_by_name: dict[str, Server]
+    app: Starlette
+    http: httpx.AsyncClient
+    channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}/api/platform"
+
+    def channel(self, name: str) -> grpc.aio.Channel:
+        if name not in self.channels:
+            self.channels[name] = grpc.aio.insecure_channel(f"127.0.0.1:{self.ports[name]}")
+        return self.channels[name]
+
+    @property
+    def registry(self) -> registry_pb2_grpc.RegistryServiceStub:
+        return registry_pb2_grpc.RegistryServiceStub(self.channel("registry"))
+
+    @property
+    def redis(self) -> redis_pb2_grpc.RedisServiceStub:
+        return redis_pb2_grpc.RedisServiceStub(self.channel("redis-svc"))
+
+    @property
+    def mongo(self) -> mongo_pb2_grpc.MongoServiceStub:
+        return mongo_pb2_grpc.MongoServiceStub(self.channel("mongo-svc"))
+
+    @property
+    def pg(self) -> pg_pb2_grpc.PgServiceStub:
+        return pg_pb2_grpc.PgServiceStub(self.channel("pg-svc"))
+
+    def token(self, user: str, **claims: Any) -> str:
+        return mint_token(self.jwt_secret, subject=user, **claims)
+
+    @property
+    def service_token(self) -> str:
+        return mint_token(self.jwt_secret, subject="tests", role="service_role")
+
+    def headers(self, user: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(user)}"}
+
+    def metadata(self, user: str | None = None) -> tuple[tuple[str, str], ...]:
+        token = self.service_token if user is None else self.token(user)
+        return (("authorization", f"Bearer {token}"),)
+
+    async def new_project(self, owner: str | None = None) -> tuple[str, str]:
+        """A fresh organization and project owned by ``owner`` (a new user when None); returns
+        (project ref, owner user id)."""
+        owner = owner or f"owner-{uuid.uuid4().hex[:8]}"
+        slug = f"org-{uuid.uuid4().hex[:10]}"
+        headers = self.headers(owner)
+        reply = await self.http.post("/organizations", json={"name": slug, "slug": slug}, headers=headers)
+        assert reply.status_code == 201, reply.text
+        ref = f"p-{uuid.uuid4().hex[:12]}"
+        reply = await self.http.post(
+            "/projects", json={"organization_slug": slug, "name": "test project", "ref": ref}, headers=headers
+        )
+        assert reply.status_code == 201, reply.text
+        return ref, owner
+
+    async def add_member(self, ref: str, owner: str, user: str, role: str) -> None:
+        reply = await self.http.post(
+            f"/projects/{ref}/members", json={"user_id": user, "role": role}, headers=self.headers(owner)
+        )
+        assert reply.status_code == 201, reply.text
+
+    async def add_connection(self, ref: str, owner: str, engine: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Creates a connection (engine: redis, mongodb or pg-meta); returns the record."""
+        reply = await self.http.post(f"/{engine}/{ref}/connections", json=dict(body), headers=self.headers(owner))
+        assert reply.status_code == 201, reply.text
+        record: dict[str, Any] = reply.json()
+        return record
+
+
+def system_env(
+    servers: Servers, *, jwt_secret: str, encryption_key: str, platform_url: str, ports: Mapping[str, int]
+) -> dict[str, str]:
+    return {
+        "JWT_SECRET": jwt_secret,
+        "DATABASE_ENCRYPTION_KEY": encryption_key,
+        "REGISTRY_DATABASE_URL": platform_url,
+        "REGISTRY_ADDR": f"127.0.0.1:{ports['registry']}",
+        "REDIS_SVC_ADDR": f"127.0.0.1:{ports['redis-svc']}",
+        "MONGO_SVC_ADDR": f"127.0.0.1:{ports['mongo-svc']}",
+        "PG_SVC_ADDR": f"127.0.0.1:{ports['pg-svc']}",
+        "GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
+        "GATEWAY_GRPC_ADDR": "127.0.0.1:0",
+        "LOG_JSON": "true",
+        "REDIS_CONNECT_TIMEOUT_S": "2",
+        "MONGO_SERVER_SELECTION_TIMEOUT_S": "2",
+        "PG_CONNECT_TIMEOUT_S": "2",
+    }
+
+
+@contextlib.asynccontextmanager
+async def start_system(
+    servers: Servers, *, jwt_secret: str, platform_url: str, extra_env: Mapping[str, str] | None = None
+) -> AsyncIterator[System]:
+    """Starts the four gRPC services and the gateway (uvicorn on a real socket) in this loop."""
+    encryption_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    ports = {name: devstack.free_port() for name in ("registry", "redis-svc", "mongo-svc", "pg-svc", "gateway")}
+    env = system_env(
+        servers, jwt_secret=jwt_secret, encryption_key=encryption_key, platform_url=platform_url, ports=ports
+    )
+    env.update(extra_env or {})
+    started: dict[str, Server] = {}
+    factories = {
+        "registry": (create_registry, RegistrySettings),
+        "redis-svc": (create_redis, RedisSettings),
+        "mongo-svc": (create_mongo, MongoSettings),
+        "pg-svc": (create_pg, PgSettings),
+    }
+    uv_server: uvicorn.Server | None = None
+    serve_task: asyncio.Task[None] | None = None
+    http: httpx.AsyncClient | None = None
+    try:
+        for name, (create, settings_type) in factories.items():
+            settings = settings_type.from_env(Env(environ=env, env_file=None))  # type: ignore[attr-defined]
+            server, _ = await create(settings, f"127.0.0.1:{ports[name]}")
+            await server.start()
+            started[name] = server
+        gateway_settings = GatewaySettings.from_env(Env(environ=env, env_file=None))
+        app = create_app(gateway_settings)
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=ports["gateway"],
+            loop="none",
+            http="httptools",
+            ws="websockets-sansio",
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+        )
+        uv_server = uvicorn.Server(config)
+        serve_task = asyncio.create_task(uv_server.serve())
+        while not uv_server.started:
+            if serve_task.done():
+                serve_task.result()
+            await asyncio.sleep(0.01)
+        base_url = f"http://127.0.0.1:{ports['gateway']}/api/platform"
+        http = httpx.AsyncClient(base_url=base_url, timeout=30)
+        system = System(
+            servers=servers,
+            jwt_secret=jwt_secret,
+            encryption_key=encryption_key,
+            platform_url=platform_url,
+            env=env,
+            ports=ports,
+            servers_by_name=started,
+            app=app,
+            http=http,
+        )
+        # Caches serve only once the invalidation streams are open: wait for them.
+        await asyncio.wait_for(app.state.backends.access.ready.wait(), 10)
+        yield system
+        for channel in system.channels.values():
+            await channel.close()
+    finally:
+        if http is not None:
+            await http.aclose()
+        if uv_server is not None and serve_task is not None:
+            uv_server.should_exit = True
+            await serve_task
+        for server in reversed(started.values()):
+            await server.stop(1)
+
+
+def grpcurl() -> str:
+    return devstack.find_binary("grpcurl")

@@ -1,0 +1,195 @@
+"""Configuration read at start: the environment, then an optional ``.env`` file, then the default.
+
+Each service has a frozen settings dataclass built by ``Settings.from_env()``; the fields every
+service shares live in :class:`ServiceSettings`. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from dotenv import dotenv_values
+
+
+class ConfigError(Exception):
+    """A required setting is missing or malformed. The message names the variable."""
+
+
+class Secret:
+    """A value that must never be printed: ``str()`` and ``repr()`` show stars."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for the one place that needs it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Env:
+    """Typed reads of settings: the environment first, then ``.env``, then the default."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> None:
+        self._environ = os.environ if environ is None else environ
+        file_values: dict[str, str | None] = {}
+        if env_file is not None and Path(env_file).is_file():
+            file_values = dotenv_values(env_file)
+        self._file = {k: v for k, v in file_values.items() if v is not None}
+
+    def raw(self, name: str) -> str | None:
+        """The value as written, or None when it is not set anywhere."""
+        if name in self._environ:
+            return self._environ[name]
+        return self._file.get(name)
+
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str:
+        value = self.raw(name)
+        if value is None or value == "":
+            if default is None:
+                raise ConfigError(f"{name} is required but not set")
+            return default
+        return value
+
+    def optional(self, name: builtins.str) -> builtins.str | None:
+        value = self.raw(name)
+        return value or None
+
+    def int(self, name: builtins.str, default: int) -> int:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be an integer, not {value!r}") from None
+
+    def float(self, name: builtins.str, default: float) -> float:
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, not {value!r}") from None
+
+    def bool(self, name: builtins.str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+    def secret(self, name: builtins.str) -> Secret | None:
+        value = self.raw(name)
+        return Secret(value) if value else None
+
+    def list(self, name: builtins.str, default: tuple[builtins.str, ...] = ()) -> tuple[builtins.str, ...]:
+        value = self.raw(name)
+        if value is None:
+            return default
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthSettings:
+    """How callers' tokens are checked, and how this process proves itself to its peers."""
+
+    jwt_secret: Secret | None = None
+    jwks_url: str | None = None
+    audience: str | None = None
+    #: A service-role token for calls to peers when no HS256 secret is configured to mint one.
+    service_token: Secret | None = None
+
+    @classmethod
+    def from_env(cls, env: Env) -> Self:
+        settings = cls(
+            jwt_secret=env.secret("JWT_SECRET"),
+            jwks_url=env.optional("JWT_JWKS_URL"),
+            audience=env.optional("JWT_AUDIENCE"),
+            service_token=env.secret("SERVICE_TOKEN"),
+        )
+        if settings.jwt_secret is None and settings.jwks_url is None:
+            raise ConfigError("JWT_SECRET or JWT_JWKS_URL is required to check callers' tokens")
+        if settings.jwt_secret is None and settings.service_token is None:
+            raise ConfigError("SERVICE_TOKEN is required with JWT_JWKS_URL (no secret to mint one with)")
+        return settings
+
+
+#: Where each service listens by default, and the variable that overrides it.
+DEFAULT_ADDRESSES: dict[str, tuple[str, str]] = {
+    "registry": ("REGISTRY_ADDR", "127.0.0.1:50051"),
+    "redis-svc": ("REDIS_SVC_ADDR", "127.0.0.1:50052"),
+    "mongo-svc": ("MONGO_SVC_ADDR", "127.0.0.1:50053"),
+    "pg-svc": ("PG_SVC_ADDR", "127.0.0.1:50054"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings:
+    """What every gRPC service reads: where it listens, auth, peers, logging, caches and pools."""
+
+    name: str
+    address: str
+    auth: AuthSettings
+    registry_address: str = "127.0.0.1:50051"
+    log_level: str = "INFO"
+    log_json: bool = True
+    shutdown_grace_s: float = 10.0
+    #: Seconds between reporting NOT_SERVING and refusing new calls (let load balancers notice).
+    shutdown_drain_s: float = 0.0
+    #: Resolved connection records are served from memory this long (invalidated at once on change).
+    connection_cache_ttl_s: float = 300.0
+    membership_cache_ttl_s: float = 30.0
+    pool_max_connections: int = 10
+    pool_idle_timeout_s: float = 300.0
+    pool_cleanup_interval_s: float = 60.0
+    #: Largest gRPC message accepted or sent (a MongoDB document may be 16 MB).
+    max_message_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def common_from_env(cls, env: Env, name: str) -> dict[str, Any]:
+        """The shared fields, as keyword arguments for a subclass's constructor."""
+        address_var, default_address = DEFAULT_ADDRESSES[name]
+        return {
+            "name": name,
+            "address": env.str(address_var, default_address),
+            "auth": AuthSettings.from_env(env),
+            "registry_address": env.str("REGISTRY_ADDR", DEFAULT_ADDRESSES["registry"][1]),
+            "log_level": env.str("LOG_LEVEL", "INFO").upper(),
+            "log_json": env.bool("LOG_JSON", True),
+            "shutdown_grace_s": env.float("SHUTDOWN_GRACE_S", 10.0),
+            "shutdown_drain_s": env.float("SHUTDOWN_DRAIN_S", 0.0),
+            "connection_cache_ttl_s": env.float("CONNECTION_CACHE_TTL_S", 300.0),
+            "membership_cache_ttl_s": env.float("MEMBERSHIP_CACHE_TTL_S", 30.0),
+            "pool_max_connections": env.int("POOL_MAX_CONNECTIONS", 10),
+            "pool_idle_timeout_s": env.float("POOL_IDLE_TIMEOUT_S", 300.0),
+            "pool_cleanup_interval_s": env.float("POOL_CLEANUP_INTERVAL_S", 60.0),
+            "max_message_bytes": env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
+        }

@@ -1,0 +1,133 @@
+"""What every engine service (redis-svc, mongo-svc, pg-svc) shares: access, resolution, pools.
+
+A servicer asks :meth:`EngineRuntime.borrow` for the client of the call's target: that checks the
+caller's role on the project (cached), resolves the connection record (cached), and borrows the
+pooled client for it. The registry is asked only when a cache is cold or was invalidated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic
+
+from udb.auth import ServiceCredentials, current_principal
+from udb.clients import insecure_channel
+from udb.common.v1 import common_pb2
+from udb.config import ServiceSettings
+from udb.errors import DatabaseError
+from udb.pool import ClientCloser, ClientFactory, ClientT, PoolManager
+from udb.registry.v1 import registry_pb2
+from udb.registry_client import Access, RegistryClient
+
+DB_TYPE_NAMES: dict[common_pb2.DatabaseType, str] = {
+    common_pb2.DATABASE_TYPE_REDIS: "redis",
+    common_pb2.DATABASE_TYPE_MONGODB: "mongodb",
+    common_pb2.DATABASE_TYPE_POSTGRES: "postgres",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Borrowed(Generic[ClientT]):
+    """A borrowed client, with the caller's access and the record it was built from."""
+
+    client: ClientT
+    access: Access
+    resolved: registry_pb2.ResolvedConnection
+
+
+class EngineRuntime(Generic[ClientT]):
+    """The registry client and the pool manager of one engine service."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        db_type: common_pb2.DatabaseType,
+        factory: ClientFactory[ClientT],
+        closer: ClientCloser[ClientT],
+        *,
+        registry: RegistryClient | None = None,
+    ) -> None:
+        self.db_type = db_type
+        self.credentials = ServiceCredentials(settings.auth, settings.name)
+        self._channel = None
+        if registry is None:
+            self._channel = insecure_channel(settings.registry_address, max_message_bytes=settings.max_message_bytes)
+            registry = RegistryClient(
+                self._channel,
+                self.credentials,
+                connection_ttl_s=settings.connection_cache_ttl_s,
+                membership_ttl_s=settings.membership_cache_ttl_s,
+            )
+        self.registry = registry
+        self.pools: PoolManager[ClientT] = PoolManager(
+            DB_TYPE_NAMES[db_type],
+            factory,
+            closer,
+            max_connections=settings.pool_max_connections,
+            idle_timeout_s=settings.pool_idle_timeout_s,
+            cleanup_interval_s=settings.pool_cleanup_interval_s,
+        )
+        self.registry.add_listener(self._on_invalidation)
+
+    async def start(self) -> None:
+        await self.registry.start()
+        await self.pools.start()
+
+    async def close(self) -> None:
+        await self.pools.close()
+        await self.registry.close()
+        if self._channel is not None:
+            await self._channel.close(None)
+
+    async def authorize(self, target: common_pb2.ConnectionTarget, required_role: int) -> Access:
+        """The current caller's access to the target's project, at least ``required_role``."""
+        return await self.registry.check_access(current_principal(), target.project_ref, required_role)
+
+    async def resolve(
+        self, target: common_pb2.ConnectionTarget, required_role: int
+    ) -> tuple[Access, registry_pb2.ResolvedConnection]:
+        """Access check, then the connection record with its secret."""
+        access = await self.authorize(target, required_role)
+        return access, await self.registry.resolve(target, self.db_type)
+
+    @contextlib.asynccontextmanager
+    async def borrow(self, target: common_pb2.ConnectionTarget, required_role: int) -> AsyncIterator[Borrowed[ClientT]]:
+        """The pooled client of the call's target, after the access check."""
+        access, resolved = await self.resolve(target, required_role)
+        async with self.pools.acquire(resolved) as client:
+            yield Borrowed(client, access, resolved)
+
+    async def test_connection(
+        self,
+        target: common_pb2.ConnectionTarget,
+        probe: Callable[[ClientT], Awaitable[str]],
+        translate: Callable[[Exception], DatabaseError],
+    ) -> common_pb2.ConnectionTestResult:
+        """Connects with the target's record and runs ``probe`` (which returns the server's
+        version). A database that fails is a normal reply with ``ok: false``; a caller without
+        the admin role or an unknown record is an RPC error."""
+        access, resolved = await self.resolve(target, common_pb2.ROLE_ADMIN)
+        del access
+        started = time.perf_counter()
+        try:
+            async with self.pools.acquire(resolved) as client:
+                version = await probe(client)
+        except Exception as exc:  # noqa: BLE001 (any failure is the test's outcome)
+            error = exc if isinstance(exc, DatabaseError) else translate(exc)
+            return common_pb2.ConnectionTestResult(
+                ok=False,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                error=common_pb2.ErrorDetail(code=error.code, message=error.message, details=error.details),
+            )
+        return common_pb2.ConnectionTestResult(
+            ok=True, latency_ms=(time.perf_counter() - started) * 1000, server_version=version
+        )
+
+    async def _on_invalidation(self, project_id: str, connection_id: str) -> None:
+        if connection_id:
+            await self.pools.invalidate(connection_id=connection_id)
+        elif project_id:
+            await self.pools.invalidate(project_id=project_id)

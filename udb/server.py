@@ -1,0 +1,170 @@
+"""The server bootstrap every gRPC service uses: health, reflection, auth, graceful shutdown.
+
+A service's ``create_server(settings, address)`` registers its servicer through
+:func:`build_server`; its ``__main__`` hands that factory to :func:`run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+import uvloop
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from udb.auth import TokenVerifier
+from udb.config import ConfigError, ServiceSettings
+from udb.interceptors import ServiceInterceptor
+from udb.logs import configure_logging
+
+log = logging.getLogger("udb.server")
+
+#: grpcio-health-checking's asyncio servicer (its type stubs do not know the aio module).
+HealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One proto service to serve: the generated ``add_*_to_server`` function and its servicer."""
+
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: object
+    #: The proto's full service name, from ``DESCRIPTOR.services_by_name[...].full_name``.
+    full_name: str
+
+
+class Server:
+    """A built gRPC service: start it, stop it gracefully, and close what it owns on the way out."""
+
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        health_servicer: Any,
+        service_names: Sequence[str],
+        on_start: Sequence[Callable[[], Awaitable[None]]] = (),
+        on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        self.grpc_server = server
+        self.health = health_servicer
+        self._service_names = tuple(service_names)
+        self._on_start = tuple(on_start)
+        self._on_stop = tuple(on_stop)
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Runs the start hooks (pools, watchers), then serves and reports SERVING."""
+        for hook in self._on_start:
+            await hook()
+        await self.grpc_server.start()
+        for name in ("", *self._service_names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float | None = 10.0, *, drain_s: float = 0.0) -> None:
+        """Reports NOT_SERVING, waits ``drain_s`` (for load balancers to notice), stops accepting
+        calls, lets in-flight calls finish within ``grace``, then closes pools."""
+        if self._stopped:
+            return
+        self._stopped = True
+        await self.health.enter_graceful_shutdown()
+        if drain_s > 0:
+            await asyncio.sleep(drain_s)
+        await self.grpc_server.stop(grace)
+        for hook in reversed(self._on_stop):
+            try:
+                await hook()
+            except Exception:
+                log.exception("error while closing")
+
+    async def wait_for_termination(self) -> None:
+        await self.grpc_server.wait_for_termination()
+
+
+def grpc_options(max_message_bytes: int) -> list[tuple[str, Any]]:
+    """Channel and server options shared by every peer of this system."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.max_pings_without_data", 0),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+def build_server(
+    settings: ServiceSettings,
+    registrations: Sequence[Registration],
+    *,
+    address: str,
+    verifier: TokenVerifier | None = None,
+    on_start: Sequence[Callable[[], Awaitable[None]]] = (),
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+    access_log: bool = True,
+) -> tuple[Server, int]:
+    """A gRPC server with the given services, health, reflection and the auth interceptor.
+
+    Returns the server (not started) and the port it is bound to (useful with ``:0``).
+    """
+    verifier = verifier or TokenVerifier(settings.auth)
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(verifier, access_log=access_log)],
+        options=[*grpc_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)],
+    )
+    for registration in registrations:
+        registration.add_to_server(registration.servicer, server)
+    health_servicer = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [registration.full_name for registration in registrations]
+    reflection.enable_server_reflection(
+        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"{settings.name}: cannot listen on {address}")
+    return Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop), port
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def main(
+    load_settings: Callable[[], SettingsT],
+    create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]],
+) -> int:
+    """A service's ``__main__``: settings from the environment (exit 2 naming what is wrong),
+    then :func:`run`."""
+    try:
+        settings = load_settings()
+        run(create_server, settings)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run(create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]], settings: SettingsT) -> None:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully. The entry point of every service."""
+    configure_logging(settings.name, level=settings.log_level, json_lines=settings.log_json)
+    uvloop.run(_serve(create_server, settings))
+
+
+async def _serve(create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]], settings: SettingsT) -> None:
+    server, port = await create_server(settings, settings.address)
+    await server.start()
+    host = settings.address.rpartition(":")[0]
+    log.info("serving", extra={"address": f"{host}:{port}"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down", extra={"grace_s": settings.shutdown_grace_s})
+    await server.stop(settings.shutdown_grace_s, drain_s=settings.shutdown_drain_s)
+    log.info("stopped")
