@@ -76,7 +76,7 @@ def _http(method: str, url: str, token: str, body: object | None = None) -> obje
         method=method,
         headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=30) as reply:
         return json.loads(reply.read() or b"null")
 
 
@@ -109,7 +109,8 @@ def bench_stack(*, access_log: bool = False) -> Iterator[BenchStack]:
         _http("POST", f"{base}/organizations", token, {"name": "bench", "slug": "bench"})
         _http("POST", f"{base}/projects", token, {"organization_slug": "bench", "name": "bench", "ref": "bench"})
         for engine, url in (("redis", "redis"), ("mongodb", "mongodb"), ("pg-meta", "postgres")):
-            record = _http("POST", f"{base}/{engine}/bench/connections", token, {"identifier": "main", "uri": stack.urls[url]})
+            body = {"identifier": "main", "uri": stack.urls[url]}
+            record = _http("POST", f"{base}/{engine}/bench/connections", token, body)
             assert isinstance(record, dict)
             bench.connections[engine] = str(record["id"])
         yield bench
