@@ -51,8 +51,8 @@ def cluster_health(stack: devstack.Stack) -> dict[str, str]:
     return {line.split("::", 1)[0]: line.rsplit("::", 1)[1] for line in lines if "::health_flags::" in line}
 
 
-async def wait_until_healthy(stack: devstack.Stack, timeout: float = 20) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
+async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
+    deadline = time.monotonic() + 20
     health: dict[str, str] = {}
     while time.monotonic() < deadline:
         health = await asyncio.to_thread(cluster_health, stack)

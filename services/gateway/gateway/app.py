@@ -23,6 +23,7 @@ from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
 from gateway.routes import audit, connections, mongodb, pg, platform, redis, system
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
+from udb.metrics import serve_metrics as start_metrics_server
 
 log = logging.getLogger("gateway")
 
@@ -58,11 +59,12 @@ async def _alive(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def create_app(settings: Settings, *, backends: Backends | None = None) -> Starlette:
+def create_app(settings: Settings, *, backends: Backends | None = None, serve_metrics: bool = False) -> Starlette:
     """The gateway for ``settings``; ``backends`` may be given to share them (tests).
 
     gRPC channels belong to the event loop they are made on, so the gateway's own backends are
-    made in the lifespan, on the server's loop.
+    made in the lifespan, on the server's loop. With ``serve_metrics`` (``python -m gateway``) the
+    lifespan also serves Prometheus metrics on ``settings.metrics_address``.
     """
 
     @contextlib.asynccontextmanager
@@ -76,10 +78,15 @@ def create_app(settings: Settings, *, backends: Backends | None = None) -> Starl
         await owned.start()
         health = await start_health_server(settings.grpc_address)
         app.state.grpc_health_port = health.port
+        metrics_server = None
+        if serve_metrics and settings.metrics_address:
+            metrics_server = await start_metrics_server(settings.metrics_address)
         try:
             async with _audit_log(app, owned):
                 yield
         finally:
+            if metrics_server is not None:
+                await metrics_server.close()
             await health.stop()
             await owned.close()
 
