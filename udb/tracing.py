@@ -10,7 +10,7 @@ variables) or ``console`` turns it on at start.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -65,26 +65,8 @@ def extract(headers: Iterable[tuple[str, str | bytes]]) -> otel_context.Context 
     return propagate.extract(carrier)
 
 
-def inject(carrier: MutableMapping[str, str]) -> None:
-    """Writes the current trace context into ``carrier`` (no-op when there is none)."""
-    propagate.inject(carrier)
-
-
-def current_trace_id() -> str:
-    """The current trace's id in hex, or "" outside a trace."""
-    span_context = trace.get_current_span().get_span_context()
-    if not span_context.is_valid:
-        return ""
-    return format(span_context.trace_id, "032x")
-
-
 def trace_metadata() -> tuple[tuple[str, str], ...]:
     """gRPC metadata that carries the current trace context on."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return tuple(carrier.items())
-
-
-def attributes(values: Mapping[str, str]) -> dict[str, str]:
-    """Span attributes without empty values."""
-    return {key: value for key, value in values.items() if value}

@@ -434,3 +434,36 @@ async def test_pool_metrics_report_clients_in_use_and_waits() -> None:
     await waiter
     assert REGISTRY.get_sample_value("udb_pool_waits_total", labels) == 1
     await pools.close()
+
+
+# ---- tracing ---------------------------------------------------------------------------------
+
+
+def test_tracing_exports_nothing_by_default_and_refuses_unknown_exporters() -> None:
+    """Without OTEL_TRACES_EXPORTER no provider is installed; an unknown exporter name is a config error."""
+    from udb.config import ConfigError
+    from udb.tracing import configure_tracing
+
+    assert configure_tracing("unit", Env(environ={}, env_file=None)) is False
+    with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER"):
+        configure_tracing("unit", Env(environ={"OTEL_TRACES_EXPORTER": "carrier-pigeon"}, env_file=None))
+
+
+def test_trace_context_is_carried_into_outgoing_call_metadata() -> None:
+    """With a caller's traceparent current, each outgoing call's metadata carries the same trace."""
+    from opentelemetry import context as otel_context
+
+    from udb import tracing
+
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    parent = tracing.extract([("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01")])
+    assert parent is not None
+    token = otel_context.attach(parent)
+    try:
+        details = _call_details(_details(1.0))
+    finally:
+        otel_context.detach(token)
+    assert details.metadata is not None
+    carried = dict(details.metadata)
+    assert carried["traceparent"].split("-")[1] == trace_id
+    assert tracing.extract([]) is None

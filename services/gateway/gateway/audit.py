@@ -95,14 +95,14 @@ def describe(method: str, template: str, params: Mapping[str, Any]) -> tuple[str
     return engine, operation, target
 
 
+_CODES_BY_STATUS = {cls.http_status: code for code, cls in ERRORS_BY_CODE.items()}
+
+
 def outcome_of(status: int) -> str:
-    """ "ok", or the API error code of a status (``http_<status>`` for one outside the table)."""
+    """``ok``, or the API error code of a status (``http_<status>`` for one outside the table)."""
     if status < 400:
         return "ok"
     return _CODES_BY_STATUS.get(status, f"http_{status}")
-
-
-_CODES_BY_STATUS = {cls.http_status: code for code, cls in ERRORS_BY_CODE.items()}
 
 
 def event_json(event: registry_pb2.AuditEvent) -> dict[str, Any]:
