@@ -4,7 +4,8 @@ PYTHON ?= python3
 PROTO_FILES := $(shell find protos -name '*.proto' | sort)
 GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg/v1
 
-.PHONY: install tools proto proto-check lint format typecheck test test-unit test-integration test-debug bench dev check
+.PHONY: install tools proto proto-check lint format typecheck test test-unit test-integration test-debug bench dev check \
+	certs validate-deploy validate-deploy-tools
 
 ## install: the Python package with its dev tools, and the servers the tests start (idempotent)
 install: tools
@@ -53,6 +54,23 @@ test-debug: install
 bench: install
 	$(PYTHON) bench/run.py
 
-## dev: the whole stack on loopback (platform DB, Redis, FerretDB, five services, Envoy)
+## dev: the whole stack on loopback (platform DB, Redis, FerretDB, five services, Envoy with TLS)
 dev: install
 	$(PYTHON) deploy/local/devstack.py up
+
+## certs: a self-signed TLS pair for Envoy in deploy/envoy/certs (docker compose mounts it)
+certs:
+	$(PYTHON) deploy/local/devstack.py certs --out deploy/envoy/certs
+
+## validate-deploy: Envoy's config, docker-compose.yml and deploy/k8s checked by envoy, docker
+## compose and kubeconform. Not part of `test`: compose and kubeconform are downloads (see README);
+## `test` runs the offline checks of the same files.
+validate-deploy:
+	PYTHON=$(PYTHON) deploy/validate.sh
+
+## validate-deploy-tools: kubeconform, and the docker compose plugin built from its Go module
+validate-deploy-tools:
+	go install github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+	GOFLAGS=-mod=mod go mod download github.com/docker/compose/v2@v2.40.3
+	cd "$$(go env GOMODCACHE)/github.com/docker/compose/v2@v2.40.3" && \
+		go build -trimpath -o "$$HOME/.docker/cli-plugins/docker-compose" ./cmd

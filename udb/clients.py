@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import grpc
 
+from udb.interceptors import OutgoingCallInterceptor
 from udb.logs import request_id_var
 from udb.server import grpc_options
 
 
 def insecure_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024) -> grpc.aio.Channel:
-    """A channel to a peer on the internal network (TLS is Envoy's job at the edge)."""
-    return grpc.aio.insecure_channel(target, options=grpc_options(max_message_bytes))
+    """A channel to a peer on the internal network (TLS is Envoy's job at the edge).
+
+    Each call on it gets at most the time left of the request it serves, and carries the trace
+    context on (:class:`udb.interceptors.OutgoingCallInterceptor`). A name that resolves to
+    several addresses (a headless Kubernetes Service) is balanced round-robin.
+    """
+    return grpc.aio.insecure_channel(
+        target,
+        options=[*grpc_options(max_message_bytes), ("grpc.lb_policy_name", "round_robin")],
+        interceptors=[OutgoingCallInterceptor()],  # type: ignore[list-item]
+    )
 
 
 def outgoing_metadata(authorization: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:

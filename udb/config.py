@@ -150,6 +150,23 @@ DEFAULT_ADDRESSES: dict[str, tuple[str, str]] = {
     "pg-svc": ("PG_SVC_ADDR", "127.0.0.1:50054"),
 }
 
+#: Where each process serves its Prometheus metrics by default, and the variable that overrides
+#: it ("off" serves none).
+DEFAULT_METRICS_ADDRESSES: dict[str, tuple[str, str]] = {
+    "gateway": ("GATEWAY_METRICS_ADDR", "127.0.0.1:9100"),
+    "registry": ("REGISTRY_METRICS_ADDR", "127.0.0.1:9101"),
+    "redis-svc": ("REDIS_SVC_METRICS_ADDR", "127.0.0.1:9102"),
+    "mongo-svc": ("MONGO_SVC_METRICS_ADDR", "127.0.0.1:9103"),
+    "pg-svc": ("PG_SVC_METRICS_ADDR", "127.0.0.1:9104"),
+}
+
+
+def metrics_address(env: Env, name: str) -> str:
+    """The process's metrics address, or "" when its variable says ``off``."""
+    variable, default = DEFAULT_METRICS_ADDRESSES[name]
+    value = env.str(variable, default)
+    return "" if value.lower() in ("off", "none", "0") else value
+
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceSettings:
@@ -172,6 +189,8 @@ class ServiceSettings:
     pool_cleanup_interval_s: float = 60.0
     #: Largest gRPC message accepted or sent (a MongoDB document may be 16 MB).
     max_message_bytes: int = 64 * 1024 * 1024
+    #: Where ``python -m <service>`` serves Prometheus metrics ("" for nowhere).
+    metrics_address: str = ""
 
     @classmethod
     def common_from_env(cls, env: Env, name: str) -> dict[str, Any]:
@@ -192,4 +211,5 @@ class ServiceSettings:
             "pool_idle_timeout_s": env.float("POOL_IDLE_TIMEOUT_S", 300.0),
             "pool_cleanup_interval_s": env.float("POOL_CLEANUP_INTERVAL_S", 60.0),
             "max_message_bytes": env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
+            "metrics_address": metrics_address(env, name),
         }

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic
 
+from udb import metrics
 from udb.auth import ServiceCredentials, current_principal
 from udb.clients import insecure_channel
 from udb.common.v1 import common_pb2
@@ -71,6 +72,7 @@ class EngineRuntime(Generic[ClientT]):
             cleanup_interval_s=settings.pool_cleanup_interval_s,
         )
         self.registry.add_listener(self._on_invalidation)
+        metrics.track_pools(settings.name, self.pools)
 
     async def start(self) -> None:
         await self.registry.start()

@@ -88,6 +88,8 @@ class PoolManager(Generic[ClientT]):
         self._retired: set[_Entry[ClientT]] = set()
         self._cleanup_task: asyncio.Task[None] | None = None
         self._closed = False
+        #: Borrows that waited for a free slot, over the manager's life (a metric's counter).
+        self.total_waits = 0
 
     async def start(self) -> None:
         """Starts the periodic idle cleanup."""
@@ -114,6 +116,7 @@ class PoolManager(Generic[ClientT]):
         entry = await self._entry(resolved)
         if entry.limit.locked():
             entry.waits += 1
+            self.total_waits += 1
         async with entry.limit, self._borrowed(entry):
             yield entry.client
 

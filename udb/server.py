@@ -23,6 +23,8 @@ from udb.auth import TokenVerifier
 from udb.config import ConfigError, ServiceSettings
 from udb.interceptors import ServiceInterceptor
 from udb.logs import configure_logging
+from udb.metrics import serve_metrics
+from udb.tracing import configure_tracing
 
 log = logging.getLogger("udb.server")
 
@@ -114,7 +116,7 @@ def build_server(
     """
     verifier = verifier or TokenVerifier(settings.auth)
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(verifier, access_log=access_log)],
+        interceptors=[ServiceInterceptor(verifier, access_log=access_log, service=settings.name)],
         options=[*grpc_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)],
     )
     for registration in registrations:
@@ -152,6 +154,7 @@ def main(
 def run(create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]], settings: SettingsT) -> None:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully. The entry point of every service."""
     configure_logging(settings.name, level=settings.log_level, json_lines=settings.log_json)
+    configure_tracing(settings.name)
     uvloop.run(_serve(create_server, settings))
 
 
@@ -160,6 +163,9 @@ async def _serve(create_server: Callable[[SettingsT, str], Awaitable[tuple[Serve
     await server.start()
     host = settings.address.rpartition(":")[0]
     log.info("serving", extra={"address": f"{host}:{port}"})
+    metrics_server = await serve_metrics(settings.metrics_address) if settings.metrics_address else None
+    if metrics_server is not None:
+        log.info("serving metrics", extra={"address": settings.metrics_address, "path": "/metrics"})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -167,4 +173,6 @@ async def _serve(create_server: Callable[[SettingsT, str], Awaitable[tuple[Serve
     await stop.wait()
     log.info("shutting down", extra={"grace_s": settings.shutdown_grace_s})
     await server.stop(settings.shutdown_grace_s, drain_s=settings.shutdown_drain_s)
+    if metrics_server is not None:
+        await metrics_server.close()
     log.info("stopped")

@@ -1,11 +1,12 @@
 """Real servers on free loopback ports, in a temporary folder: for `make dev` and the tests.
 
     python deploy/local/devstack.py up      # the whole stack, until Ctrl-C
+    python deploy/local/devstack.py certs --out deploy/envoy/certs   # a self-signed TLS pair
 
 It starts PostgreSQL 15 (through ``runuser -u postgres`` when run as root), Redis 7, FerretDB
-1.24 (the MongoDB wire protocol, SQLite backend), the five services and Envoy in front of the
-gateway, and stops everything it started, by PID. ``deploy/local/install-tools.sh`` (run by
-``make install``) puts the binaries in place.
+1.24 (the MongoDB wire protocol, SQLite backend), the five services and Envoy in front of them
+(TLS on the edge with a self-signed pair made here), and stops everything it started, by PID.
+``deploy/local/install-tools.sh`` (run by ``make install``) puts the binaries in place.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import datetime as dt
+import ipaddress
 import os
 import pwd
 import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -33,6 +37,15 @@ PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/pgsql/bin")
 GO_BIN = Path(os.environ.get("GOBIN") or Path(os.environ.get("GOPATH", Path.home() / "go")) / "bin")
 SERVICES = ("registry", "redis-svc", "mongo-svc", "pg-svc")
 MODULES = {"registry": "registry", "redis-svc": "redis_svc", "mongo-svc": "mongo_svc", "pg-svc": "pg_svc"}
+ENVOY_DIR = REPO / "deploy" / "envoy"
+#: The variable that names each process's metrics address (udb.config.DEFAULT_METRICS_ADDRESSES).
+METRICS_VARIABLES = {
+    "gateway": "GATEWAY_METRICS_ADDR",
+    "registry": "REGISTRY_METRICS_ADDR",
+    "redis-svc": "REDIS_SVC_METRICS_ADDR",
+    "mongo-svc": "MONGO_SVC_METRICS_ADDR",
+    "pg-svc": "PG_SVC_METRICS_ADDR",
+}
 
 
 class StackError(RuntimeError):
@@ -54,6 +67,60 @@ def find_binary(name: str, extra_dirs: tuple[str | Path, ...] = ()) -> str:
     if found is None:
         raise StackError(f"{name} is not installed: run `make install` (deploy/local/install-tools.sh)")
     return found
+
+
+def make_tls_pair(directory: Path, *, hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")) -> tuple[Path, Path]:
+    """A self-signed certificate (valid a year, for ``hosts``) and its key, as ``tls.crt`` and
+    ``tls.key`` in ``directory``; an existing pair that is still valid for a week is kept."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "tls.crt", directory / "tls.key"
+    now = dt.datetime.now(dt.UTC)
+    if cert_path.is_file() and key_path.is_file():
+        existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if existing.not_valid_after_utc > now + dt.timedelta(days=7):
+            return cert_path, key_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.touch(mode=0o600)
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    # Envoy may run as another user (the envoy image's): it must be able to read the key.
+    key_path.chmod(0o644 if os.geteuid() == 0 else 0o600)
+    return cert_path, key_path
+
+
+def render_envoy_config(output: Path, values: Mapping[str, object], template: Path = ENVOY_DIR / "envoy.yaml") -> Path:
+    """The Envoy template rendered by deploy/envoy/render.sh (the one renderer of every target)."""
+    env = {**os.environ, **{key: str(value) for key, value in values.items()}}
+    subprocess.run(
+        ["sh", str(ENVOY_DIR / "render.sh"), str(template), str(output)], env=env, check=True, capture_output=True
+    )
+    return output
 
 
 def wait_for_port(
@@ -87,6 +154,8 @@ class Stack:
     processes: list[Managed] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    #: Files the stack made that clients need, such as the edge's TLS certificate ("tls-cert").
+    files: dict[str, Path] = field(default_factory=dict)
     #: Folders outside the workdir to remove at stop.
     cleanup: list[Path] = field(default_factory=list)
 
@@ -278,7 +347,7 @@ class Stack:
 
     def service_env(self, *, jwt_secret: str, encryption_key: str, platform_url: str) -> dict[str, str]:
         """The environment every service of this stack runs with."""
-        for name in (*SERVICES, "gateway", "gateway-grpc"):
+        for name in (*SERVICES, "gateway", "gateway-grpc", *(f"{n}-metrics" for n in METRICS_VARIABLES)):
             self.ports.setdefault(name, free_port())
         env = {key: value for key, value in os.environ.items() if not key.startswith(("PG_", "REDIS_", "MONGO_"))}
         env.update(
@@ -293,6 +362,8 @@ class Stack:
             GATEWAY_GRPC_ADDR=f"127.0.0.1:{self.ports['gateway-grpc']}",
             PYTHONUNBUFFERED="1",
         )
+        for name, variable in METRICS_VARIABLES.items():
+            env[variable] = f"127.0.0.1:{self.ports[name + '-metrics']}"
         return env
 
     def start_services(self, env: Mapping[str, str]) -> None:
@@ -304,48 +375,68 @@ class Stack:
         wait_for_port(self.ports["gateway"], gateway, "gateway", self.log("gateway"))
         self.urls["gateway"] = f"http://127.0.0.1:{self.ports['gateway']}/api/platform"
 
-    def start_envoy(self, *, config_template: Path = REPO / "deploy" / "envoy" / "envoy.local.yaml") -> str:
-        """Envoy in front of the gateway (HTTP and WebSocket) and the services (gRPC)."""
-        port = free_port()
-        admin_port = free_port()
-        config = config_template.read_text()
-        replacements = {
-            "LISTEN_PORT": port,
-            "ADMIN_PORT": admin_port,
-            "GATEWAY_PORT": self.ports["gateway"],
-            "REGISTRY_PORT": self.ports["registry"],
-            "REDIS_SVC_PORT": self.ports["redis-svc"],
-            "MONGO_SVC_PORT": self.ports["mongo-svc"],
-            "PG_SVC_PORT": self.ports["pg-svc"],
-        }
-        for key, value in replacements.items():
-            config = config.replace("${" + key + "}", str(value))
-        path = self.workdir / "envoy.yaml"
-        path.write_text(config)
+    def start_envoy(
+        self, *, tls_dir: Path | None = None, rate_limit_per_s: int = 2000, rate_limit_burst: int = 4000
+    ) -> str:
+        """Envoy in front of the gateway (HTTP and WebSocket, TLS on the edge listener) and the
+        services (gRPC, on the internal listener); returns the edge's https base URL.
+
+        ``urls["envoy-tls"]`` is the edge (its certificate is ``files["tls-cert"]``) and
+        ``urls["envoy"]`` the internal plaintext listener, which also serves /api/platform.
+        """
+        cert, key = make_tls_pair(tls_dir or self.workdir / "tls")
+        for name in ("envoy-tls", "envoy", "envoy-admin", "envoy-metrics"):
+            self.ports[name] = free_port()
+        config = render_envoy_config(
+            self.workdir / "envoy.yaml",
+            {
+                "LISTEN_ADDRESS": "127.0.0.1",
+                "EDGE_PORT": self.ports["envoy-tls"],
+                "INTERNAL_PORT": self.ports["envoy"],
+                "ADMIN_PORT": self.ports["envoy-admin"],
+                "METRICS_PORT": self.ports["envoy-metrics"],
+                "TLS_CERT_FILE": cert,
+                "TLS_KEY_FILE": key,
+                "GATEWAY_HOST": "127.0.0.1",
+                "GATEWAY_PORT": self.ports["gateway"],
+                "REGISTRY_HOST": "127.0.0.1",
+                "REGISTRY_PORT": self.ports["registry"],
+                "REDIS_SVC_HOST": "127.0.0.1",
+                "REDIS_SVC_PORT": self.ports["redis-svc"],
+                "MONGO_SVC_HOST": "127.0.0.1",
+                "MONGO_SVC_PORT": self.ports["mongo-svc"],
+                "PG_SVC_HOST": "127.0.0.1",
+                "PG_SVC_PORT": self.ports["pg-svc"],
+                "EDGE_RATE_LIMIT_PER_S": rate_limit_per_s,
+                "EDGE_RATE_LIMIT_BURST": rate_limit_burst,
+            },
+        )
         process = self._spawn(
             "envoy",
             [
                 find_binary("envoy"),
                 "-c",
-                str(path),
+                str(config),
                 "--use-dynamic-base-id",
                 "--log-level",
                 "warn",
                 "--disable-hot-restart",
             ],
         )
-        wait_for_port(port, process, "envoy", self.log("envoy"))
-        self.ports["envoy"] = port
-        self.ports["envoy-admin"] = admin_port
-        self.urls["envoy"] = f"http://127.0.0.1:{port}/api/platform"
-        return self.urls["envoy"]
+        for name in ("envoy-tls", "envoy"):
+            wait_for_port(self.ports[name], process, "envoy", self.log("envoy"))
+        self.files["tls-cert"] = cert
+        self.urls["envoy"] = f"http://127.0.0.1:{self.ports['envoy']}/api/platform"
+        self.urls["envoy-tls"] = f"https://localhost:{self.ports['envoy-tls']}/api/platform"
+        return self.urls["envoy-tls"]
 
-    def wait_healthy(self, base_url: str, timeout: float = 30) -> None:
+    def wait_healthy(self, base_url: str, timeout: float = 30, *, cafile: Path | None = None) -> None:
         deadline = time.monotonic() + timeout
         last = ""
+        context = ssl.create_default_context(cafile=str(cafile)) if cafile is not None else None
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{base_url}/health", timeout=2) as reply:
+                with urllib.request.urlopen(f"{base_url}/health", timeout=2, context=context) as reply:
                     if reply.status == 200:
                         return
             except OSError as exc:
@@ -407,19 +498,24 @@ def _up(args: argparse.Namespace) -> int:
         platform_url = stack.create_database("udb_platform")
         env = stack.service_env(jwt_secret=jwt_secret, encryption_key=encryption_key, platform_url=platform_url)
         stack.start_services(env)
-        stack.start_envoy()
-        stack.wait_healthy(stack.urls["envoy"])
+        base_url = stack.start_envoy(tls_dir=Path(args.tls_dir) if args.tls_dir else None)
+        cert = stack.files["tls-cert"]
+        stack.wait_healthy(base_url, cafile=cert)
         token = mint_token(jwt_secret, subject="dev-user", ttl_s=7 * 24 * 3600)
         service_token = mint_token(jwt_secret, subject="dev-operator", role="service_role", ttl_s=7 * 24 * 3600)
         _bootstrap(stack, token)
+        metrics = ", ".join(f"{n} 127.0.0.1:{stack.ports[n + '-metrics']}" for n in METRICS_VARIABLES)
         print(
             "\nUnified Database API is up.\n"
-            f"  base URL (Envoy):   {stack.urls['envoy']}\n"
-            f"  gateway (direct):   {stack.urls['gateway']}\n"
-            f"  gRPC services:      " + ", ".join(f"{n} 127.0.0.1:{stack.ports[n]}" for n in SERVICES) + "\n"
+            f"  base URL (Envoy, TLS):  {base_url}\n"
+            f"  its certificate:        {cert}   (self-signed: curl --cacert it)\n"
+            f"  internal (Envoy, h2c):  {stack.urls['envoy']}  and gRPC by package path\n"
+            f"  gateway (direct):       {stack.urls['gateway']}\n"
+            f"  gRPC services:          " + ", ".join(f"{n} 127.0.0.1:{stack.ports[n]}" for n in SERVICES) + "\n"
+            f"  metrics (/metrics):     {metrics}, envoy 127.0.0.1:{stack.ports['envoy-metrics']}/stats/prometheus\n"
             f"  dev token (user dev-user, owner of project 'dev-project'):\n    {token}\n"
             f"  service-role token:\n    {service_token}\n"
-            f"  try: curl -H 'Authorization: Bearer {token[:12]}...' {stack.urls['envoy']}/projects\n"
+            f"  try: curl --cacert {cert} -H 'Authorization: Bearer {token[:12]}...' {base_url}/projects\n"
             f"  logs: {stack.workdir / 'logs'}\n"
             "Ctrl-C stops everything.",
             flush=True,
@@ -473,7 +569,16 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run the whole stack until Ctrl-C")
     up.add_argument("--workdir", help="folder for data and logs (default: a new temporary one)")
+    up.add_argument("--tls-dir", help="folder with tls.crt and tls.key for Envoy (made there when missing)")
+    certs = sub.add_parser("certs", help="make a self-signed TLS pair for Envoy (tls.crt, tls.key)")
+    certs.add_argument("--out", default=str(ENVOY_DIR / "certs"), help="the folder to write them to")
+    certs.add_argument("--host", action="append", help="a name or address the certificate is for (repeatable)")
     args = parser.parse_args(argv)
+    if args.command == "certs":
+        hosts = tuple(args.host or ("localhost", "127.0.0.1", "::1"))
+        cert, key = make_tls_pair(Path(args.out), hosts=hosts)
+        print(f"certificate {cert}\nkey         {key}")
+        return 0
     return _up(args)
 
 

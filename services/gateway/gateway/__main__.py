@@ -10,17 +10,19 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from udb.config import ConfigError
 from udb.logs import configure_logging
+from udb.tracing import configure_tracing
 
 
 def main() -> int:
     try:
         settings = Settings.from_env()
+        configure_tracing(settings.name)
     except ConfigError as exc:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.name, level=settings.log_level, json_lines=settings.log_json)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, serve_metrics=True),
         host=settings.host,
         port=settings.port,
         loop="uvloop",

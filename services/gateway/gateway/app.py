@@ -10,20 +10,22 @@ import grpc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Mount, Route
 
+from gateway.audit import AuditLog, registry_sink
 from gateway.backends import Backends
 from gateway.health import start_health_server
 from gateway.http import error_response
-from gateway.routes import connections, mongodb, pg, platform, redis, system
+from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
+from gateway.routes import audit, connections, mongodb, pg, platform, redis, system
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
+from udb.metrics import serve_metrics as start_metrics_server
 
 log = logging.getLogger("gateway")
-
-BASE_PATH = "/api/platform"
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
@@ -51,54 +53,95 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(Internal())
 
 
-def create_app(settings: Settings, *, backends: Backends | None = None) -> Starlette:
+async def _alive(request: Request) -> Response:
+    """Liveness for Envoy's health checks: the process answers HTTP (the services are not asked,
+    so one service down does not take every gateway out of rotation)."""
+    return PlainTextResponse("ok")
+
+
+def create_app(settings: Settings, *, backends: Backends | None = None, serve_metrics: bool = False) -> Starlette:
     """The gateway for ``settings``; ``backends`` may be given to share them (tests).
 
     gRPC channels belong to the event loop they are made on, so the gateway's own backends are
-    made in the lifespan, on the server's loop.
+    made in the lifespan, on the server's loop. With ``serve_metrics`` (``python -m gateway``) the
+    lifespan also serves Prometheus metrics on ``settings.metrics_address``.
     """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if backends is not None:
             app.state.backends = backends
-            yield
+            async with _audit_log(app, backends):
+                yield
             return
         app.state.backends = owned = Backends(settings)
         await owned.start()
         health = await start_health_server(settings.grpc_address)
         app.state.grpc_health_port = health.port
+        metrics_server = None
+        if serve_metrics and settings.metrics_address:
+            metrics_server = await start_metrics_server(settings.metrics_address)
         try:
-            yield
+            async with _audit_log(app, owned):
+                yield
         finally:
+            if metrics_server is not None:
+                await metrics_server.close()
             await health.stop()
             await owned.close()
 
-    middleware = []
+    @contextlib.asynccontextmanager
+    async def _audit_log(app: Starlette, backends: Backends) -> AsyncIterator[None]:
+        if not settings.audit_enabled:
+            yield
+            return
+        app.state.audit = writer = AuditLog(
+            registry_sink(backends.registry, backends.credentials.metadata),
+            batch_size=settings.audit_batch_size,
+            flush_interval_s=settings.audit_flush_interval_s,
+            max_queue=settings.audit_queue_max,
+        )
+        await writer.start()
+        try:
+            yield
+        finally:
+            await writer.close()
+            app.state.audit = None
+
+    app: Starlette  # made below; the audit hook reads its state at request time
+    # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
+    middleware = [Middleware(EdgeMiddleware, access_log=settings.access_log)]
     if settings.cors_origins:
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
+                allow_headers=["authorization", "content-type", "x-request-id", "traceparent", "tracestate"],
                 expose_headers=["x-request-id", "retry-after"],
                 max_age=600,
             )
         )
+    if settings.gzip_min_bytes > 0:
+        middleware.append(
+            Middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
+        )
+    middleware.append(Middleware(GuardMiddleware, settings=settings, audit=lambda: getattr(app.state, "audit", None)))
     app = Starlette(
         routes=[
+            Route("/healthz", _alive, methods=["GET"], include_in_schema=False),
             Mount(
                 BASE_PATH,
                 routes=[
                     *system.routes,
                     *platform.routes,
+                    *audit.routes,
                     *connections.routes,
                     *redis.routes,
                     *mongodb.routes,
                     *pg.routes,
                 ],
-            )
+            ),
         ],
         middleware=middleware,
         exception_handlers={

@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from udb.config import DEFAULT_ADDRESSES, AuthSettings, Env
+from udb.config import DEFAULT_ADDRESSES, AuthSettings, ConfigError, Env, metrics_address
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket: ``per_s`` tokens a second, at most ``burst`` saved up; ``per_s`` 0 is no limit."""
+
+    per_s: float
+    burst: float
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +44,22 @@ class Settings:
     #: Origins allowed by CORS (the console's); empty allows none.
     cors_origins: tuple[str, ...] = ()
     max_message_bytes: int = 64 * 1024 * 1024
+    #: Per-user request rates by route class (reads, writes, admin actions).
+    rate_limits_enabled: bool = True
+    read_rate_limit: RateLimit = RateLimit(50.0, 200.0)
+    write_rate_limit: RateLimit = RateLimit(20.0, 60.0)
+    admin_rate_limit: RateLimit = RateLimit(5.0, 20.0)
+    #: Replies of at least this many bytes are gzipped for clients that accept it (0: never).
+    gzip_min_bytes: int = 1024
+    gzip_level: int = 6
+    #: Writes and admin actions go to the registry's audit log in batches, in the background.
+    audit_enabled: bool = True
+    audit_batch_size: int = 200
+    audit_flush_interval_s: float = 1.0
+    #: Events held while the registry cannot take them; past this the oldest are logged and dropped.
+    audit_queue_max: int = 50_000
+    #: Where ``python -m gateway`` serves Prometheus metrics ("" for nowhere).
+    metrics_address: str = ""
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -61,4 +85,24 @@ class Settings:
             health_timeout_s=env.float("HEALTH_TIMEOUT_S", 2.0),
             cors_origins=env.list("CORS_ORIGINS"),
             max_message_bytes=env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
+            rate_limits_enabled=env.bool("RATE_LIMIT_ENABLED", True),
+            read_rate_limit=_rate_limit(env, "READ", RateLimit(50.0, 200.0)),
+            write_rate_limit=_rate_limit(env, "WRITE", RateLimit(20.0, 60.0)),
+            admin_rate_limit=_rate_limit(env, "ADMIN", RateLimit(5.0, 20.0)),
+            gzip_min_bytes=env.int("GZIP_MIN_BYTES", 1024),
+            gzip_level=env.int("GZIP_LEVEL", 6),
+            audit_enabled=env.bool("AUDIT_ENABLED", True),
+            audit_batch_size=env.int("AUDIT_BATCH_SIZE", 200),
+            audit_flush_interval_s=env.float("AUDIT_FLUSH_INTERVAL_S", 1.0),
+            audit_queue_max=env.int("AUDIT_QUEUE_MAX", 50_000),
+            metrics_address=metrics_address(env, "gateway"),
         )
+
+
+def _rate_limit(env: Env, route_class: str, default: RateLimit) -> RateLimit:
+    """``RATE_LIMIT_<CLASS>_PER_S`` and ``RATE_LIMIT_<CLASS>_BURST``."""
+    per_s = env.float(f"RATE_LIMIT_{route_class}_PER_S", default.per_s)
+    burst = env.float(f"RATE_LIMIT_{route_class}_BURST", max(default.burst, per_s))
+    if per_s < 0 or burst < 1:
+        raise ConfigError(f"RATE_LIMIT_{route_class}_PER_S must be >= 0 and RATE_LIMIT_{route_class}_BURST >= 1")
+    return RateLimit(per_s, burst)
