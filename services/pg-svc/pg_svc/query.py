@@ -12,6 +12,7 @@ never smuggle a second one past the checks here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +44,7 @@ class Limits:
     def backstop_s(self) -> float:
         """The driver's own deadline per round trip: a script that raised its statement_timeout
         is still cancelled shortly after the configured one."""
-        return self.statement_timeout_ms / 1000 + 5.0
+        return self.statement_timeout_ms / 1000 + 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +107,45 @@ async def run(
         )
     if read_only and any(s.kind is Kind.TRANSACTION_CONTROL for s in statements):
         raise PermissionDenied("a viewer's SQL runs in a read-only transaction: transaction control is not allowed")
-    if lowered_timeout:
-        # Session-wide: the pool's reset on release restores the configured value.
-        await connection.execute(f"SET statement_timeout = {int(limits.statement_timeout_ms)}")
     if len(statements) == 1:
         # The whole text, so that Postgres's error positions count from its start.
         statements = [Statement(script, 0, statements[0].kind)]
+    # Session-wide: the pool's RESET ALL on release restores the configured value.
+    set_timeout = f"SET statement_timeout = {int(limits.statement_timeout_ms)}; " if lowered_timeout else ""
     manages_transactions = any(s.kind is not Kind.PLAIN for s in statements)
     if not read_only and manages_transactions:
+        if set_timeout:
+            await connection.execute(set_timeout)
         return await _run_autocommit(connection, statements, parameters, limits=limits)
+    # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
+    # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
+    begin = "BEGIN READ ONLY; SELECT 1" if read_only else "BEGIN"
+    end = "ROLLBACK" if read_only else "COMMIT"
     for attempt in (1, 2):
+        await connection.execute(set_timeout + begin)
         try:
-            async with connection.transaction(readonly=read_only):
-                return await _run_in_transaction(connection, statements, parameters, read_only=read_only, limits=limits)
+            result = await _run_in_transaction(connection, statements, parameters, read_only=read_only, limits=limits)
         except StatementError as exc:
+            await _rollback(connection)
             # A cached statement whose table changed since: asyncpg dropped it from its cache,
             # and the transaction was rolled back whole, so running again is safe.
             if attempt == 2 or not isinstance(exc.error, asyncpg.InvalidCachedStatementError):
                 raise
+            continue
+        except BaseException:
+            await _rollback(connection)
+            raise
+        await connection.execute(end)
+        return result
     raise AssertionError("unreachable")
+
+
+async def _rollback(connection: Connection) -> None:
+    """Ends a failed transaction; a connection too broken for it is reset by the pool anyway."""
+    if connection.is_closed() or not connection.is_in_transaction():
+        return
+    with contextlib.suppress(Exception):
+        await connection.execute("ROLLBACK")
 
 
 async def _run_in_transaction(

@@ -25,6 +25,9 @@ from udb.registry_client import Access
 _CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
 
 
+_READ_ONLY_VIOLATIONS = (asyncpg.ReadOnlySQLTransactionError, asyncpg.ActiveSQLTransactionError)
+
+
 class PgService(pg_pb2_grpc.PgServiceServicer):
     """Operations on a project's Postgres databases."""
 
@@ -98,7 +101,8 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 )
             except StatementError as exc:
                 error = translate(exc.error, position_offset=exc.offset)
-                if read_only and isinstance(exc.error, asyncpg.ReadOnlySQLTransactionError):
+                # Writing, or leaving read-only mode, from inside the viewer's transaction.
+                if read_only and isinstance(exc.error, _READ_ONLY_VIOLATIONS):
                     error = PermissionDenied(f"a viewer's SQL is read-only: {error.message}", details=error.details)
                 raise error from None
             except DatabaseError:

@@ -181,10 +181,11 @@ _COERCERS: dict[str, Callable[[Any], Any]] = {
 def _coerce(value: Any, kind: Type) -> Any:
     if value is None:
         return None
-    if kind.kind == "array" and kind.name.startswith("_"):
+    if kind.kind == "array":
         if not isinstance(value, list):
             raise ValueError("a JSON array is required")
-        element = Type(oid=0, name=kind.name[1:], kind="scalar", schema=kind.schema)
+        # asyncpg names array types by their element: "int4[]".
+        element = Type(oid=0, name=kind.name.removesuffix("[]"), kind="scalar", schema=kind.schema)
         return [_coerce(item, element) for item in value]
     coercer = _COERCERS.get(kind.name)
     if coercer is not None:
