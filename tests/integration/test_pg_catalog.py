@@ -529,7 +529,8 @@ async def test_concurrent_catalogue_reads_share_one_pool(system: System, shop: P
     connection = await asyncpg.connect(shop.db_url)
     try:
         backends = await connection.fetchval(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'udb-pg-svc'"
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'udb-pg-svc'"
         )
     finally:
         await connection.close()
