@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import orjson
 import pytest
 from asyncpg.types import Range, Type
 from pg_svc.catalog import SYSTEM_SCHEMAS, schema_filter
 from pg_svc.clients import translate
+from pg_svc.flights import Flights
 from pg_svc.query import Limits
 from pg_svc.statements import Kind, kind_of, split
 from pg_svc.values import _decode_int8, _default, coerce_parameters
@@ -127,3 +130,33 @@ def test_driver_errors_translate_with_details() -> None:
 def test_backstop_follows_the_statement_timeout() -> None:
     """The driver's own deadline sits a little past the statement timeout."""
     assert Limits(statement_timeout_ms=1500, max_rows=1, max_bytes=1).backstop_s == 3.5
+
+
+async def test_flights_share_the_next_query_among_waiting_callers() -> None:
+    """Callers arriving during a query share the one started after it, never the running one;
+    a lone caller runs its own; errors reach every sharer; the table empties."""
+    flights: Flights[int] = Flights()
+    started: list[int] = []
+    release = asyncio.Event()
+
+    async def fetch() -> int:
+        started.append(len(started))
+        await release.wait()
+        return len(started)
+
+    first = asyncio.ensure_future(flights.run("k", fetch))
+    await asyncio.sleep(0)
+    later = [asyncio.ensure_future(flights.run("k", fetch)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert started == [0]
+    release.set()
+    assert await first == 1
+    assert await asyncio.gather(*later) == [2] * 5
+    assert len(started) == 2 and len(flights) == 0
+
+    async def fail() -> int:
+        raise NotFound("gone")
+
+    results = await asyncio.gather(*(flights.run("e", fail) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, NotFound) for r in results)
+    assert len(flights) == 0

@@ -35,6 +35,12 @@ def _ssl_for(sslmode: str | None, tls: bool) -> Any:
     return sslmode
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset on release, after its own rollback of an open transaction: nothing.
+    Catalogue reads change no session state, and the query path cleans up after a caller's SQL
+    itself, in the same round trip as its COMMIT (pg_svc.query)."""
+
+
 def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
     """The pool manager's factory: one asyncpg pool (at most ``max_connections``) per record."""
 
@@ -54,6 +60,7 @@ def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
                 timeout=settings.connect_timeout_s,
                 max_inactive_connection_lifetime=settings.pool_idle_timeout_s,
                 init=setup_codecs,
+                reset=_keep_session,
                 server_settings={
                     "application_name": "udb-pg-svc",
                     # Every statement's limit; RESET ALL on release comes back to it.

@@ -12,7 +12,6 @@ never smuggle a second one past the checks here.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,42 +109,55 @@ async def run(
     if len(statements) == 1:
         # The whole text, so that Postgres's error positions count from its start.
         statements = [Statement(script, 0, statements[0].kind)]
-    # Session-wide: the pool's RESET ALL on release restores the configured value.
+    # Session-wide: the cleanup below restores the configured value.
     set_timeout = f"SET statement_timeout = {int(limits.statement_timeout_ms)}; " if lowered_timeout else ""
     manages_transactions = any(s.kind is not Kind.PLAIN for s in statements)
-    if not read_only and manages_transactions:
-        if set_timeout:
-            await connection.execute(set_timeout)
-        return await _run_autocommit(connection, statements, parameters, limits=limits)
-    # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
-    # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
-    begin = "BEGIN READ ONLY; SELECT 1" if read_only else "BEGIN"
-    end = "ROLLBACK" if read_only else "COMMIT"
-    for attempt in (1, 2):
-        await connection.execute(set_timeout + begin)
-        try:
-            result = await _run_in_transaction(connection, statements, parameters, read_only=read_only, limits=limits)
-        except StatementError as exc:
-            await _rollback(connection)
-            # A cached statement whose table changed since: asyncpg dropped it from its cache,
-            # and the transaction was rolled back whole, so running again is safe.
-            if attempt == 2 or not isinstance(exc.error, asyncpg.InvalidCachedStatementError):
-                raise
-            continue
-        except BaseException:
-            await _rollback(connection)
-            raise
-        await connection.execute(end)
-        return result
-    raise AssertionError("unreachable")
+    try:
+        if not read_only and manages_transactions:
+            if set_timeout:
+                await connection.execute(set_timeout)
+            result = await _run_autocommit(connection, statements, parameters, limits=limits)
+            # A transaction the script left open is rolled back, as a disconnect would.
+            await _finish(connection, "ROLLBACK; " if connection.is_in_transaction() else "")
+            return result
+        # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
+        # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
+        begin = "BEGIN READ ONLY; SELECT 1" if read_only else "BEGIN"
+        for attempt in (1, 2):
+            await connection.execute(set_timeout + begin)
+            try:
+                result = await _run_in_transaction(
+                    connection, statements, parameters, read_only=read_only, limits=limits
+                )
+            except StatementError as exc:
+                # A cached statement whose table changed since: asyncpg dropped it from its
+                # cache, and the transaction is rolled back whole, so running again is safe.
+                if attempt == 2 or not isinstance(exc.error, asyncpg.InvalidCachedStatementError):
+                    raise
+                await connection.execute("ROLLBACK")
+                continue
+            await _finish(connection, "ROLLBACK; " if read_only else "COMMIT; ")
+            return result
+        raise AssertionError("unreachable")
+    except BaseException:
+        await _abandon(connection)
+        raise
 
 
-async def _rollback(connection: Connection) -> None:
-    """Ends a failed transaction; a connection too broken for it is reset by the pool anyway."""
-    if connection.is_closed() or not connection.is_in_transaction():
+async def _finish(connection: Connection, end: str) -> None:
+    """Ends the transaction and resets the session (settings, cursors, LISTEN, advisory locks)
+    that the caller's SQL may have changed, in one round trip."""
+    await connection.execute(end + connection.get_reset_query())
+
+
+async def _abandon(connection: Connection) -> None:
+    """After a failure: roll back and reset, or close a connection too broken for that."""
+    if connection.is_closed():
         return
-    with contextlib.suppress(Exception):
-        await connection.execute("ROLLBACK")
+    try:
+        await connection.execute("ROLLBACK; " + connection.get_reset_query())
+    except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
+        connection.terminate()
 
 
 async def _run_in_transaction(

@@ -12,12 +12,15 @@ import orjson
 
 from pg_svc import catalog
 from pg_svc.clients import translate
+from pg_svc.flights import Flights
 from pg_svc.query import Limits, StatementError, run
 from pg_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
 from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument, PermissionDenied
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc
+from udb.pool import record_version
+from udb.registry.v1 import registry_pb2
 from udb.registry_client import Access
 
 #: Errors of a pooled connection that died while idle (a restarted server): a catalogue read
@@ -34,6 +37,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
     def __init__(self, runtime: EngineRuntime[asyncpg.Pool], settings: Settings) -> None:
         self.runtime = runtime
         self.settings = settings
+        self._flights: Flights[str] = Flights()
 
     @contextlib.asynccontextmanager
     async def _connection(
@@ -52,12 +56,30 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 await pool.release(connection)
 
     async def _catalog(self, target: common_pb2.ConnectionTarget, sql: str, *args: Any) -> str:
-        """One catalogue query's JSON text (any member may read the catalogue)."""
+        """One catalogue query's JSON text (any member may read the catalogue). Equal questions
+        about one database, asked at the same time, share one query (see :mod:`pg_svc.flights`)."""
+        _, resolved = await self.runtime.resolve(target, common_pb2.ROLE_VIEWER)
+        key = (
+            resolved.connection.id,
+            record_version(resolved.connection),
+            sql,
+            tuple(tuple(arg) if isinstance(arg, list) else arg for arg in args),
+        )
+        return await self._flights.run(key, lambda: self._fetch_catalog(resolved, sql, args))
+
+    async def _fetch_catalog(self, resolved: registry_pb2.ResolvedConnection, sql: str, args: tuple[Any, ...]) -> str:
         for attempt in (1, 2):
             try:
-                async with self._connection(target, common_pb2.ROLE_VIEWER) as (connection, _):
-                    text: str = await connection.fetchval(sql, *args, timeout=self._limits(0).backstop_s)
-                    return text
+                async with self.runtime.pools.acquire(resolved) as pool:
+                    try:
+                        connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
+                    except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+                        raise translate(exc) from None
+                    try:
+                        text: str = await connection.fetchval(sql, *args, timeout=self._limits(0).backstop_s)
+                        return text
+                    finally:
+                        await pool.release(connection)
             except DatabaseError:
                 raise
             except _CONNECTION_LOST as exc:
