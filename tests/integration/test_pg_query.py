@@ -340,3 +340,22 @@ async def test_connection_test_reports_the_server_version(system: System, projec
     assert reply.status_code == 200, reply.text
     assert reply.json()["ok"] is True
     assert reply.json()["server_version"].startswith("15")
+
+
+async def test_statements_survive_a_table_change_and_leave_no_session_state(system: System, project: Project) -> None:
+    """A cached statement whose table changed is prepared again; a transaction a script leaves
+    open is rolled back; a script's SET does not reach the next caller."""
+    table = f"c_{uuid.uuid4().hex[:8]}"
+    assert (await _query(system, project, f"CREATE TABLE {table} (a int); INSERT INTO {table} VALUES (1)"))[0] == 200
+    for _ in range(12):  # warm the statement caches of every pooled connection
+        assert (await _query(system, project, f"SELECT * FROM {table}"))[1] == [{"a": 1}]
+    assert (await _query(system, project, f"ALTER TABLE {table} ADD COLUMN b int DEFAULT 2"))[0] == 200
+    for _ in range(12):
+        status, rows, _ = await _query(system, project, f"SELECT * FROM {table}")
+        assert (status, rows) == (200, [{"a": 1, "b": 2}])
+    assert (await _query(system, project, f"BEGIN; INSERT INTO {table} VALUES (5)"))[0] == 200
+    assert (await _query(system, project, f"SELECT count(*) AS n FROM {table}"))[1] == [{"n": 1}]
+    assert (await _query(system, project, "SET application_name = 'mine'; SELECT 1"))[0] == 200
+    for _ in range(12):
+        assert (await _query(system, project, "SHOW application_name"))[1] == [{"application_name": "udb-pg-svc"}]
+    assert (await _query(system, project, f"DROP TABLE {table}"))[0] == 200

@@ -130,11 +130,12 @@ async def run(
                     connection, statements, parameters, read_only=read_only, limits=limits
                 )
             except StatementError as exc:
-                # A cached statement whose table changed since: asyncpg dropped it from its
-                # cache, and the transaction is rolled back whole, so running again is safe.
+                # A cached statement whose table changed since: the transaction is rolled back
+                # whole, so running again, freshly prepared, is safe.
                 if attempt == 2 or not isinstance(exc.error, asyncpg.InvalidCachedStatementError):
                     raise
                 await connection.execute("ROLLBACK")
+                await connection.reload_schema_state()
                 continue
             await _finish(connection, "ROLLBACK; " if read_only else "COMMIT; ")
             return result

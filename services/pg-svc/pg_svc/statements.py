@@ -58,6 +58,10 @@ def kind_of(text: str) -> Kind:
 
 def split(script: str) -> list[Statement]:
     """The statements of a script, in order (none for an empty or comment-only script)."""
+    if ";" not in script and "--" not in script and "/*" not in script:
+        # One statement or none: no need to parse (the common case, and the hot path).
+        stripped = script.strip()
+        return [Statement(script, 0, kind_of(stripped))] if stripped else []
     try:
         slices = pglast.split(script, only_slices=True)
     except ParseError:
