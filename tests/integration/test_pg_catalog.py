@@ -301,6 +301,22 @@ async def test_views_report_updatability_and_columns(system: System, shop: PgPro
     assert all("columns" not in v for v in bare)
 
 
+async def test_materialized_views_report_population(system: System, shop: PgProject) -> None:
+    """GET materialized-views: PostgresMaterializedView objects, columns only when asked."""
+    views = await _get(system, shop, "materialized-views")
+    assert views == [
+        {
+            "id": await _oid(shop, "shop.customer_stats"),
+            "schema": "shop",
+            "name": "customer_stats",
+            "is_populated": True,
+            "comment": None,
+        }
+    ]
+    with_columns = await _get(system, shop, "materialized-views", include_columns="true")
+    assert [c["name"] for c in with_columns[0]["columns"]] == ["customer_id", "orders"]
+
+
 async def test_policies_show_roles_commands_and_expressions(system: System, shop: PgProject) -> None:
     """GET policies: action, command, sorted roles ("public" for all), USING and WITH CHECK."""
     policies = await _get(system, shop, "policies")
@@ -464,6 +480,8 @@ COMPARED = [
     "columns?include_system_schemas=true",
     "views",
     "views?include_columns=false",
+    "materialized-views",
+    "materialized-views?include_columns=true",
     "policies",
     "triggers",
     "extensions",

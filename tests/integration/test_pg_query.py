@@ -196,6 +196,7 @@ async def test_a_viewer_cannot_write_even_through_a_function(system: System, pro
         "SELECT 1; SELECT add_item('sneaky')",
         "COMMIT; SELECT add_item('sneaky')",
         "SET TRANSACTION READ WRITE; SELECT add_item('sneaky')",
+        "COPY (SELECT 1) TO '/tmp/udb-viewer-copy'",
     ):
         status, body, _ = await _query(system, project, sql, user=viewer)
         assert status == 403, (sql, body)

@@ -242,6 +242,30 @@ FROM r
 {columns_join}"""
 
 
+_MATERIALIZED_VIEW_RELATIONS = f"""
+SELECT c.oid, n.nspname, c.relname, c.relispopulated
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'm' AND {_in_schemas("n.nspname")}
+ORDER BY n.nspname, c.relname
+{_PAGE}"""
+
+
+def materialized_views(*, include_columns: bool) -> str:
+    """The PostgresMaterializedView list."""
+    columns_cte, columns_join, columns_field = _nested_columns("r") if include_columns else ("", "", "")
+    return f"""
+WITH r AS ({_MATERIALIZED_VIEW_RELATIONS}){columns_cte}
+SELECT coalesce(json_agg(json_build_object(
+    'id', r.oid::int8,
+    'schema', r.nspname,
+    'name', r.relname,
+    'is_populated', r.relispopulated,
+    'comment', obj_description(r.oid, 'pg_class'){columns_field}
+) ORDER BY r.nspname, r.relname), '[]')::text
+FROM r
+{columns_join}"""
+
+
 # ---- schemas ----------------------------------------------------------------------------------
 
 SCHEMAS = f"""

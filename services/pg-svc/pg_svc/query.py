@@ -12,6 +12,7 @@ never smuggle a second one past the checks here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from udb.errors import InvalidArgument, PermissionDenied
 
 #: A connection, or the pool's proxy of one.
 Connection = asyncpg.Connection | PoolConnectionProxy
+
+_COPY = re.compile(r"\s*COPY\b", re.IGNORECASE)
 
 #: Rows fetched from a cursor per round trip.
 _PREFETCH = 500
@@ -106,6 +109,9 @@ async def run(
         )
     if read_only and any(s.kind is Kind.TRANSACTION_CONTROL for s in statements):
         raise PermissionDenied("a viewer's SQL runs in a read-only transaction: transaction control is not allowed")
+    if read_only and any(_COPY.match(s.text) for s in statements):
+        # COPY ... TO a file or a program passes Postgres's read-only check but writes on the server.
+        raise PermissionDenied("a viewer's SQL may not use COPY")
     if len(statements) == 1:
         # The whole text, so that Postgres's error positions count from its start.
         statements = [Statement(script, 0, statements[0].kind)]

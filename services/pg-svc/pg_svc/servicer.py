@@ -164,6 +164,18 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         views = await self._catalog(request.target, sql, *catalog.schema_filter(request.filter).as_args())
         return pg_pb2.ListViewsResponse(views=views)
 
+    async def ListMaterializedViews(
+        self, request: pg_pb2.ListMaterializedViewsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pg_pb2.ListMaterializedViewsResponse:
+        include_columns = request.include_columns if request.HasField("include_columns") else False
+        sql = catalog.materialized_views(include_columns=include_columns)
+        # postgres-meta leaves no system schema out of this list.
+        catalog_filter = pg_pb2.CatalogFilter()
+        catalog_filter.CopyFrom(request.filter)
+        catalog_filter.include_system_schemas = True
+        views = await self._catalog(request.target, sql, *catalog.schema_filter(catalog_filter).as_args())
+        return pg_pb2.ListMaterializedViewsResponse(materialized_views=views)
+
     async def ListPolicies(
         self, request: pg_pb2.ListPoliciesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pg_pb2.ListPoliciesResponse:

@@ -128,6 +128,13 @@ _CATALOG: dict[str, _Catalog] = {
         "views",
         (("include_columns", True),),
     ),
+    "materialized-views": _Catalog(
+        "Materialized views (PostgresMaterializedView), with columns when include_columns=true.",
+        "ListMaterializedViews",
+        pg_pb2.ListMaterializedViewsRequest,
+        "materialized_views",
+        (("include_columns", False),),
+    ),
     "columns": _Catalog(
         "Columns of tables, views, materialized views and foreign tables (PostgresColumn).",
         "ListColumns",
@@ -187,7 +194,7 @@ def _catalog_route(catalog: _Catalog) -> Callable[[Request], Awaitable[Response]
 routes: list[BaseRoute] = [
     Route("/pg-meta/{ref}/query", query, methods=["POST"]),
     *(
-        Route(f"/pg-meta/{{ref}}/{name}", _catalog_route(catalog), methods=["GET"], name=f"pg_{name}")
+        Route(f"/pg-meta/{{ref}}/{name}", _catalog_route(catalog), methods=["GET"], name=f"pg_{name.replace('-', '_')}")
         for name, catalog in _CATALOG.items()
     ),
 ]
