@@ -48,6 +48,10 @@ METRICS_VARIABLES = {
 }
 
 
+#: The postgres-meta release the Postgres engine is compared with (tests and bench/bench_pg.py).
+POSTGRES_META_VERSION = "0.99.0"
+
+
 class StackError(RuntimeError):
     """A server would not start; the message says which and where its log is."""
 
@@ -343,6 +347,20 @@ class Stack:
         self.urls["mongodb"] = f"mongodb://127.0.0.1:{port}/"
         return self.urls["mongodb"]
 
+    def start_postgres_meta(self, db_url: str) -> str:
+        """Supabase postgres-meta (npm) against ``db_url``, for comparisons; returns its URL."""
+        server = ensure_postgres_meta()
+        while True:  # postgres-meta also listens on port + 1 (its admin app)
+            port = free_port()
+            with contextlib.suppress(OSError), socket.socket() as probe:
+                probe.bind(("127.0.0.1", port + 1))
+                break
+        env = {**os.environ, "PG_META_DB_URL": db_url, "PG_META_HOST": "127.0.0.1", "PG_META_PORT": str(port)}
+        process = self._spawn("postgres-meta", [find_binary("node"), str(server)], env=env)
+        wait_for_port(port, process, "postgres-meta", self.log("postgres-meta"))
+        self.urls["postgres-meta"] = f"http://127.0.0.1:{port}"
+        return self.urls["postgres-meta"]
+
     # ---- the system ------------------------------------------------------------------------
 
     def service_env(self, *, jwt_secret: str, encryption_key: str, platform_url: str) -> dict[str, str]:
@@ -476,6 +494,37 @@ def databases(workdir: Path | None = None) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+def ensure_postgres_meta() -> Path:
+    """postgres-meta's server script, installed with npm on first use into
+    ``$POSTGRES_META_DIR`` (default ``~/.cache/udb/postgres-meta-<version>``), outside the repo."""
+    default = Path.home() / ".cache" / "udb" / f"postgres-meta-{POSTGRES_META_VERSION}"
+    prefix = Path(os.environ.get("POSTGRES_META_DIR") or default)
+    server = prefix / "node_modules" / "@supabase" / "postgres-meta" / "dist" / "server" / "server.js"
+    if server.is_file():
+        return server
+    npm = find_binary("npm")
+    prefix.mkdir(parents=True, exist_ok=True)
+    installed = subprocess.run(
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"@supabase/postgres-meta@{POSTGRES_META_VERSION}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if installed.returncode != 0 or not server.is_file():
+        raise StackError(f"npm could not install @supabase/postgres-meta: {installed.stderr.strip()[-500:]}")
+    return server
 
 
 def new_encryption_key() -> str:

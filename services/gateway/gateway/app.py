@@ -118,7 +118,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
                 allow_headers=["authorization", "content-type", "x-request-id", "traceparent", "tracestate"],
-                expose_headers=["x-request-id", "retry-after"],
+                expose_headers=["x-request-id", "retry-after", "x-result-truncated"],
                 max_age=600,
             )
         )

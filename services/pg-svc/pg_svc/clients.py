@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from pg_svc.settings import Settings
+from pg_svc.values import setup_codecs
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -34,6 +35,12 @@ def _ssl_for(sslmode: str | None, tls: bool) -> Any:
     return sslmode
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """The pool's reset on release, after its own rollback of an open transaction: nothing.
+    Catalogue reads change no session state, and the query path cleans up after a caller's SQL
+    itself, in the same round trip as its COMMIT (pg_svc.query)."""
+
+
 def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
     """The pool manager's factory: one asyncpg pool (at most ``max_connections``) per record."""
 
@@ -52,7 +59,16 @@ def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
                 max_size=max_connections,
                 timeout=settings.connect_timeout_s,
                 max_inactive_connection_lifetime=settings.pool_idle_timeout_s,
-                server_settings={"application_name": "udb-pg-svc"},
+                init=setup_codecs,
+                reset=_keep_session,
+                server_settings={
+                    "application_name": "udb-pg-svc",
+                    # Every statement's limit; RESET ALL on release comes back to it.
+                    "statement_timeout": str(int(settings.statement_timeout_s * 1000)),
+                    # Dates and times reach clients as Postgres's ISO text.
+                    "DateStyle": "ISO, MDY",
+                    "IntervalStyle": "postgres",
+                },
             )
         except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
             raise translate(exc) from None
@@ -72,6 +88,7 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     asyncpg.DuplicateTableError: AlreadyExists,
     asyncpg.UndefinedTableError: NotFound,
     asyncpg.InvalidSchemaNameError: NotFound,
+    asyncpg.InvalidCatalogNameError: NotFound,
     asyncpg.InsufficientPrivilegeError: PermissionDenied,
     asyncpg.QueryCanceledError: DeadlineExceeded,
     asyncpg.TooManyConnectionsError: RateLimited,
@@ -86,9 +103,18 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
 }
 
 
-def translate(exc: Exception) -> DatabaseError:
+def _position(exc: asyncpg.PostgresError, offset: int) -> int | None:
+    position = getattr(exc, "position", None)
+    if position is None or not str(position).isdigit():
+        return None
+    return int(position) + offset
+
+
+def translate(exc: Exception, *, position_offset: int = 0) -> DatabaseError:
     """The API error for an asyncpg exception (most specific class wins). A server error keeps
-    Postgres's own message, SQLSTATE, position and hint, which never hold the password."""
+    Postgres's own message, SQLSTATE, position and hint, which never hold the password; the
+    position counts from the start of the caller's script (``position_offset`` characters before
+    the statement that failed)."""
     for cls in type(exc).__mro__:
         error = _ERRORS.get(cls)
         if error is None:
@@ -98,7 +124,7 @@ def translate(exc: Exception) -> DatabaseError:
                 str(exc.args[0]) if exc.args else error.default_message,
                 details={
                     "sqlstate": exc.sqlstate,
-                    "position": getattr(exc, "position", None),
+                    "position": _position(exc, position_offset),
                     "hint": getattr(exc, "hint", None),
                     "detail": getattr(exc, "detail", None),
                 },

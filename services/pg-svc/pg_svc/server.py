@@ -16,7 +16,7 @@ SERVICE_NAME = pg_pb2.DESCRIPTOR.services_by_name["PgService"].full_name
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
     """pg-svc bound to ``address``, not started."""
     runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_POSTGRES, client_factory(settings), close_client)
-    servicer = PgService(runtime)
+    servicer = PgService(runtime, settings)
     return build_server(
         settings,
         [Registration(pg_pb2_grpc.add_PgServiceServicer_to_server, servicer, SERVICE_NAME)],

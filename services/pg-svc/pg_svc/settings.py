@@ -16,6 +16,10 @@ class Settings(ServiceSettings):
     connect_timeout_s: float = 3.0
     #: statement_timeout of every statement; a request may lower it, never raise it.
     statement_timeout_s: float = 30.0
+    #: A query's reply is cut (and flagged) past this many rows...
+    query_max_rows: int = 100_000
+    #: ...or this many bytes of JSON.
+    query_max_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -24,4 +28,6 @@ class Settings(ServiceSettings):
             **cls.common_from_env(env, "pg-svc"),
             connect_timeout_s=env.float("PG_CONNECT_TIMEOUT_S", 3.0),
             statement_timeout_s=env.float("PG_STATEMENT_TIMEOUT_S", 30.0),
+            query_max_rows=env.int("PG_QUERY_MAX_ROWS", 100_000),
+            query_max_bytes=env.int("PG_QUERY_MAX_BYTES", 32 * 1024 * 1024),
         )

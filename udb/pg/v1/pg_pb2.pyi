@@ -103,6 +103,22 @@ class ListViewsResponse(_message.Message):
     views: str
     def __init__(self, views: _Optional[str] = ...) -> None: ...
 
+class ListMaterializedViewsRequest(_message.Message):
+    __slots__ = ("target", "filter", "include_columns")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    target: _common_pb2.ConnectionTarget
+    filter: CatalogFilter
+    include_columns: bool
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ..., include_columns: _Optional[bool] = ...) -> None: ...
+
+class ListMaterializedViewsResponse(_message.Message):
+    __slots__ = ("materialized_views",)
+    MATERIALIZED_VIEWS_FIELD_NUMBER: _ClassVar[int]
+    materialized_views: str
+    def __init__(self, materialized_views: _Optional[str] = ...) -> None: ...
+
 class ListPoliciesRequest(_message.Message):
     __slots__ = ("target", "filter")
     TARGET_FIELD_NUMBER: _ClassVar[int]
@@ -146,12 +162,14 @@ class ListExtensionsResponse(_message.Message):
     def __init__(self, extensions: _Optional[str] = ...) -> None: ...
 
 class ListTypesRequest(_message.Message):
-    __slots__ = ("target", "filter")
+    __slots__ = ("target", "filter", "include_array_types")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ARRAY_TYPES_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     filter: CatalogFilter
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ...) -> None: ...
+    include_array_types: bool
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ..., include_array_types: _Optional[bool] = ...) -> None: ...
 
 class ListTypesResponse(_message.Message):
     __slots__ = ("types",)

@@ -60,6 +60,11 @@ class PgServiceStub:
                 request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsRequest.SerializeToString,
                 response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsResponse.FromString,
                 _registered_method=True)
+        self.ListMaterializedViews = channel.unary_unary(
+                '/udb.pg.v1.PgService/ListMaterializedViews',
+                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsRequest.SerializeToString,
+                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsResponse.FromString,
+                _registered_method=True)
         self.ListPolicies = channel.unary_unary(
                 '/udb.pg.v1.PgService/ListPolicies',
                 request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListPoliciesRequest.SerializeToString,
@@ -121,6 +126,12 @@ class PgServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListViews(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMaterializedViews(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -189,6 +200,11 @@ def add_PgServiceServicer_to_server(servicer, server):
                     servicer.ListViews,
                     request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsRequest.FromString,
                     response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsResponse.SerializeToString,
+            ),
+            'ListMaterializedViews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMaterializedViews,
+                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsRequest.FromString,
+                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsResponse.SerializeToString,
             ),
             'ListPolicies': grpc.unary_unary_rpc_method_handler(
                     servicer.ListPolicies,
@@ -356,6 +372,33 @@ class PgService:
             '/udb.pg.v1.PgService/ListViews',
             udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsRequest.SerializeToString,
             udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMaterializedViews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/udb.pg.v1.PgService/ListMaterializedViews',
+            udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsRequest.SerializeToString,
+            udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -40,6 +40,7 @@ class PgServiceStub:
     ListTables: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListTablesRequest, _pg_pb2.ListTablesResponse]
     ListColumns: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListColumnsRequest, _pg_pb2.ListColumnsResponse]
     ListViews: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListViewsRequest, _pg_pb2.ListViewsResponse]
+    ListMaterializedViews: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListMaterializedViewsRequest, _pg_pb2.ListMaterializedViewsResponse]
     ListPolicies: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListPoliciesRequest, _pg_pb2.ListPoliciesResponse]
     ListTriggers: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListTriggersRequest, _pg_pb2.ListTriggersResponse]
     ListExtensions: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListExtensionsRequest, _pg_pb2.ListExtensionsResponse]
@@ -56,6 +57,7 @@ class PgServiceAsyncStub(PgServiceStub):
     ListTables: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListTablesRequest, _pg_pb2.ListTablesResponse]  # type: ignore[assignment]
     ListColumns: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListColumnsRequest, _pg_pb2.ListColumnsResponse]  # type: ignore[assignment]
     ListViews: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListViewsRequest, _pg_pb2.ListViewsResponse]  # type: ignore[assignment]
+    ListMaterializedViews: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListMaterializedViewsRequest, _pg_pb2.ListMaterializedViewsResponse]  # type: ignore[assignment]
     ListPolicies: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListPoliciesRequest, _pg_pb2.ListPoliciesResponse]  # type: ignore[assignment]
     ListTriggers: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListTriggersRequest, _pg_pb2.ListTriggersResponse]  # type: ignore[assignment]
     ListExtensions: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListExtensionsRequest, _pg_pb2.ListExtensionsResponse]  # type: ignore[assignment]
@@ -99,6 +101,13 @@ class PgServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _pg_pb2.ListViewsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_pg_pb2.ListViewsResponse, _abc.Awaitable[_pg_pb2.ListViewsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListMaterializedViews(
+        self,
+        request: _pg_pb2.ListMaterializedViewsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pg_pb2.ListMaterializedViewsResponse, _abc.Awaitable[_pg_pb2.ListMaterializedViewsResponse]]: ...
 
     @_abc_1.abstractmethod
     def ListPolicies(

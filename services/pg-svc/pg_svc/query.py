@@ -1,0 +1,251 @@
+"""Running a caller's SQL: read-only for viewers, a time limit on every statement, and a result
+cut at the configured rows or bytes instead of being held whole in memory.
+
+A script of several statements runs whole, like Postgres's simple query protocol: in one
+transaction, unless it manages transactions itself (BEGIN, COMMIT...) or holds a statement that
+refuses a transaction block (VACUUM, CREATE DATABASE...), in which case each statement runs on
+its own as the script says. The reply holds the rows of the last statement that returns rows.
+
+Every statement goes through the extended protocol (one statement per Parse), so a statement can
+never smuggle a second one past the checks here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from pg_svc.statements import Kind, Statement, split
+from pg_svc.values import coerce_parameters, encode_row
+from udb.errors import InvalidArgument, PermissionDenied
+
+#: A connection, or the pool's proxy of one.
+Connection = asyncpg.Connection | PoolConnectionProxy
+
+_COPY = re.compile(r"\s*COPY\b", re.IGNORECASE)
+
+#: Rows fetched from a cursor per round trip.
+_PREFETCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How far one call may go."""
+
+    #: statement_timeout of each statement, in milliseconds.
+    statement_timeout_ms: int
+    max_rows: int
+    max_bytes: int
+
+    @property
+    def backstop_s(self) -> float:
+        """The driver's own deadline per round trip: a script that raised its statement_timeout
+        is still cancelled shortly after the configured one."""
+        return self.statement_timeout_ms / 1000 + 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The rows as a JSON array, and whether they were cut."""
+
+    rows: bytes
+    row_count: int
+    truncated: bool
+
+
+@dataclass
+class StatementError(Exception):
+    """A Postgres error of the statement that starts ``offset`` characters into the script."""
+
+    error: asyncpg.PostgresError
+    offset: int
+
+
+_EMPTY = Result(b"[]", 0, False)
+
+
+async def _collect(records: AsyncIterable[asyncpg.Record], limits: Limits) -> Result:
+    parts: list[bytes] = []
+    size = 2
+    truncated = False
+    async for record in records:
+        if len(parts) >= limits.max_rows:
+            truncated = True
+            break
+        encoded = encode_row(record)
+        size += len(encoded) + 1
+        if size > limits.max_bytes:
+            truncated = True
+            break
+        parts.append(encoded)
+    return Result(b"[" + b",".join(parts) + b"]", len(parts), truncated)
+
+
+async def run(
+    connection: Connection,
+    script: str,
+    parameters: Sequence[Any] | None,
+    *,
+    read_only: bool,
+    limits: Limits,
+    lowered_timeout: bool,
+) -> Result:
+    """Runs ``script`` on ``connection`` and returns the rows of its last row-returning statement.
+
+    Raises :class:`StatementError` for a Postgres error (with the statement's place in the
+    script), :class:`udb.errors.DatabaseError` for a script this API refuses.
+    """
+    statements = split(script)
+    if not statements:
+        return _EMPTY
+    if parameters and len(statements) > 1:
+        raise InvalidArgument(
+            "parameters need a single statement; this script has several", details={"field": "parameters"}
+        )
+    if read_only and any(s.kind is Kind.TRANSACTION_CONTROL for s in statements):
+        raise PermissionDenied("a viewer's SQL runs in a read-only transaction: transaction control is not allowed")
+    if read_only and any(_COPY.match(s.text) for s in statements):
+        # COPY ... TO a file or a program passes Postgres's read-only check but writes on the server.
+        raise PermissionDenied("a viewer's SQL may not use COPY")
+    if len(statements) == 1:
+        # The whole text, so that Postgres's error positions count from its start.
+        statements = [Statement(script, 0, statements[0].kind)]
+    # Session-wide: the cleanup below restores the configured value.
+    set_timeout = f"SET statement_timeout = {int(limits.statement_timeout_ms)}; " if lowered_timeout else ""
+    manages_transactions = any(s.kind is not Kind.PLAIN for s in statements)
+    try:
+        if not read_only and manages_transactions:
+            if set_timeout:
+                await connection.execute(set_timeout)
+            result = await _run_autocommit(connection, statements, parameters, limits=limits)
+            # A transaction the script left open is rolled back, as a disconnect would.
+            await _finish(connection, "ROLLBACK; " if connection.is_in_transaction() else "")
+            return result
+        # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
+        # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
+        begin = "BEGIN READ ONLY; SELECT 1" if read_only else "BEGIN"
+        for attempt in (1, 2):
+            await connection.execute(set_timeout + begin)
+            try:
+                result = await _run_in_transaction(
+                    connection, statements, parameters, read_only=read_only, limits=limits
+                )
+            except StatementError as exc:
+                # A cached statement whose table changed since: the transaction is rolled back
+                # whole, so running again, freshly prepared, is safe.
+                if attempt == 2 or not isinstance(exc.error, asyncpg.InvalidCachedStatementError):
+                    raise
+                await connection.execute("ROLLBACK")
+                await connection.reload_schema_state()
+                continue
+            await _finish(connection, "ROLLBACK; " if read_only else "COMMIT; ")
+            return result
+        raise AssertionError("unreachable")
+    except BaseException:
+        await _abandon(connection)
+        raise
+
+
+async def _finish(connection: Connection, end: str) -> None:
+    """Ends the transaction and resets the session (settings, cursors, LISTEN, advisory locks)
+    that the caller's SQL may have changed, in one round trip."""
+    await connection.execute(end + connection.get_reset_query())
+
+
+async def _abandon(connection: Connection) -> None:
+    """After a failure: roll back and reset, or close a connection too broken for that."""
+    if connection.is_closed():
+        return
+    try:
+        await connection.execute("ROLLBACK; " + connection.get_reset_query())
+    except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
+        connection.terminate()
+
+
+async def _run_in_transaction(
+    connection: Connection,
+    statements: list[Statement],
+    parameters: Sequence[Any] | None,
+    *,
+    read_only: bool,
+    limits: Limits,
+) -> Result:
+    if len(statements) == 1:
+        return await _single(connection, statements[0], parameters, limits)
+    result = _EMPTY
+    for statement in statements:
+        if read_only and not connection.is_in_transaction():
+            # Defence in depth: nothing may run after the read-only transaction ended.
+            raise PermissionDenied("a viewer's SQL must stay in its read-only transaction")
+        result = await _prepared(connection, statement, limits) or result
+    return result
+
+
+async def _run_autocommit(
+    connection: Connection,
+    statements: list[Statement],
+    parameters: Sequence[Any] | None,
+    *,
+    limits: Limits,
+) -> Result:
+    if len(statements) == 1 and not connection.is_in_transaction() and statements[0].kind is not Kind.PLAIN:
+        statement = statements[0]
+        try:
+            records = await connection.fetch(statement.text, *(parameters or ()), timeout=limits.backstop_s)
+        except asyncpg.PostgresError as exc:
+            raise StatementError(exc, statement.offset) from None
+        return await _collect(_iterate(records), limits)
+    result = _EMPTY
+    for statement in statements:
+        if statement.kind is Kind.PLAIN and not connection.is_in_transaction():
+            # A cursor lives in a transaction: give this statement one of its own.
+            async with connection.transaction():
+                result = await _prepared(connection, statement, limits) or result
+        else:
+            result = await _prepared(connection, statement, limits, cursor=connection.is_in_transaction()) or result
+    return result
+
+
+async def _iterate(records: list[asyncpg.Record]) -> AsyncIterable[asyncpg.Record]:
+    for record in records:
+        yield record
+
+
+async def _single(
+    connection: Connection, statement: Statement, parameters: Sequence[Any] | None, limits: Limits
+) -> Result:
+    """One statement in a transaction: through the statement cache, rows from a cursor."""
+    try:
+        if parameters:
+            prepared = await connection.prepare(statement.text, timeout=limits.backstop_s)
+            args = coerce_parameters(parameters, prepared.get_parameters())
+            return await _collect(prepared.cursor(*args, prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
+        return await _collect(connection.cursor(statement.text, prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
+    except asyncpg.PostgresError as exc:
+        raise StatementError(exc, statement.offset) from None
+
+
+async def _prepared(
+    connection: Connection, statement: Statement, limits: Limits, *, cursor: bool = True
+) -> Result | None:
+    """One statement of a script; None when it returns no rows (so an earlier result stands)."""
+    try:
+        prepared = await connection.prepare(statement.text, timeout=limits.backstop_s)
+        if prepared.get_parameters():
+            raise InvalidArgument(
+                "a script of several statements takes no parameters ($n placeholders)",
+                details={"position": statement.offset + 1},
+            )
+        if not prepared.get_attributes():
+            await prepared.fetch(timeout=limits.backstop_s)
+            return None
+        if cursor:
+            return await _collect(prepared.cursor(prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
+        return await _collect(_iterate(await prepared.fetch(timeout=limits.backstop_s)), limits)
+    except asyncpg.PostgresError as exc:
+        raise StatementError(exc, statement.offset) from None

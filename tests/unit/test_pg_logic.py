@@ -1,0 +1,162 @@
+"""pg-svc's pure logic: statement splitting, parameter coercion, value encoding, filters."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import orjson
+import pytest
+from asyncpg.types import Range, Type
+from pg_svc.catalog import SYSTEM_SCHEMAS, schema_filter
+from pg_svc.clients import translate
+from pg_svc.flights import Flights
+from pg_svc.query import Limits
+from pg_svc.statements import Kind, kind_of, split
+from pg_svc.values import _decode_int8, _default, coerce_parameters
+
+from udb.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
+from udb.pg.v1 import pg_pb2
+
+
+def test_split_keeps_quotes_comments_and_atomic_bodies_whole() -> None:
+    """Semicolons inside strings, dollar quotes, comments and BEGIN ATOMIC do not split."""
+    script = (
+        "SELECT 'a;b', $$c;d$$, E'\\';'; -- x;\n"
+        "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 2; END;\n"
+        "/* y; /* z; */ */ SELECT 3"
+    )
+    statements = split(script)
+    assert len(statements) == 3
+    assert statements[1].text.endswith("END")
+    assert all(script[s.offset :].startswith(s.text) for s in statements)
+
+
+def test_split_of_nothing_and_of_a_bad_script() -> None:
+    """An empty or comment-only script has no statement; one the parser rejects is kept whole
+    so that Postgres reports the error itself."""
+    assert split("  -- only a comment\n") == []
+    assert [s.text for s in split("SELEC 1; SELECT 2")] == ["SELEC 1; SELECT 2"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("select 1", Kind.PLAIN),
+        ("begin", Kind.TRANSACTION_CONTROL),
+        ("START TRANSACTION READ ONLY", Kind.TRANSACTION_CONTROL),
+        ("commit", Kind.TRANSACTION_CONTROL),
+        ("release savepoint a", Kind.TRANSACTION_CONTROL),
+        ("vacuum analyze t", Kind.OUTSIDE_TRANSACTION),
+        ("create index concurrently i on t (a)", Kind.OUTSIDE_TRANSACTION),
+        ("create unique index concurrently i on t (a)", Kind.OUTSIDE_TRANSACTION),
+        ("create index i on t (a)", Kind.PLAIN),
+        ("create database d", Kind.OUTSIDE_TRANSACTION),
+        ("call p()", Kind.OUTSIDE_TRANSACTION),
+        ("do $$ begin end $$", Kind.OUTSIDE_TRANSACTION),
+        ("create domain d as int", Kind.PLAIN),
+        ("endless_table_name", Kind.PLAIN),
+    ],
+)
+def test_statement_kinds(sql: str, kind: Kind) -> None:
+    """Transaction control and statements that refuse a transaction block are recognised."""
+    assert kind_of(sql) is kind
+
+
+def _type(name: str, kind: str = "scalar") -> Type:
+    return Type(oid=0, name=name, kind=kind, schema="pg_catalog")
+
+
+def test_parameters_are_coerced_to_the_statement_types() -> None:
+    """Strings bind to numbers and booleans, numbers to text, objects to JSON, base64 to bytea."""
+    types = [_type("int4"), _type("float8"), _type("bool"), _type("text"), _type("jsonb"), _type("bytea")]
+    assert coerce_parameters(["5", 2, "yes", 3, {"a": 1}, "AQI="], types) == [5, 2.0, True, "3", {"a": 1}, b"\x01\x02"]
+    assert coerce_parameters([None, "8", 1.5], [_type("int4"), _type("int8"), _type("numeric")]) == [None, "8", "1.5"]
+    assert coerce_parameters([["1", 2]], [_type("int4[]", "array")]) == [[1, 2]]
+    assert coerce_parameters(["\\x0a"], [_type("bytea")]) == [b"\n"]
+
+
+@pytest.mark.parametrize(
+    ("values", "types"),
+    [
+        (["x"], [_type("int4")]),
+        ([True], [_type("int4")]),
+        (["maybe"], [_type("bool")]),
+        (["not base64!"], [_type("bytea")]),
+        (["1,2"], [_type("int4[]", "array")]),
+        ([1, 2], [_type("int4")]),
+    ],
+)
+def test_bad_parameters_are_invalid_arguments(values: list[object], types: list[Type]) -> None:
+    """A value that cannot bind (or a wrong count) is InvalidArgument naming the parameters."""
+    with pytest.raises(InvalidArgument) as caught:
+        coerce_parameters(values, types)
+    assert caught.value.details["field"] == "parameters"
+
+
+def test_values_without_a_json_form() -> None:
+    """int8 past 2^53 is text, bytea base64, ranges their Postgres text."""
+    assert _decode_int8("9007199254740991") == 9007199254740991
+    assert _decode_int8("-9007199254740993") == "-9007199254740993"
+    assert _default(b"\x00\xff") == "AP8="
+    assert _default(Range(1, 5)) == "[1,5)"
+    assert _default(Range(None, 5, upper_inc=True)) == "(,5]"
+    assert _default(Range(empty=True)) == "empty"
+    assert orjson.dumps({"a": orjson.Fragment('{"b":1}')}) == b'{"a":{"b":1}}'
+
+
+def test_schema_filter_follows_postgres_meta() -> None:
+    """Included schemas win; otherwise excluded ones plus the system schemas; 0 means no page."""
+    assert schema_filter(pg_pb2.CatalogFilter()).as_args() == (None, list(SYSTEM_SCHEMAS), None, None)
+    both = pg_pb2.CatalogFilter(included_schemas=["a"], excluded_schemas=["b"], limit=5, offset=0)
+    assert schema_filter(both).as_args() == (["a"], [], 5, None)
+    system = pg_pb2.CatalogFilter(include_system_schemas=True, excluded_schemas=["b"], offset=3)
+    assert schema_filter(system).as_args() == (None, ["b"], None, 3)
+
+
+def test_driver_errors_translate_with_details() -> None:
+    """Postgres errors keep SQLSTATE and position (shifted to the script); connection errors
+    are unavailable; a query cancel is deadline exceeded."""
+    error = asyncpg.PostgresSyntaxError("syntax error")
+    error.position = "3"
+    translated = translate(error, position_offset=10)
+    assert isinstance(translated, InvalidArgument)
+    assert translated.details == {"sqlstate": "42601", "position": "13"}
+    assert isinstance(translate(asyncpg.UndefinedTableError("no")), NotFound)
+    assert isinstance(translate(asyncpg.QueryCanceledError("late")), DeadlineExceeded)
+    assert isinstance(translate(ConnectionRefusedError()), Unavailable)
+
+
+def test_backstop_follows_the_statement_timeout() -> None:
+    """The driver's own deadline sits a little past the statement timeout."""
+    assert Limits(statement_timeout_ms=1500, max_rows=1, max_bytes=1).backstop_s == 3.5
+
+
+async def test_flights_share_the_next_query_among_waiting_callers() -> None:
+    """Callers arriving during a query share the one started after it, never the running one;
+    a lone caller runs its own; errors reach every sharer; the table empties."""
+    flights: Flights[int] = Flights()
+    started: list[int] = []
+    release = asyncio.Event()
+
+    async def fetch() -> int:
+        started.append(len(started))
+        await release.wait()
+        return len(started)
+
+    first = asyncio.ensure_future(flights.run("k", fetch))
+    await asyncio.sleep(0)
+    later = [asyncio.ensure_future(flights.run("k", fetch)) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert started == [0]
+    release.set()
+    assert await first == 1
+    assert await asyncio.gather(*later) == [2] * 5
+    assert len(started) == 2 and len(flights) == 0
+
+    async def fail() -> int:
+        raise NotFound("gone")
+
+    results = await asyncio.gather(*(flights.run("e", fail) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, NotFound) for r in results)
+    assert len(flights) == 0
