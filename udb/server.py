@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -50,8 +50,11 @@ class Server:
         service_names: Sequence[str],
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        components: Mapping[str, object] | None = None,
     ) -> None:
         self.grpc_server = server
+        #: What the service is made of, by name (an engine's "runtime"), for tests and probes.
+        self.components: dict[str, object] = dict(components or {})
         self.health = health_servicer
         self._service_names = tuple(service_names)
         self._on_start = tuple(on_start)
@@ -107,6 +110,7 @@ def build_server(
     on_start: Sequence[Callable[[], Awaitable[None]]] = (),
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     access_log: bool = True,
+    components: Mapping[str, object] | None = None,
 ) -> tuple[Server, int]:
     """A gRPC server with the given services, health, reflection and the auth interceptor.
 
@@ -128,7 +132,8 @@ def build_server(
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"{settings.name}: cannot listen on {address}")
-    return Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop), port
+    built = Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop, components=components)
+    return built, port
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

@@ -7,8 +7,10 @@ FLUSHDB, FLUSHALL, CONFIG, KEYS, DEBUG or SHUTDOWN is ever sent.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
@@ -417,8 +419,22 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                     await _redis(pubsub.psubscribe(*patterns))
                 pending = len(channels) + len(patterns)
                 confirmed = False
+                down_since: float | None = None
                 while True:
-                    message = await _redis(pubsub.get_message(timeout=_SUBSCRIBE_POLL_S))
+                    try:
+                        message = await pubsub.get_message(timeout=_SUBSCRIBE_POLL_S)
+                    except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
+                        # A restarting Redis: redis-py reconnects and resubscribes on the next
+                        # read. Keep trying for a while before the stream gives up.
+                        now = time.monotonic()
+                        down_since = down_since or now
+                        if now - down_since > self.settings.subscribe_reconnect_s:
+                            raise translate(exc) from None
+                        await asyncio.sleep(0.2)
+                        continue
+                    except rex.RedisError as exc:
+                        raise translate(exc) from None
+                    down_since = None
                     if message is None:
                         continue
                     kind = message["type"]

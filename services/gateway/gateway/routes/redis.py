@@ -45,6 +45,8 @@ MAX_QUEUED_BYTES = 8 * 1024 * 1024
 #: 4000 + the HTTP status for a refused subscription (4401, 4403, 4404, 4400).
 CLOSE_SLOW_CONSUMER = 1013
 CLOSE_STREAM_FAILED = 1011
+#: The close frame waits behind what the client has not read yet: this long, then the socket goes.
+CLOSE_WAIT_S = 10.0
 
 _KEY_BODY = frozenset({"type", "value", "ttl", "encoding"})
 _TYPE_ALIASES = {
@@ -668,21 +670,23 @@ async def subscribe(websocket: WebSocket) -> None:
                 await websocket.receive_text()
 
     tasks = [asyncio.create_task(pump()), asyncio.create_task(forward()), asyncio.create_task(watch_client())]
+    woken = asyncio.create_task(wake.wait())
     try:
-        await asyncio.wait([tasks[1], tasks[2], asyncio.create_task(wake.wait())], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([tasks[1], tasks[2], woken], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        client_gone = tasks[2].done() or tasks[1].done()
         call.cancel()
-        for task in tasks:
+        for task in (*tasks, woken):
             task.cancel()
-        for task in tasks:
+        for task in (*tasks, woken):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-    if closing is not None and not tasks[2].done():
+    if closing is not None and not client_gone:
         code, reason = closing
         if code == CLOSE_SLOW_CONSUMER:
             log.warning("closing a slow subscriber", extra={"queued": queue.qsize(), "queued_bytes": queued_bytes})
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(code=code, reason=reason), 5)
+            await asyncio.wait_for(websocket.close(code=code, reason=reason), CLOSE_WAIT_S)
 
 
 routes: list[BaseRoute] = [
