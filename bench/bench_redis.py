@@ -3,7 +3,9 @@
 - redis-py asyncio used directly (the baseline),
 - redis-svc's gRPC API (GetKey),
 - the HTTP gateway (GET /redis/bench/keys/[key]), directly and through Envoy,
-- webdis, a C HTTP front for Redis (GET /GET/[key]).
+- webdis, a C HTTP front for Redis (GET /GET/[key]),
+- and, as the floor of the transport itself, a grpc.aio server (own process, uvloop) whose GetKey
+  returns a fixed reply without touching Redis: no gRPC path can beat that row.
 
 Every HTTP path is driven by the same lean keep-alive HTTP/1.1 client (one connection per caller),
 so the figures compare servers, not clients. The machine is shared and noisy: each path is
@@ -18,10 +20,12 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import grpc
 import redis.asyncio as redis
@@ -103,6 +107,28 @@ def http_operation(
     return operation
 
 
+class _NoopRedisService(redis_pb2_grpc.RedisServiceServicer):
+    """GetKey without Redis, auth or anything else: what grpc.aio alone costs."""
+
+    async def GetKey(self, request: redis_pb2.GetKeyRequest, context: Any) -> redis_pb2.Key:
+        return redis_pb2.Key(key=request.key, type="string", ttl=-1, size=len(VALUE), encoding="embstr")
+
+
+async def _serve_noop(port: int) -> None:
+    server = grpc.aio.server()
+    redis_pb2_grpc.add_RedisServiceServicer_to_server(_NoopRedisService(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
+def start_noop_grpc() -> tuple[subprocess.Popen[bytes], int]:
+    port = devstack.free_port()
+    process = subprocess.Popen([sys.executable, __file__, "--noop-grpc-server", str(port)])
+    devstack.wait_for_port(port, process, "no-op gRPC server", Path("/dev/null"))
+    return process, port
+
+
 def start_webdis(redis_port: int, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = devstack.free_port()
     config = {
@@ -133,6 +159,9 @@ async def run(bench: BenchStack) -> int:
         raw = redis.Redis(port=redis_port)
         await raw.set(KEY, VALUE)
         webdis, webdis_port = start_webdis(redis_port, Path(tmp))
+        noop, noop_port = start_noop_grpc()
+        noop_channel = grpc.aio.insecure_channel(f"127.0.0.1:{noop_port}")
+        noop_stub = redis_pb2_grpc.RedisServiceStub(noop_channel)
         channel = grpc.aio.insecure_channel(bench.grpc_address("redis-svc"))
         stub = redis_pb2_grpc.RedisServiceStub(channel)
         metadata = (("authorization", f"Bearer {bench.token}"),)
@@ -145,6 +174,7 @@ async def run(bench: BenchStack) -> int:
             "gateway HTTP": http_operation(f"{bench.gateway_url}/redis/bench/keys/{KEY}", auth, connections),
             "gateway HTTP via Envoy": http_operation(f"{bench.envoy_url}/redis/bench/keys/{KEY}", auth, connections),
             "webdis HTTP": http_operation(f"http://127.0.0.1:{webdis_port}/GET/{KEY}", {}, connections),
+            "grpc.aio no-op servicer (floor)": lambda: noop_stub.GetKey(request, timeout=10),
         }
         try:
             for name, operation in paths.items():  # each path answers before anything is timed
@@ -177,7 +207,10 @@ async def run(bench: BenchStack) -> int:
             for connection in connections:
                 await connection.close()
             await channel.close()
+            await noop_channel.close()
             await raw.aclose()
+            noop.terminate()
+            noop.wait(10)
             webdis.terminate()
             webdis.wait(10)
 
@@ -189,6 +222,8 @@ def verdict(merged: dict[tuple[str, int], Result], pids: dict[str, int]) -> int:
         ("HTTP at 64 callers", merged[("gateway HTTP", 64)].rate / raw64, TARGET_HTTP),
         ("HTTP via Envoy at 64 callers", merged[("gateway HTTP via Envoy", 64)].rate / raw64, TARGET_HTTP),
     ]
+    floor = merged[("grpc.aio no-op servicer (floor)", 64)].rate / raw64
+    print(f"\n(the gRPC transport alone, a no-op servicer, reaches {floor:.2f}x raw at 64 callers on this machine)")
     print("\n== targets")
     for label, ratio, target in checks:
         print(f"{label:<34} {ratio:>6.2f}x raw   target >= {target:.2f}x   {'met' if ratio >= target else 'NOT met'}")
@@ -208,6 +243,9 @@ def verdict(merged: dict[tuple[str, int], Result], pids: dict[str, int]) -> int:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--noop-grpc-server"]:
+        uvloop.run(_serve_noop(int(sys.argv[2])))
+        return 0
     started = time.perf_counter()
     with bench_stack() as bench:  # sync: it runs its own event loop to set up
         code = uvloop.run(run(bench))

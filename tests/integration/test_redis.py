@@ -783,3 +783,11 @@ async def test_warm_requests_make_no_registry_call(system: System, rp: RedisProj
         assert (await get(system, rp, "keys", pattern=f"{prefix}*")).status_code == 200
         assert (await get(system, rp, f"keys/{k(prefix + 'hot')}")).status_code == 200
     assert (sum(gateway_calls.values()), sum(service_calls.values())) == before
+
+
+async def test_openapi_documents_every_redis_route(system: System) -> None:
+    """/openapi.json lists each Redis route with its methods."""
+    paths = (await system.http.get("/openapi.json")).json()["paths"]
+    assert set(paths["/redis/{ref}/keys/{key}"]) == {"get", "post", "put", "delete"}
+    for path in ("keys", "keys/{key}/expire", "pubsub/channels", "pubsub/publish", "info", "stats"):
+        assert f"/redis/{{ref}}/{path}" in paths, path

@@ -86,6 +86,9 @@ class RedisHandle:
             await self.client.aclose()
         else:
             await self.client.aclose(close_connection_pool=True)
+        if self.sentinel is not None:
+            for sentinel in self.sentinel.sentinels:
+                await sentinel.aclose(close_connection_pool=True)
 
 
 def _set_callbacks(client: AnyRedis) -> None:

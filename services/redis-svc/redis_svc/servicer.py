@@ -68,6 +68,37 @@ end
 return {t, ttl, enc, size}
 """
 _META_SHA = hashlib.sha1(_META_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+#: Create or replace a key whole, for Redis Cluster (whose redis-py client has no usable WATCH):
+#: a script runs atomically on the key's node. ARGV: mode, kind, ttl (0: none), then the value.
+_WRITE_SCRIPT = """
+local key = KEYS[1]
+local exists = redis.call('EXISTS', key)
+if ARGV[1] == 'create' and exists == 1 then return 0 end
+if ARGV[1] == 'replace' and exists == 0 then return -1 end
+if exists == 1 then redis.call('DEL', key) end
+local kind, ttl, n = ARGV[2], tonumber(ARGV[3]), #ARGV
+local function chunks(command, width)
+  local step = width * 500
+  for i = 4, n, step do
+    redis.call(command, key, unpack(ARGV, i, math.min(i + step - 1, n)))
+  end
+end
+if kind == 'hash_value' then chunks('HSET', 2)
+elseif kind == 'list_value' then chunks('RPUSH', 1)
+elseif kind == 'set_value' then chunks('SADD', 1)
+elseif kind == 'zset_value' then chunks('ZADD', 2)
+elseif kind == 'json_value' then redis.call('JSON.SET', key, '$', ARGV[4])
+elseif kind == 'stream_value' then
+  local i = 4
+  while i <= n do
+    local count = tonumber(ARGV[i + 1])
+    redis.call('XADD', key, ARGV[i], unpack(ARGV, i + 2, i + 1 + count * 2))
+    i = i + 2 + count * 2
+  end
+end
+if ttl > 0 then redis.call('EXPIRE', key, ttl) end
+return 1
+"""
 _SIZE_COMMANDS = {"hash": "HLEN", "list": "LLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
 #: How many times a write retries when the key changes between WATCH and EXEC.
 _WRITE_ATTEMPTS = 3
@@ -135,9 +166,10 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if type_filter:
             args += ["TYPE", type_filter]
         reply = await _redis(handle.ops.execute_command("SCAN", *args, target_nodes=primaries[node_index]))
-        if isinstance(reply, dict):
-            reply = next(iter(reply.values()))
-        next_position, keys = int(reply[0]), list(reply[1])
+        # The cluster client merges SCAN replies as ({node name: cursor}, keys).
+        cursors, keys = reply
+        next_position = int(next(iter(cursors.values()))) if isinstance(cursors, dict) else int(cursors)
+        keys = list(keys)
         if next_position:
             return keys, f"{node_index}:{next_position}"
         if node_index + 1 < len(primaries):
@@ -312,6 +344,8 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                 written = await _redis(client.set(key, value.string_value, ex=ttl, nx=create, xx=not create))
                 if not written:
                     raise _exists_error(key, create=create)
+            elif borrowed.client.cluster:
+                await self._scripted_write(client, key, value, ttl, create=create)
             else:
                 await self._transaction(client, key, value, ttl, create=create)
             meta = await self._meta(borrowed.client, key, 1)
@@ -345,6 +379,32 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                 except (rex.RedisError, OSError) as exc:
                     raise translate(exc) from None
         raise AlreadyExists("the key kept changing while it was being written; try again")
+
+    async def _scripted_write(
+        self, client: Any, key: bytes, value: redis_pb2.Value, ttl: int | None, *, create: bool
+    ) -> None:
+        kind = value.WhichOneof("kind")
+        args: list[Any] = ["create" if create else "replace", kind, ttl or 0]
+        if kind == "hash_value":
+            for item in value.hash_value.fields:
+                args += (item.field, item.value)
+        elif kind == "list_value":
+            args += value.list_value.elements
+        elif kind == "set_value":
+            args += value.set_value.members
+        elif kind == "zset_value":
+            for member in value.zset_value.members:
+                args += (_score(member.score), member.member)
+        elif kind == "stream_value":
+            for entry in value.stream_value.entries:
+                args += (entry.id or "*", len(entry.fields))
+                for item in entry.fields:
+                    args += (item.field, item.value)
+        elif kind == "json_value":
+            args.append(value.json_value)
+        written = await _redis(client.eval(_WRITE_SCRIPT, 1, key, *args))
+        if int(written) != 1:
+            raise _exists_error(key, create=create)
 
     async def DeleteKey(self, request: redis_pb2.DeleteKeyRequest, context: Context) -> redis_pb2.DeleteKeyResponse:
         key = check_key(request.key)

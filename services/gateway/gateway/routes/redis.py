@@ -434,7 +434,7 @@ async def key(request: Request) -> Response:
 async def expire(request: Request) -> Response:
     """
     post:
-      summary: Sets a key's TTL in seconds, or removes it with {"ttl": null} (developers).
+      summary: 'Sets a key''s TTL in seconds, or removes it with {"ttl": null} (developers).'
       requestBody: {content: {application/json: {example: {ttl: 60}}}}
       responses: {200: {description: '{"ttl": 60}'}, 400: {description: ttl below 0}, 404: {description: no such key}}
     """
@@ -488,7 +488,7 @@ async def channels(request: Request) -> Response:
 async def publish(request: Request) -> Response:
     """
     post:
-      summary: Publishes a message (developers); "encoding": "base64" for binary channel and message.
+      summary: 'Publishes a message (developers); "encoding": "base64" for a binary channel and message.'
       requestBody: {content: {application/json: {example: {channel: news, message: hello}}}}
       responses: {200: {description: '{"receivers": 1}'}}
     """
