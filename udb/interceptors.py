@@ -1,16 +1,21 @@
-"""The server interceptor every gRPC service runs.
+"""The per-call guard every gRPC service runs.
 
 It does, in this order (outermost first): request id, access log, caller authentication,
 exception to status. The four steps live in one wrapper rather than four interceptors because
 each grpc.aio interceptor layer costs a coroutine and a handler rebuild on every call, and the
-engine services' hot paths are measured against the raw drivers.
+engine services' hot paths are measured against the raw drivers. For the same reason
+:meth:`ServiceInterceptor.guard` applies the wrapper to a servicer's methods once, at
+registration, so grpc.aio runs no interceptor machinery per call at all (about a fifth of a
+no-op call's cost); used as a grpc.aio interceptor the class does the same work per call.
 """
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
@@ -28,6 +33,10 @@ OPEN_METHOD_PREFIXES = (
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
 )
+
+#: Request ids made here: a per-process prefix and a counter (unique, and no syscall per call).
+_REQUEST_ID_PREFIX = os.urandom(6).hex()
+_request_numbers = itertools.count(1)
 
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 StreamBehavior = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], AsyncIterator[Any]]
@@ -54,7 +63,7 @@ class _CallScope:
             elif key == "x-request-id":
                 self.request_id = str(value)[:128]
         if not self.request_id:
-            self.request_id = uuid.uuid4().hex
+            self.request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers):x}"
         request_id_var.set(self.request_id)
         token = bearer_token(authorization if isinstance(authorization, str) else None)
         verifier = self._interceptor.verifier
@@ -70,7 +79,7 @@ class _CallScope:
         await context.abort(error.grpc_code, error.message, trailing_metadata=trailing_metadata_of(error))
 
     def end(self) -> None:
-        if self._interceptor.access_log:
+        if self._interceptor.access_log and log.isEnabledFor(logging.INFO):
             log.info(
                 "rpc",
                 extra={
@@ -107,6 +116,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         # A method's handler never changes after start, so it is wrapped once.
         self._handlers[method] = wrapped
         return wrapped
+
+    def guard(self, servicer: object, full_name: str) -> object:
+        """The servicer with every implemented RPC wrapped, for ``add_*Servicer_to_server``."""
+        return _GuardedServicer(self, servicer, full_name)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
         if handler.unary_unary is not None:
@@ -153,3 +166,26 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 scope.end()
 
         return stream
+
+
+class _GuardedServicer:
+    """A servicer whose coroutine (unary) and async-generator (streaming) methods run inside the
+    guard. Methods the servicer does not implement (the generated base's UNIMPLEMENTED stubs) are
+    passed through as they are."""
+
+    def __init__(self, interceptor: ServiceInterceptor, servicer: object, full_name: str) -> None:
+        self._interceptor = interceptor
+        self._servicer = servicer
+        self._full_name = full_name
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._servicer, name)
+        method = f"/{self._full_name}/{name}"
+        if inspect.isasyncgenfunction(attribute):
+            wrapped: Any = self._interceptor._stream(method, attribute)
+        elif inspect.iscoroutinefunction(attribute):
+            wrapped = self._interceptor._unary(method, attribute)
+        else:
+            return attribute
+        setattr(self, name, wrapped)  # registration reads each method once; keep it anyway
+        return wrapped

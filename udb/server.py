@@ -116,13 +116,11 @@ def build_server(
 
     Returns the server (not started) and the port it is bound to (useful with ``:0``).
     """
-    verifier = verifier or TokenVerifier(settings.auth)
-    server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(verifier, access_log=access_log)],
-        options=[*grpc_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)],
-    )
+    guard = ServiceInterceptor(verifier or TokenVerifier(settings.auth), access_log=access_log)
+    server = grpc.aio.server(options=[*grpc_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)])
     for registration in registrations:
-        registration.add_to_server(registration.servicer, server)
+        # The guard wraps the servicer's methods once, here, rather than intercepting each call.
+        registration.add_to_server(guard.guard(registration.servicer, registration.full_name), server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [registration.full_name for registration in registrations]

@@ -57,8 +57,6 @@ class RedisHandle:
     #: Cleared when the server refuses scripts (an ACL without EVALSHA, a managed Redis without
     #: Lua): reads then take the pipelined path.
     scripts: bool = True
-    #: Whether the ReJSON module is loaded; None until asked.
-    json_module: bool | None = None
 
     @property
     def ops(self) -> Any:
