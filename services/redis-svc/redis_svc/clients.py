@@ -117,8 +117,9 @@ def connection_kwargs(
         "socket_keepalive": True,
         "health_check_interval": 30,
         # A restarted server is reconnected to on the next call: a dead pooled connection is
-        # retried once on a new one, quickly, not in a loop that outlasts the connect timeout.
-        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=2),
+        # retried once, on a new connection. Once only: a server that is down answers 503 after
+        # at most two connect timeouts, not after a loop of them.
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=1),
         "retry_on_error": [rex.ConnectionError],
         "client_name": "udb-redis-svc",
     }

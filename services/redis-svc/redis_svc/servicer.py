@@ -211,7 +211,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             meta = await self._meta(handle, key, max_bytes)
             key_type = _text(meta[0])
             if key_type == "none":
-                raise NotFound("no such key", details={"key": "not found"})
+                raise NotFound("no such key")
             reply = redis_pb2.Key(key=key, type=key_type, ttl=int(meta[1]), encoding=_text(meta[2]), size=int(meta[3]))
             if key_type == "string":
                 reply.value.string_value = meta[4]
@@ -411,7 +411,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
             deleted = int(await _redis(borrowed.client.ops.unlink(key)))
         if not deleted:
-            raise NotFound("no such key", details={"key": "not found"})
+            raise NotFound("no such key")
         return redis_pb2.DeleteKeyResponse(deleted=deleted)
 
     async def ExpireKey(self, request: redis_pb2.ExpireKeyRequest, context: Context) -> redis_pb2.ExpireKeyResponse:
@@ -427,7 +427,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             pipe.ttl(key)
             exists, _, remaining = await _redis(pipe.execute())
         if not exists:
-            raise NotFound("no such key", details={"key": "not found"})
+            raise NotFound("no such key")
         # EXPIRE 0 deletes the key at once: its TTL is then 0, not "missing".
         return redis_pb2.ExpireKeyResponse(ttl=0 if ttl == 0 else int(remaining))
 
@@ -575,8 +575,8 @@ def _range(request: redis_pb2.GetKeyRequest, count: int) -> tuple[int, int]:
 
 def _exists_error(key: bytes, *, create: bool) -> DatabaseError:
     if create:
-        return AlreadyExists("the key exists", details={"key": "exists"})
-    return NotFound("no such key", details={"key": "not found"})
+        return AlreadyExists("the key exists")
+    return NotFound("no such key")
 
 
 def _check_value(value: redis_pb2.Value) -> None:
