@@ -178,6 +178,8 @@ class ServiceSettings:
     registry_address: str = "127.0.0.1:50051"
     log_level: str = "INFO"
     log_json: bool = True
+    #: One log line per RPC (method, code, duration, user, request id).
+    access_log: bool = True
     shutdown_grace_s: float = 10.0
     #: Seconds between reporting NOT_SERVING and refusing new calls (let load balancers notice).
     shutdown_drain_s: float = 0.0
@@ -203,6 +205,7 @@ class ServiceSettings:
             "registry_address": env.str("REGISTRY_ADDR", DEFAULT_ADDRESSES["registry"][1]),
             "log_level": env.str("LOG_LEVEL", "INFO").upper(),
             "log_json": env.bool("LOG_JSON", True),
+            "access_log": env.bool("ACCESS_LOG", True),
             "shutdown_grace_s": env.float("SHUTDOWN_GRACE_S", 10.0),
             "shutdown_drain_s": env.float("SHUTDOWN_DRAIN_S", 0.0),
             "connection_cache_ttl_s": env.float("CONNECTION_CACHE_TTL_S", 300.0),

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -52,8 +52,11 @@ class Server:
         service_names: Sequence[str],
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        components: Mapping[str, object] | None = None,
     ) -> None:
         self.grpc_server = server
+        #: What the service is made of, by name (an engine's "runtime"), for tests and probes.
+        self.components: dict[str, object] = dict(components or {})
         self.health = health_servicer
         self._service_names = tuple(service_names)
         self._on_start = tuple(on_start)
@@ -108,19 +111,22 @@ def build_server(
     verifier: TokenVerifier | None = None,
     on_start: Sequence[Callable[[], Awaitable[None]]] = (),
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
-    access_log: bool = True,
+    access_log: bool | None = None,
+    components: Mapping[str, object] | None = None,
 ) -> tuple[Server, int]:
     """A gRPC server with the given services, health, reflection and the auth interceptor.
 
     Returns the server (not started) and the port it is bound to (useful with ``:0``).
     """
-    verifier = verifier or TokenVerifier(settings.auth)
-    server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(verifier, access_log=access_log, service=settings.name)],
-        options=[*grpc_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)],
+    guard = ServiceInterceptor(
+        verifier or TokenVerifier(settings.auth),
+        access_log=settings.access_log if access_log is None else access_log,
+        service=settings.name,
     )
+    server = grpc.aio.server(options=[*grpc_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)])
     for registration in registrations:
-        registration.add_to_server(registration.servicer, server)
+        # The guard wraps the servicer's methods once, here, rather than intercepting each call.
+        registration.add_to_server(guard.guard(registration.servicer, registration.full_name), server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [registration.full_name for registration in registrations]
@@ -130,7 +136,8 @@ def build_server(
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"{settings.name}: cannot listen on {address}")
-    return Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop), port
+    built = Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop, components=components)
+    return built, port
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

@@ -1,12 +1,31 @@
-"""Building redis-py clients from connection records, and translating redis-py's errors."""
+"""Building redis-py clients from connection records, and translating redis-py's errors.
+
+A record is a standalone Redis (the default), a Redis Sentinel deployment (option
+``sentinel_master``: the record's host and port are a sentinel, ``sentinels`` lists more as
+``"host:port"``) or a Redis Cluster (option ``cluster: true``: the record's host and port are a
+seed node). Each record gets one :class:`RedisHandle`: the pooled client every operation shares
+(at most ``max_connections`` connections) and a way to open the dedicated connection a
+subscription needs.
+"""
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
 import redis.asyncio as redis
 import redis.exceptions as rex
+from google.protobuf import json_format
+from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff
 
 from redis_svc.settings import Settings
 from udb.errors import (
+    AlreadyExists,
     DatabaseError,
     DeadlineExceeded,
     Internal,
@@ -17,31 +36,144 @@ from udb.errors import (
 from udb.pool import ClientFactory
 from udb.registry.v1 import registry_pb2
 
+#: A client of one Redis deployment: standalone and Sentinel give a Redis, Cluster a RedisCluster.
+AnyRedis = redis.Redis | RedisCluster
 
-def client_factory(settings: Settings) -> ClientFactory[redis.Redis]:
-    """The pool manager's factory: one redis-py client (with its own connection pool) per record."""
 
-    async def build(resolved: registry_pb2.ResolvedConnection, max_connections: int) -> redis.Redis:
+def _raw_reply(response: Any, **options: Any) -> Any:
+    return response
+
+
+@dataclass(eq=False)
+class RedisHandle:
+    """The pooled client of one connection record, and what a subscription needs to open its own."""
+
+    client: AnyRedis
+    #: Keyword arguments of a standalone connection (host, port, credentials, TLS, timeouts).
+    connection_kwargs: dict[str, Any]
+    cluster: bool = False
+    sentinel: Sentinel | None = None
+    sentinel_master: str = ""
+    #: Cleared when the server refuses scripts (an ACL without EVALSHA, a managed Redis without
+    #: Lua): reads then take the pipelined path.
+    scripts: bool = True
+
+    @property
+    def ops(self) -> Any:
+        """The client for commands. Untyped on purpose: redis-py types every reply as a union of
+        bytes and str (it cannot know ``decode_responses``); these clients always return bytes."""
+        return self.client
+
+    async def subscriber(self) -> Any:
+        """A client with a connection of its own, outside the operation pool, for one subscription."""
+        if self.cluster:
+            return self.client
+        if self.sentinel is not None:
+            return self.sentinel.master_for(self.sentinel_master, redis_class=redis.Redis, **self.connection_kwargs)
+        pool = redis.ConnectionPool(**self.connection_kwargs, max_connections=1)
+        client = redis.Redis(connection_pool=pool)
+        _set_callbacks(client)
+        return client
+
+    async def close_subscriber(self, client: Any) -> None:
+        if client is not self.client:
+            await client.aclose(close_connection_pool=True)
+
+    async def aclose(self) -> None:
+        if isinstance(self.client, RedisCluster):
+            await self.client.aclose()
+        else:
+            await self.client.aclose(close_connection_pool=True)
+        if self.sentinel is not None:
+            for sentinel in self.sentinel.sentinels:
+                await sentinel.aclose(close_connection_pool=True)
+
+
+def _set_callbacks(client: AnyRedis) -> None:
+    # INFO is parsed by us, keeping its sections (redis-py flattens them).
+    client.set_response_callback("INFO", _raw_reply)
+
+
+def _host_port(text: str, default_port: int) -> tuple[str, int]:
+    host, sep, port = str(text).rpartition(":")
+    if not sep:
+        return str(text), default_port
+    if not port.isdigit():
+        raise InvalidArgument(f"sentinels: {text!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def connection_kwargs(
+    resolved: registry_pb2.ResolvedConnection, options: Mapping[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """redis-py connection keywords for a record (host and port aside)."""
+    record = resolved.connection
+    kwargs: dict[str, Any] = {
+        "username": record.username or None,
+        "password": resolved.password or None,
+        "db": int(record.database or 0),
+        "socket_connect_timeout": settings.connect_timeout_s,
+        "socket_timeout": settings.command_timeout_s,
+        "socket_keepalive": True,
+        "health_check_interval": 30,
+        # A restarted server is reconnected to on the next call: a dead pooled connection is
+        # retried once, on a new connection. Once only: a server that is down answers 503 after
+        # at most two connect timeouts, not after a loop of them.
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), retries=1),
+        "retry_on_error": [rex.ConnectionError],
+        "client_name": "udb-redis-svc",
+    }
+    if record.tls:
+        kwargs["ssl"] = True
+        verify = options.get("tls_verify", True)
+        kwargs["ssl_cert_reqs"] = ssl.CERT_REQUIRED if verify is not False else ssl.CERT_NONE
+        kwargs["ssl_check_hostname"] = verify is not False
+    return kwargs
+
+
+def client_factory(settings: Settings) -> ClientFactory[RedisHandle]:
+    """The pool manager's factory: one :class:`RedisHandle` (with its own connection pool) per record."""
+
+    async def build(resolved: registry_pb2.ResolvedConnection, max_connections: int) -> RedisHandle:
         record = resolved.connection
+        options = json_format.MessageToDict(record.options)
+        kwargs = connection_kwargs(resolved, options, settings)
+        if options.get("cluster") in (True, "true", "1", 1):
+            kwargs.pop("db")  # a cluster has db 0 only
+            cluster_kwargs = {k: v for k, v in kwargs.items() if k not in ("retry_on_error", "health_check_interval")}
+            cluster = RedisCluster(
+                host=record.host, port=record.port, max_connections=max_connections, **cluster_kwargs
+            )
+            _set_callbacks(cluster)
+            return RedisHandle(cluster, kwargs, cluster=True)
+        master = options.get("sentinel_master")
+        if master:
+            seeds = [(record.host, record.port)]
+            extra = options.get("sentinels") or []
+            if not isinstance(extra, list):
+                raise InvalidArgument("options.sentinels must be a list of host:port")
+            seeds += [_host_port(str(seed), 26379) for seed in extra]
+            sentinel_kwargs: dict[str, Any] = {"socket_connect_timeout": settings.connect_timeout_s}
+            if options.get("sentinel_auth") is True:
+                sentinel_kwargs.update(username=kwargs["username"], password=kwargs["password"])
+            sentinel = Sentinel(seeds, sentinel_kwargs=sentinel_kwargs, **kwargs)  # type: ignore[no-untyped-call]
+            client = sentinel.master_for(str(master), redis_class=redis.Redis, **kwargs)
+            client.connection_pool.max_connections = max_connections
+            _set_callbacks(client)
+            return RedisHandle(client, kwargs, sentinel=sentinel, sentinel_master=str(master))
+        kwargs.update(host=record.host, port=record.port)
         pool = redis.BlockingConnectionPool(
-            host=record.host,
-            port=record.port,
-            username=record.username or None,
-            password=resolved.password or None,
-            db=int(record.database or 0),
-            max_connections=max_connections,
-            timeout=settings.command_timeout_s,
-            socket_connect_timeout=settings.connect_timeout_s,
-            socket_timeout=settings.command_timeout_s,
-            connection_class=redis.SSLConnection if record.tls else redis.Connection,
+            max_connections=max_connections, timeout=settings.command_timeout_s, **kwargs
         )
-        return redis.Redis(connection_pool=pool)
+        client = redis.Redis(connection_pool=pool)
+        _set_callbacks(client)
+        return RedisHandle(client, kwargs)
 
     return build
 
 
-async def close_client(client: redis.Redis) -> None:
-    await client.aclose(close_connection_pool=True)
+async def close_client(handle: RedisHandle) -> None:
+    await handle.aclose()
 
 
 #: redis-py exception -> API error, looked up along the exception's class hierarchy.
@@ -52,13 +184,18 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     rex.TimeoutError: DeadlineExceeded,
     rex.ConnectionError: Unavailable,
     rex.BusyLoadingError: Unavailable,
+    rex.ClusterDownError: Unavailable,
+    rex.MasterDownError: Unavailable,
+    rex.WatchError: AlreadyExists,
     rex.ResponseError: InvalidArgument,
     rex.DataError: InvalidArgument,
+    rex.RedisClusterException: InvalidArgument,
     OSError: Unavailable,
+    TimeoutError: DeadlineExceeded,
 }
 
 
-def translate(exc: Exception) -> DatabaseError:
+def translate(exc: BaseException) -> DatabaseError:
     """The API error for a redis-py exception (most specific class wins). Messages are ours,
     except a server's reply to a bad command, which names no secret."""
     for cls in type(exc).__mro__:
@@ -69,5 +206,9 @@ def translate(exc: Exception) -> DatabaseError:
             return InvalidArgument(f"redis: {exc}")
         if isinstance(exc, rex.AuthenticationError):
             return Unavailable("redis refused the connection's credentials")
+        if isinstance(exc, rex.NoPermissionError):
+            return PermissionDenied("redis: the connection's ACL user may not run this command")
+        if error is AlreadyExists:
+            return AlreadyExists("the key changed while it was being written; try again")
         return error(f"redis: {error.default_message}")
     return Internal()

@@ -16,11 +16,12 @@ SERVICE_NAME = redis_pb2.DESCRIPTOR.services_by_name["RedisService"].full_name
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
     """redis-svc bound to ``address``, not started."""
     runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_REDIS, client_factory(settings), close_client)
-    servicer = RedisService(runtime)
+    servicer = RedisService(runtime, settings)
     return build_server(
         settings,
         [Registration(redis_pb2_grpc.add_RedisServiceServicer_to_server, servicer, SERVICE_NAME)],
         address=address,
         on_start=[runtime.start],
         on_stop=[runtime.close],
+        components={"runtime": runtime},
     )

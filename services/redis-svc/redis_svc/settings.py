@@ -16,6 +16,12 @@ class Settings(ServiceSettings):
     connect_timeout_s: float = 3.0
     #: A command that gets no reply in this time fails (DEADLINE_EXCEEDED).
     command_timeout_s: float = 10.0
+    #: A subscription whose Redis went away keeps trying to reconnect this long, then ends.
+    subscribe_reconnect_s: float = 30.0
+    #: Strings longer than this are cut in a GetKey reply unless the caller asks for more.
+    default_max_bytes: int = 1024 * 1024
+    #: The most a caller may ask for (a gRPC message must hold the value).
+    max_value_bytes: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -24,4 +30,7 @@ class Settings(ServiceSettings):
             **cls.common_from_env(env, "redis-svc"),
             connect_timeout_s=env.float("REDIS_CONNECT_TIMEOUT_S", 3.0),
             command_timeout_s=env.float("REDIS_COMMAND_TIMEOUT_S", 10.0),
+            subscribe_reconnect_s=env.float("REDIS_SUBSCRIBE_RECONNECT_S", 30.0),
+            default_max_bytes=env.int("REDIS_DEFAULT_MAX_BYTES", 1024 * 1024),
+            max_value_bytes=env.int("REDIS_MAX_VALUE_BYTES", 32 * 1024 * 1024),
         )
