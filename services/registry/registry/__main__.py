@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from registry.secrets import rotate_keys
+from registry.secrets import KeyRotationError, rotate_keys
 from registry.server import create_server
 from registry.servicer import open_pool
 from registry.settings import Settings
 from udb.config import ConfigError
 from udb.crypto import SecretBox
+from udb.errors import DatabaseError
 from udb.logs import configure_logging
 from udb.server import main as serve
 
@@ -50,10 +51,16 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         else:
             moved = asyncio.run(_rotate(settings))
-            print(f"re-encrypted {moved} secrets with the current key")
+            print(f"re-encrypted {moved} secrets with the current key; every secret now uses it")
     except ConfigError as exc:
         print(f"registry: configuration error: {exc}", file=sys.stderr)
         return 2
+    except KeyRotationError as exc:
+        print(f"registry: key rotation incomplete: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        print(f"registry: {exc.message}", file=sys.stderr)
+        return 1
     return 0
 
 
