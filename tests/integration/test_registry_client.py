@@ -96,3 +96,40 @@ async def test_membership_answers_are_cached_and_dropped_on_change(system: Syste
         assert client.calls["CheckAccess"] == 3
     finally:
         await client.close()
+
+
+async def test_a_connection_test_does_not_invalidate_the_record(system: System) -> None:
+    """Recording a test's outcome (status only) is not announced: cached records and the engines' pooled
+    clients stay; a real change right after is."""
+    client = await _client(system)
+    heard: list[str] = []
+
+    async def listener(project_id: str, connection_id: str) -> None:
+        heard.append(connection_id)
+
+    client.add_listener(listener)
+    try:
+        ref, owner = await system.new_project()
+        record = await system.add_connection(ref, owner, "redis", {"identifier": "a", "host": "127.0.0.1", "port": 1})
+        target = common_pb2.ConnectionTarget(project_ref=ref, connection_id=record["id"])
+        await client.resolve(target, REDIS)
+        calls = client.calls["ResolveConnection"]
+        tested = await system.http.post(f"/redis/{ref}/connections/{record['id']}/test", headers=system.headers(owner))
+        assert tested.json()["ok"] is False
+        assert (
+            await system.http.get(f"/redis/{ref}/connections/{record['id']}", headers=system.headers(owner))
+        ).json()["status"] == "error"
+        # A change elsewhere, answered only once its invalidation is out: anything the test sent came before it.
+        other_ref, other_owner = await system.new_project()
+        await system.add_member(other_ref, other_owner, "someone", "viewer")
+        await client.resolve(target, REDIS)
+        assert client.calls["ResolveConnection"] == calls
+        assert heard.count(record["id"]) == 1  # the create only
+
+        await system.http.put(
+            f"/redis/{ref}/connections/{record['id']}", json={"port": 2}, headers=system.headers(owner)
+        )
+        assert (await client.resolve(target, REDIS)).connection.port == 2
+        assert client.calls["ResolveConnection"] == calls + 1
+    finally:
+        await client.close()

@@ -43,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(Settings.from_env, create_server)
+        try:
+            return serve(Settings.from_env, create_server)
+        except DatabaseError as exc:  # the platform database cannot be reached at start
+            print(f"registry: {exc.message}", file=sys.stderr)
+            return 1
     try:
         settings = Settings.from_env()
         configure_logging(settings.name, level=settings.log_level, json_lines=settings.log_json)

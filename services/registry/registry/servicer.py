@@ -37,6 +37,7 @@ from udb.errors import (
     Unavailable,
     from_rpc_error,
 )
+from udb.logs import request_id_var
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 from udb.paging import decode_cursor, encode_cursor, page_limit
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc
@@ -194,6 +195,35 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             self._hub.forget(token)
             raise
         await self._hub.reached(token)
+
+    @staticmethod
+    async def _audit(
+        conn: Connection,
+        project_ref: str,
+        operation: str,
+        *,
+        target: str = "",
+        engine: str = "platform",
+        connection_id: str = "",
+        outcome: str = "ok",
+    ) -> None:
+        """Records a platform change in the audit log, in the change's own transaction (so only
+        what happened is recorded). Names and ids only, never a value or a secret."""
+        await conn.execute(
+            """
+            INSERT INTO platform.audit_log (user_id, project_ref, engine, connection_id, operation, target, outcome,
+                                            request_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            """,
+            current_principal().subject,
+            project_ref,
+            engine,
+            connection_id,
+            operation,
+            target,
+            outcome,
+            request_id_var.get(),
+        )
 
     async def close(self) -> None:
         await self._hub.close()
@@ -395,6 +425,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 )
                 assert row is not None
                 await self._create_credentials(conn, str(project_id), ref)
+                await self._audit(conn, ref, "project.create", target=name)
                 if not principal.is_service:
                     await conn.execute(
                         "INSERT INTO platform.members (project_id, user_id, role) VALUES ($1, $2, 'owner')",
@@ -446,6 +477,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         row["id"],
                         name,
                     )
+                    await self._audit(conn, request.ref, "project.update", target=name)
             assert updated is not None
             row = updated
         return self._project(row, role)
@@ -457,6 +489,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         with _database_errors():
             async with self._change() as conn:
                 await conn.execute("DELETE FROM platform.projects WHERE id = $1", row["id"])
+                await self._audit(conn, request.ref, "project.delete", target=request.ref)
         return registry_pb2.DeleteProjectResponse()
 
     async def _project_for(
@@ -534,6 +567,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         user_id,
                         role,
                     )
+                    await self._audit(conn, request.project_ref, "member.add", target=f"{user_id}:{role}")
             except asyncpg.UniqueViolationError:
                 raise AlreadyExists("the user is already a member of the project") from None
         assert row is not None
@@ -557,6 +591,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                     request.user_id,
                     role,
                 )
+                await self._audit(conn, request.project_ref, "member.update", target=f"{request.user_id}:{role}")
         assert row is not None
         return self._member(row)
 
@@ -574,6 +609,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                     project["id"],
                     request.user_id,
                 )
+                await self._audit(conn, request.project_ref, "member.remove", target=request.user_id)
         return registry_pb2.RemoveMemberResponse()
 
     @staticmethod
@@ -691,6 +727,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 except asyncpg.UniqueViolationError as exc:
                     raise _connection_conflict(exc, engine, identifier) from None
                 row = await self._connection_row(conn, project["id"], spec.database_type, str(connection_id))
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.create",
+                    target=identifier,
+                    engine=engine,
+                    connection_id=str(connection_id),
+                )
         log.info(
             "connection created",
             extra={"connection_id": str(connection_id), "project_ref": request.project_ref, "engine": engine},
@@ -743,6 +787,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 except asyncpg.UniqueViolationError as exc:
                     raise _connection_conflict(exc, engine, identifier) from None
                 row = await self._connection_row(conn, project["id"], request.database_type, request.id)
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.update",
+                    target=identifier,
+                    engine=engine,
+                    connection_id=str(row["id"]),
+                )
         log.info(
             "connection updated",
             extra={"connection_id": str(row["id"]), "project_ref": request.project_ref, "engine": engine},
@@ -758,6 +810,14 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN, conn)
                 row = await self._connection_row(conn, project["id"], request.database_type, request.id, lock=True)
                 await conn.execute("DELETE FROM platform.database_connections WHERE id = $1", row["id"])
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.delete",
+                    target=row["identifier"],
+                    engine=row["database_type"],
+                    connection_id=str(row["id"]),
+                )
         log.info(
             "connection deleted",
             extra={"connection_id": str(row["id"]), "project_ref": request.project_ref},
@@ -782,12 +842,22 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 error=common_pb2.ErrorDetail(code=error.code, message=error.message, details=error.details),
             )
         with _database_errors():
-            # Status only: not announced (migration 004), so the pooled clients the test opened stay.
-            await self._pool.execute(
-                "UPDATE platform.database_connections SET status = $2 WHERE id = $1",
-                row["id"],
-                "ok" if result.ok else "error",
-            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                # Status only: not announced (migration 004), so the pooled clients the test opened stay.
+                await conn.execute(
+                    "UPDATE platform.database_connections SET status = $2 WHERE id = $1",
+                    row["id"],
+                    "ok" if result.ok else "error",
+                )
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.test",
+                    target=row["identifier"],
+                    engine=row["database_type"],
+                    connection_id=str(row["id"]),
+                    outcome="ok" if result.ok else result.error.code or "error",
+                )
         return result
 
     async def _engine_test(self, engine: int, target: common_pb2.ConnectionTarget) -> common_pb2.ConnectionTestResult:
