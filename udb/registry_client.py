@@ -15,8 +15,10 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
+from google.protobuf import json_format
 
 from udb.auth import Principal, ServiceCredentials
 from udb.clients import outgoing_metadata
@@ -36,6 +38,27 @@ ROLE_NAMES: dict[str, common_pb2.Role] = {
     "owner": Role.ROLE_OWNER,
 }
 ROLE_BY_VALUE: dict[int, str] = {int(value): name for name, value in ROLE_NAMES.items()}
+
+
+def plain_numbers(value: Any) -> Any:
+    """The value with whole floats as ints, through dicts and lists.
+
+    Options travel in a protobuf ``Struct``, whose numbers are doubles: without this,
+    ``{"maxPoolSize": 5}`` would reach a driver (and the API's reply) as ``5.0``.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_numbers(item) for item in value]
+    return value
+
+
+def connection_options(connection: registry_pb2.Connection) -> dict[str, Any]:
+    """A connection record's engine options as plain JSON values, whole numbers as ints."""
+    options: dict[str, Any] = plain_numbers(json_format.MessageToDict(connection.options))
+    return options
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +102,9 @@ class RegistryClient:
         # (project_ref, db_type, connection_id or "" for primary) -> (expires, record)
         self._connections: dict[tuple[str, int, str], tuple[float, registry_pb2.ResolvedConnection]] = {}
         self._listeners: list[InvalidationListener] = []
+        # Listener calls in flight: each runs on its own, so a slow one (closing a pool waits
+        # for the database) never holds up the invalidations behind it.
+        self._listener_tasks: set[asyncio.Task[None]] = set()
         self._watch_task: asyncio.Task[None] | None = None
         self._live = False
         # Bumped on every invalidation and stream change: an answer fetched across a bump may
@@ -101,13 +127,17 @@ class RegistryClient:
         if self._watch_task is None:
             self._watch_task = asyncio.create_task(self._watch(), name="registry-watch")
 
-    async def close(self) -> None:
+    async def close(self, *, listener_grace_s: float = 5.0) -> None:
         if self._watch_task is not None:
             self._watch_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
             self._watch_task = None
         self._drop_all()
+        if self._listener_tasks:
+            _, late = await asyncio.wait(self._listener_tasks, timeout=listener_grace_s)
+            for task in late:
+                task.cancel()
 
     async def check_access(self, principal: Principal, project_ref: str, required_role: int) -> Access:
         """The caller's access to a project, at least ``required_role``.
@@ -194,7 +224,7 @@ class RegistryClient:
                         self.ready.set()
                         backoff = 0.1
                     else:
-                        await self._apply(event)
+                        self._apply(event)
                 log.warning("registry invalidation stream ended")
             except asyncio.CancelledError:
                 raise
@@ -209,7 +239,8 @@ class RegistryClient:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
 
-    async def _apply(self, event: registry_pb2.Invalidation) -> None:
+    def _apply(self, event: registry_pb2.Invalidation) -> None:
+        """Drops what the event makes stale, at once, and tells the listeners (in the background)."""
         kind = event.kind
         if kind == registry_pb2.Invalidation.KIND_MEMBERSHIP:
             self._memberships.pop((event.user_id, event.project_ref), None)
@@ -222,10 +253,16 @@ class RegistryClient:
             del self._connections[connection_key]
         connection_id = event.connection_id if kind == registry_pb2.Invalidation.KIND_CONNECTION else ""
         for listener in self._listeners:
-            try:
-                await listener(event.project_id, connection_id)
-            except Exception:
-                log.exception("invalidation listener failed")
+            task = asyncio.create_task(self._call_listener(listener, event.project_id, connection_id))
+            self._listener_tasks.add(task)
+            task.add_done_callback(self._listener_tasks.discard)
+
+    @staticmethod
+    async def _call_listener(listener: InvalidationListener, project_id: str, connection_id: str) -> None:
+        try:
+            await listener(project_id, connection_id)
+        except Exception:
+            log.exception("invalidation listener failed")
 
     def _drop_all(self) -> None:
         self._memberships.clear()

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from registry.secrets import rotate_keys
+from registry.secrets import KeyRotationError, rotate_keys
 from registry.server import create_server
 from registry.servicer import open_pool
 from registry.settings import Settings
 from udb.config import ConfigError
 from udb.crypto import SecretBox
+from udb.errors import DatabaseError
 from udb.logs import configure_logging
 from udb.server import main as serve
 
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(Settings.from_env, create_server)
+        try:
+            return serve(Settings.from_env, create_server)
+        except DatabaseError as exc:  # the platform database cannot be reached at start
+            print(f"registry: {exc.message}", file=sys.stderr)
+            return 1
     try:
         settings = Settings.from_env()
         configure_logging(settings.name, level=settings.log_level, json_lines=settings.log_json)
@@ -50,10 +55,16 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_migrate(settings))
         else:
             moved = asyncio.run(_rotate(settings))
-            print(f"re-encrypted {moved} secrets with the current key")
+            print(f"re-encrypted {moved} secrets with the current key; every secret now uses it")
     except ConfigError as exc:
         print(f"registry: configuration error: {exc}", file=sys.stderr)
         return 2
+    except KeyRotationError as exc:
+        print(f"registry: key rotation incomplete: {exc}", file=sys.stderr)
+        return 1
+    except DatabaseError as exc:
+        print(f"registry: {exc.message}", file=sys.stderr)
+        return 1
     return 0
 
 

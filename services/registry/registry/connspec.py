@@ -4,6 +4,9 @@ A spec is what a connection record holds, secret included. It comes from fields,
 (``redis://user:pw@host:6380/2``, ``mongodb://...``, ``mongodb+srv://...``, ``postgresql://...``)
 or from both (fields override the URI). Nothing here touches the network except the host guard,
 which resolves a hostname to check its addresses.
+
+Error messages never quote the URI or a part of it: a malformed one may hold a password in
+any position (an unescaped ``/`` or ``@`` in it moves the split points).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from urllib.parse import parse_qsl, unquote
 from registry.settings import IPNetwork
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
+from udb.registry_client import plain_numbers
 
 DatabaseType = common_pb2.DatabaseType
 
@@ -68,10 +72,16 @@ def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
     """A spec from an engine URI; InvalidArgument for a URI of another engine or a bad one."""
     scheme, sep, rest = uri.partition("://")
     if not sep or scheme.lower() not in _SCHEMES:
-        raise InvalidArgument("uri must start with redis://, rediss://, mongodb://, mongodb+srv:// or postgresql://")
+        raise InvalidArgument(
+            "uri must start with redis://, rediss://, mongodb://, mongodb+srv:// or postgresql://",
+            details={"field": "uri"},
+        )
     uri_type, tls = _SCHEMES[scheme.lower()]
     if uri_type != database_type:
-        raise InvalidArgument(f"a {scheme}:// uri is not a {ENGINE_NAMES.get(database_type, 'known')} connection")
+        raise InvalidArgument(
+            f"a {scheme.lower()}:// uri is not a {ENGINE_NAMES.get(database_type, 'known')} connection",
+            details={"field": "uri"},
+        )
     authority, _, tail = rest.partition("/")
     path, _, query = tail.partition("?")
     if "?" in authority:  # mongodb://host?opts without a path
@@ -81,21 +91,23 @@ def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
         userinfo, hosts = "", authority
     username, has_password, password = userinfo.partition(":")
     seeds = [_split_host_port(h) for h in hosts.split(",")] if hosts else []
-    if not seeds:
-        raise InvalidArgument("uri has no host")
+    if not seeds or not all(host for host, _ in seeds):
+        raise InvalidArgument("uri has no host", details={"field": "uri"})
     options: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False))
     if uri_type == common_pb2.DATABASE_TYPE_MONGODB:
         if scheme.lower() == "mongodb+srv":
             options["srv"] = True
             tls = str(options.pop("tls", options.pop("ssl", "true"))).lower() != "false"
             if len(seeds) != 1 or seeds[0][1] is not None:
-                raise InvalidArgument("a mongodb+srv uri names exactly one host, without a port")
+                raise InvalidArgument(
+                    "a mongodb+srv uri names exactly one host, without a port", details={"field": "uri"}
+                )
         else:
             tls = str(options.pop("tls", options.pop("ssl", "false"))).lower() == "true"
         if len(seeds) > 1:
             options["hosts"] = [f"{_bracket(h)}:{p or DEFAULT_PORTS[uri_type]}" for h, p in seeds]
     elif len(seeds) > 1:
-        raise InvalidArgument("only mongodb uris may name several hosts")
+        raise InvalidArgument("only mongodb uris may name several hosts", details={"field": "uri"})
     if uri_type == common_pb2.DATABASE_TYPE_POSTGRES:
         sslmode = options.get("sslmode")
         if sslmode is not None:
@@ -124,9 +136,16 @@ def _split_host_port(text: str) -> tuple[str, int | None]:
         host, port_text = text, ""
     if not port_text:
         return host, None
-    if not port_text.isdigit():
-        raise InvalidArgument(f"port {port_text!r} is not a number")
-    return host, int(port_text)
+    if not port_text.isdigit() or not port_text.isascii():
+        # Not the text itself: in a malformed uri it may be part of the password.
+        raise InvalidArgument(
+            "the uri's port is not a number (a password with '/', '@' or ':' must be percent-encoded)",
+            details={"field": "uri"},
+        )
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise InvalidArgument("port must be between 1 and 65535", details={"field": "port"})
+    return host, port
 
 
 def _bracket(host: str) -> str:
@@ -158,7 +177,7 @@ def validate(spec: ConnectionSpec) -> ConnectionSpec:
             raise InvalidArgument("database is not a valid MongoDB database name", details={"field": "database"})
     elif len(database) > 63:
         raise InvalidArgument("database name is longer than 63 bytes", details={"field": "database"})
-    options = dict(spec.options)
+    options = plain_numbers(dict(spec.options))
     tls = spec.tls
     if spec.database_type == common_pb2.DATABASE_TYPE_POSTGRES and "sslmode" in options:
         if options["sslmode"] not in _SSLMODES:
@@ -213,11 +232,7 @@ async def check_host_allowed(spec: ConnectionSpec, networks: tuple[IPNetwork, ..
     """
     if not networks:
         return
-    hosts = [spec.host]
-    for seed in spec.options.get("hosts", []) if isinstance(spec.options.get("hosts"), list) else []:
-        host, _ = _split_host_port(str(seed))
-        hosts.append(host)
-    for host in hosts:
+    for host in _hosts_of(spec):
         if _is_ip(host):
             addresses = [host]
         else:
@@ -229,4 +244,27 @@ async def check_host_allowed(spec: ConnectionSpec, networks: tuple[IPNetwork, ..
                 continue
             addresses = [str(info[4][0]) for info in infos]
         if any(_denied(address, networks) for address in addresses):
-            raise InvalidArgument("host is in a denied network", details={"field": "host"})
+            raise InvalidArgument(
+                "host is in a denied network (cloud metadata and other addresses the operator refuses)",
+                details={"field": "host"},
+            )
+
+
+#: Options through which a driver would reach a host other than the record's own.
+_HOST_OPTIONS = ("proxyHost",)
+
+
+def _hosts_of(spec: ConnectionSpec) -> list[str]:
+    """Every host the record makes an engine service connect to: its host, a MongoDB seed list
+    (``options.hosts``) and a proxy."""
+    hosts = [spec.host]
+    seeds = spec.options.get("hosts")
+    if isinstance(seeds, list):
+        hosts.extend(_split_host_port(str(seed))[0] for seed in seeds)
+    elif seeds is not None:
+        raise InvalidArgument("options.hosts must be a list of host:port", details={"field": "options"})
+    for name in _HOST_OPTIONS:
+        value = spec.options.get(name)
+        if value is not None:
+            hosts.append(str(value))
+    return [host.strip().removeprefix("[").removesuffix("]") for host in hosts]

@@ -4,6 +4,12 @@ One dedicated connection LISTENs on ``udb_invalidation`` (fed by triggers, so ev
 replica hears every change). Each stream gets a bounded queue. A stream that falls behind, or
 every stream when the LISTEN connection is lost, is ended: its client then drops its caches and
 asks the registry directly until it has reconnected, so no change is ever missed silently.
+
+A write RPC does not answer before its change has been handed to every stream: it ends its
+transaction with a *barrier* notification of its own (see :meth:`InvalidationHub.barrier`) and
+waits until this hub has heard it. Postgres delivers a transaction's notifications in order,
+so by then the trigger notifications of the change have been queued for every watcher, and a
+caller that acts on the reply (delete a connection, then use it) finds every cache already told.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -28,15 +35,19 @@ _KINDS = {
     "project": registry_pb2.Invalidation.KIND_PROJECT,
 }
 _END = None  # queue sentinel: the stream must end
+#: The payload kind of a barrier: never forwarded to the streams.
+_BARRIER = "barrier"
 
 
 class InvalidationHub:
     """Listens to the platform database and feeds every open stream."""
 
-    def __init__(self, database_url: Secret, *, queue_size: int = 10_000) -> None:
+    def __init__(self, database_url: Secret, *, queue_size: int = 10_000, barrier_timeout_s: float = 2.0) -> None:
         self._dsn = database_url
         self._queue_size = queue_size
+        self._barrier_timeout = barrier_timeout_s
         self._subscribers: set[asyncio.Queue[registry_pb2.Invalidation | None]] = set()
+        self._barriers: dict[str, asyncio.Event] = {}
         self._listening = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -72,6 +83,46 @@ class InvalidationHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    def expect(self) -> str | None:
+        """A token for a barrier, or None when nothing listens (every stream is ended then, so
+        no cache serves and there is nothing to wait for)."""
+        if not self._listening.is_set() or not self._subscribers:
+            return None
+        token = uuid.uuid4().hex
+        self._barriers[token] = asyncio.Event()
+        return token
+
+    @staticmethod
+    def barrier_payload(token: str) -> str:
+        """The notification that marks the end of a transaction's changes."""
+        return json.dumps({"kind": _BARRIER, "token": token})
+
+    async def reached(self, token: str | None) -> None:
+        """Waits until the barrier's notification has come back (every change of its transaction
+        has then been queued for every stream). Bounded: a lost LISTEN connection ends every
+        stream instead, which also tells every client to stop trusting its cache."""
+        if token is None:
+            return
+        event = self._barriers.get(token)
+        if event is None:
+            return
+        try:
+            await asyncio.wait_for(event.wait(), self._barrier_timeout)
+        except TimeoutError:
+            log.warning("an invalidation barrier did not come back in time; ending every stream")
+            self._end_all()
+        finally:
+            self._barriers.pop(token, None)
+
+    def forget(self, token: str | None) -> None:
+        """Drops the barrier of a transaction that did not commit."""
+        if token is not None:
+            self._barriers.pop(token, None)
+
     def publish(self, event: registry_pb2.Invalidation) -> None:
         for queue in list(self._subscribers):
             try:
@@ -84,6 +135,11 @@ class InvalidationHub:
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
             data = json.loads(str(payload))
+            if data.get("kind") == _BARRIER:
+                barrier = self._barriers.get(str(data.get("token")))
+                if barrier is not None:
+                    barrier.set()
+                return
             event = registry_pb2.Invalidation(
                 kind=_KINDS[data["kind"]],
                 project_id=str(data.get("project_id") or ""),
@@ -130,6 +186,9 @@ class InvalidationHub:
         for queue in list(self._subscribers):
             self._end(queue)
         self._subscribers.clear()
+        # Nobody can hold a stale cache now: the writers waiting on barriers may answer.
+        for barrier in self._barriers.values():
+            barrier.set()
 
     @staticmethod
     def _end(queue: asyncio.Queue[registry_pb2.Invalidation | None]) -> None:

@@ -46,28 +46,44 @@ def open_connection_secret(box: SecretBox, row: asyncpg.Record) -> str:
     return password
 
 
+class KeyRotationError(Exception):
+    """Some secrets could not be opened with the configured keys; the message says which keys."""
+
+
 async def rotate_keys(pool: asyncpg.Pool, box: SecretBox, *, batch: int = 100) -> int:
     """Re-encrypts every secret not sealed with the current key; returns how many were moved.
 
-    Each row moves in its own short transaction, so the registry keeps serving meanwhile; run
-    it again after a failure and it picks up where it stopped.
+    Each batch moves in its own short transaction, so the registry keeps serving meanwhile; run
+    it again after a failure and it picks up where it stopped. A record that opens with none of
+    the configured keys is left as it is, and reported at the end (KeyRotationError), after
+    every other record has been moved.
     """
     moved = 0
     current = box.current_key_id
+    # Records that do not open, by key id: skipped on the next batches, reported at the end.
+    failed: dict[str, int] = {}
+    failed_connections: list[object] = []
+    failed_projects: list[object] = []
     while True:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
                 SELECT id, secret_encrypted, secret_key_id FROM platform.database_connections
-                WHERE secret_key_id IS NOT NULL AND secret_key_id <> $1
+                WHERE secret_key_id IS NOT NULL AND secret_key_id <> $1 AND NOT (id = ANY($3::uuid[]))
                 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
                 """,
                 current,
                 batch,
+                failed_connections,
             )
             for row in rows:
                 aad = connection_aad(str(row["id"]))
-                plaintext = box.decrypt(row["secret_encrypted"], key_id=row["secret_key_id"], associated_data=aad)
+                try:
+                    plaintext = box.decrypt(row["secret_encrypted"], key_id=row["secret_key_id"], associated_data=aad)
+                except DecryptionError:
+                    failed_connections.append(row["id"])
+                    failed[row["secret_key_id"]] = failed.get(row["secret_key_id"], 0) + 1
+                    continue
                 sealed, key_id = box.encrypt(plaintext, associated_data=aad)
                 await conn.execute(
                     "UPDATE platform.database_connections SET secret_encrypted = $2, secret_key_id = $3 WHERE id = $1",
@@ -75,21 +91,29 @@ async def rotate_keys(pool: asyncpg.Pool, box: SecretBox, *, batch: int = 100) -
                     sealed,
                     key_id,
                 )
+                moved += 1
             credentials = await conn.fetch(
                 """
                 SELECT project_id, service_role_key_encrypted, jwt_secret_encrypted, key_id
-                FROM platform.credentials WHERE key_id <> $1 ORDER BY project_id LIMIT $2 FOR UPDATE SKIP LOCKED
+                FROM platform.credentials WHERE key_id <> $1 AND NOT (project_id = ANY($3::uuid[]))
+                ORDER BY project_id LIMIT $2 FOR UPDATE SKIP LOCKED
                 """,
                 current,
                 batch,
+                failed_projects,
             )
             for row in credentials:
                 project_id = str(row["project_id"])
                 values = []
-                for column in ("service_role_key_encrypted", "jwt_secret_encrypted"):
-                    aad = credential_aad(project_id, column)
-                    plaintext = box.decrypt(row[column], key_id=row["key_id"], associated_data=aad)
-                    values.append(box.encrypt(plaintext, associated_data=aad)[0])
+                try:
+                    for column in ("service_role_key_encrypted", "jwt_secret_encrypted"):
+                        aad = credential_aad(project_id, column)
+                        plaintext = box.decrypt(row[column], key_id=row["key_id"], associated_data=aad)
+                        values.append(box.encrypt(plaintext, associated_data=aad)[0])
+                except DecryptionError:
+                    failed_projects.append(row["project_id"])
+                    failed[row["key_id"]] = failed.get(row["key_id"], 0) + 2
+                    continue
                 await conn.execute(
                     """
                     UPDATE platform.credentials
@@ -101,6 +125,14 @@ async def rotate_keys(pool: asyncpg.Pool, box: SecretBox, *, batch: int = 100) -
                     values[1],
                     current,
                 )
-        moved += len(rows) + len(credentials)
+                moved += 2
         if not rows and not credentials:
-            return moved
+            break
+    if failed:
+        described = ", ".join(f"{count} with key id {key}" for key, count in sorted(failed.items()))
+        raise KeyRotationError(
+            f"{sum(failed.values())} secrets do not open with the configured keys ({described}); "
+            f"{moved} others were moved. Set DATABASE_ENCRYPTION_KEY_OLD to the key they were sealed "
+            "with and run rotate-keys again; do not drop that key before."
+        )
+    return moved

@@ -12,6 +12,7 @@ import string
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -20,7 +21,7 @@ from asyncpg.pool import PoolConnectionProxy
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from registry import connspec
-from registry.invalidations import InvalidationHub
+from registry.invalidations import CHANNEL, InvalidationHub
 from registry.migrations import apply_migrations
 from registry.secrets import credential_aad, open_connection_secret, seal_connection_secret
 from registry.settings import Settings
@@ -36,6 +37,7 @@ from udb.errors import (
     Unavailable,
     from_rpc_error,
 )
+from udb.logs import request_id_var
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 from udb.paging import decode_cursor, encode_cursor, page_limit
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc
@@ -140,7 +142,88 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def start(self) -> None:
         """Opens the platform database pool, applies migrations and starts listening for changes."""
         self._pool_or_none = await open_pool(self._settings)
+        await self._report_keys()
         await self._hub.start()
+
+    async def _report_keys(self) -> None:
+        """Says, at start, whether every stored secret opens with the configured keys, and when
+        the old key is no longer needed."""
+        with _database_errors():
+            rows = await self._pool.fetch(
+                """
+                SELECT secret_key_id AS key_id, count(*) AS secrets FROM platform.database_connections
+                WHERE secret_key_id IS NOT NULL GROUP BY 1
+                UNION ALL
+                SELECT key_id, 2 * count(*) FROM platform.credentials GROUP BY 1
+                """
+            )
+        in_use: dict[str, int] = {}
+        for row in rows:
+            in_use[row["key_id"]] = in_use.get(row["key_id"], 0) + int(row["secrets"])
+        for unknown in sorted(set(in_use) - self._box.key_ids):
+            log.error(
+                "stored secrets are sealed with a key that is not configured: set it as "
+                "DATABASE_ENCRYPTION_KEY_OLD and run `python -m registry rotate-keys`",
+                extra={"key_id": unknown, "secrets": in_use[unknown]},
+            )
+        old = self._box.key_ids - {self._box.current_key_id}
+        if old and not old & set(in_use):
+            log.info("no stored secret uses DATABASE_ENCRYPTION_KEY_OLD any more: it can be dropped")
+        elif old & set(in_use):
+            log.info(
+                "secrets still use DATABASE_ENCRYPTION_KEY_OLD: run `python -m registry rotate-keys`",
+                extra={"secrets": sum(in_use[k] for k in old & set(in_use))},
+            )
+
+    @contextlib.asynccontextmanager
+    async def _change(self) -> AsyncIterator[Connection]:
+        """A write transaction whose RPC answers only once every watcher has been told.
+
+        The transaction ends with a barrier notification; after the commit this waits until the
+        registry has heard it back, by which time the change's own notifications (sent by the
+        triggers, delivered in order) are queued for every ``WatchInvalidations`` stream. So a
+        caller that deletes a connection or removes a member, and then acts on the reply, never
+        meets a cache that still holds the old state.
+        """
+        token = self._hub.expect()
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield conn
+                if token is not None:
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, self._hub.barrier_payload(token))
+        except BaseException:
+            self._hub.forget(token)
+            raise
+        await self._hub.reached(token)
+
+    @staticmethod
+    async def _audit(
+        conn: Connection,
+        project_ref: str,
+        operation: str,
+        *,
+        target: str = "",
+        engine: str = "platform",
+        connection_id: str = "",
+        outcome: str = "ok",
+    ) -> None:
+        """Records a platform change in the audit log, in the change's own transaction (so only
+        what happened is recorded). Names and ids only, never a value or a secret."""
+        await conn.execute(
+            """
+            INSERT INTO platform.audit_log (user_id, project_ref, engine, connection_id, operation, target, outcome,
+                                            request_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            """,
+            current_principal().subject,
+            project_ref,
+            engine,
+            connection_id,
+            operation,
+            target,
+            outcome,
+            request_id_var.get(),
+        )
 
     async def close(self) -> None:
         await self._hub.close()
@@ -246,8 +329,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         return registry_pb2.DeleteOrganizationResponse()
 
     async def _organization_for(self, principal: Principal, slug: str) -> tuple[asyncpg.Record, str]:
-        """The organization and the caller's standing in it: 'owner', 'member' (also for a
-        member of one of its projects); NotFound when the caller has none."""
+        """The organization and the caller's standing in it: 'owner', 'member', or
+        'project-member' (who sees it through one of its projects but may not add projects);
+        NotFound when the caller has none."""
         with _database_errors():
             row = await self._pool.fetchrow(
                 """
@@ -268,7 +352,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         if row["org_role"]:
             return row, str(row["org_role"])
         if row["project_member"]:
-            return row, "viewer"
+            return row, "project-member"
         raise NotFound("organization not found")
 
     @staticmethod
@@ -321,10 +405,12 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             raise InvalidArgument("name must be 1-200 characters", details={"field": "name"})
         ref = request.ref or "".join(secrets.choice(_REF_ALPHABET) for _ in range(20))
         _check_ref(ref)
-        organization, _ = await self._organization_for(principal, request.organization_slug)
+        organization, standing = await self._organization_for(principal, request.organization_slug)
+        if standing not in ("owner", "member"):
+            raise PermissionDenied("only members of the organization may create projects in it")
         project_id = uuid.uuid4()
         with _database_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._change() as conn:
                 row = await conn.fetchrow(
                     f"""
                     WITH p AS (
@@ -339,6 +425,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 )
                 assert row is not None
                 await self._create_credentials(conn, str(project_id), ref)
+                await self._audit(conn, ref, "project.create", target=name)
                 if not principal.is_service:
                     await conn.execute(
                         "INSERT INTO platform.members (project_id, user_id, role) VALUES ($1, $2, 'owner')",
@@ -381,14 +468,16 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             if not 1 <= len(name) <= 200:
                 raise InvalidArgument("name must be 1-200 characters", details={"field": "name"})
             with _database_errors():
-                updated = await self._pool.fetchrow(
-                    f"""
+                async with self._change() as conn:
+                    updated = await conn.fetchrow(
+                        f"""
                     WITH p AS (UPDATE platform.projects SET name = $2, updated_at = now() WHERE id = $1 RETURNING *)
                     SELECT {_PROJECT_COLUMNS} FROM p JOIN platform.organizations o ON o.id = p.organization_id
                     """,
-                    row["id"],
-                    name,
-                )
+                        row["id"],
+                        name,
+                    )
+                    await self._audit(conn, request.ref, "project.update", target=name)
             assert updated is not None
             row = updated
         return self._project(row, role)
@@ -398,7 +487,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.DeleteProjectResponse:
         row, _ = await self._project_for(current_principal(), request.ref, Role.ROLE_OWNER)
         with _database_errors():
-            await self._pool.execute("DELETE FROM platform.projects WHERE id = $1", row["id"])
+            async with self._change() as conn:
+                await conn.execute("DELETE FROM platform.projects WHERE id = $1", row["id"])
+                await self._audit(conn, request.ref, "project.delete", target=request.ref)
         return registry_pb2.DeleteProjectResponse()
 
     async def _project_for(
@@ -468,13 +559,15 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         project, _ = await self._project_for(current_principal(), request.project_ref, Role.ROLE_OWNER)
         with _database_errors():
             try:
-                row = await self._pool.fetchrow(
-                    "INSERT INTO platform.members (project_id, user_id, role) VALUES ($1, $2, $3) "
-                    "RETURNING user_id, role::text AS role, created_at",
-                    project["id"],
-                    user_id,
-                    role,
-                )
+                async with self._change() as conn:
+                    row = await conn.fetchrow(
+                        "INSERT INTO platform.members (project_id, user_id, role) VALUES ($1, $2, $3) "
+                        "RETURNING user_id, role::text AS role, created_at",
+                        project["id"],
+                        user_id,
+                        role,
+                    )
+                    await self._audit(conn, request.project_ref, "member.add", target=f"{user_id}:{role}")
             except asyncpg.UniqueViolationError:
                 raise AlreadyExists("the user is already a member of the project") from None
         assert row is not None
@@ -486,7 +579,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         role = _role_name(request.role)
         principal = current_principal()
         with _database_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._change() as conn:
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_OWNER, conn)
                 current = await self._lock_members(conn, project["id"], request.user_id)
                 if current == "owner" and role != "owner":
@@ -498,6 +591,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                     request.user_id,
                     role,
                 )
+                await self._audit(conn, request.project_ref, "member.update", target=f"{request.user_id}:{role}")
         assert row is not None
         return self._member(row)
 
@@ -506,7 +600,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.RemoveMemberResponse:
         principal = current_principal()
         with _database_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._change() as conn:
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_OWNER, conn)
                 if await self._lock_members(conn, project["id"], request.user_id) == "owner":
                     await self._keep_an_owner(conn, project["id"])
@@ -515,6 +609,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                     project["id"],
                     request.user_id,
                 )
+                await self._audit(conn, request.project_ref, "member.remove", target=request.user_id)
         return registry_pb2.RemoveMemberResponse()
 
     @staticmethod
@@ -586,15 +681,18 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self, request: registry_pb2.CreateConnectionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> registry_pb2.Connection:
         principal = current_principal()
+        # Access first: an unknown project is NOT_FOUND whatever the body, and a non-member
+        # cannot make the registry resolve hostnames.
+        await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN)
         identifier = connspec.validate_identifier(request.identifier)
-        spec = self._spec_from(request, base=None)
+        spec, _ = self._spec_from(request, base=None)
         await connspec.check_host_allowed(spec, self._settings.denied_networks)
+        engine = connspec.ENGINE_NAMES[spec.database_type]
         connection_id = uuid.uuid4()
         sealed, key_id = seal_connection_secret(self._box, str(connection_id), spec.password)
         with _database_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._change() as conn:
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN, conn)
-                engine = connspec.ENGINE_NAMES[spec.database_type]
                 if request.HasField("is_primary"):
                     is_primary = request.is_primary
                 else:
@@ -627,13 +725,19 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         is_primary,
                     )
                 except asyncpg.UniqueViolationError as exc:
-                    if "one_primary" in (exc.constraint_name or ""):
-                        raise AlreadyExists("the project already has a primary connection of this engine") from None
-                    raise AlreadyExists(f"a {engine} connection named {identifier!r} already exists") from None
+                    raise _connection_conflict(exc, engine, identifier) from None
                 row = await self._connection_row(conn, project["id"], spec.database_type, str(connection_id))
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.create",
+                    target=identifier,
+                    engine=engine,
+                    connection_id=str(connection_id),
+                )
         log.info(
             "connection created",
-            extra={"connection_id": str(connection_id), "project_ref": request.project_ref},
+            extra={"connection_id": str(connection_id), "project_ref": request.project_ref, "engine": engine},
         )
         return self._connection(row)
 
@@ -642,28 +746,24 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.Connection:
         principal = current_principal()
         with _database_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._change() as conn:
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN, conn)
                 row = await self._connection_row(conn, project["id"], request.database_type, request.id, lock=True)
-                base = connspec.ConnectionSpec(
-                    database_type=connspec.ENGINE_BY_NAME[row["database_type"]],
-                    host=row["host"],
-                    port=row["port"],
-                    username=row["username"],
-                    password=open_connection_secret(self._box, row) if row["secret_encrypted"] is not None else None,
-                    database=row["database"],
-                    tls=row["tls"],
-                    options=json.loads(row["options"]),
-                )
-                spec = self._spec_from(request, base=base)
+                spec, password_set = self._spec_from(request, base=_row_spec(row))
                 await connspec.check_host_allowed(spec, self._settings.denied_networks)
                 identifier = (
                     connspec.validate_identifier(request.identifier)
                     if request.HasField("identifier")
                     else row["identifier"]
                 )
-                sealed, key_id = seal_connection_secret(self._box, str(row["id"]), spec.password or None)
+                if password_set:
+                    sealed, key_id = seal_connection_secret(self._box, str(row["id"]), spec.password)
+                else:
+                    # The stored secret stays as it is: it need not (and after a lost key, could
+                    # not) be opened to change the other fields.
+                    sealed, key_id = row["secret_encrypted"], row["secret_key_id"]
                 is_primary = request.is_primary if request.HasField("is_primary") else row["is_primary"]
+                engine = row["database_type"]
                 try:
                     await conn.execute(
                         """
@@ -685,10 +785,20 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         is_primary,
                     )
                 except asyncpg.UniqueViolationError as exc:
-                    if "one_primary" in (exc.constraint_name or ""):
-                        raise AlreadyExists("the project already has a primary connection of this engine") from None
-                    raise AlreadyExists(f"a connection named {identifier!r} already exists") from None
+                    raise _connection_conflict(exc, engine, identifier) from None
                 row = await self._connection_row(conn, project["id"], request.database_type, request.id)
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.update",
+                    target=identifier,
+                    engine=engine,
+                    connection_id=str(row["id"]),
+                )
+        log.info(
+            "connection updated",
+            extra={"connection_id": str(row["id"]), "project_ref": request.project_ref, "engine": engine},
+        )
         return self._connection(row)
 
     async def DeleteConnection(
@@ -696,10 +806,22 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> registry_pb2.DeleteConnectionResponse:
         principal = current_principal()
         with _database_errors():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._change() as conn:
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN, conn)
                 row = await self._connection_row(conn, project["id"], request.database_type, request.id, lock=True)
                 await conn.execute("DELETE FROM platform.database_connections WHERE id = $1", row["id"])
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.delete",
+                    target=row["identifier"],
+                    engine=row["database_type"],
+                    connection_id=str(row["id"]),
+                )
+        log.info(
+            "connection deleted",
+            extra={"connection_id": str(row["id"]), "project_ref": request.project_ref},
+        )
         return registry_pb2.DeleteConnectionResponse(connection=self._connection(row))
 
     async def TestConnection(
@@ -720,12 +842,22 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 error=common_pb2.ErrorDetail(code=error.code, message=error.message, details=error.details),
             )
         with _database_errors():
-            # Status only: an unchanged record keeps its pooled clients (the version is updated_at).
-            await self._pool.execute(
-                "UPDATE platform.database_connections SET status = $2 WHERE id = $1",
-                row["id"],
-                "ok" if result.ok else "error",
-            )
+            async with self._pool.acquire() as conn, conn.transaction():
+                # Status only: not announced (migration 004), so the pooled clients the test opened stay.
+                await conn.execute(
+                    "UPDATE platform.database_connections SET status = $2 WHERE id = $1",
+                    row["id"],
+                    "ok" if result.ok else "error",
+                )
+                await self._audit(
+                    conn,
+                    request.project_ref,
+                    "connection.test",
+                    target=row["identifier"],
+                    engine=row["database_type"],
+                    connection_id=str(row["id"]),
+                    outcome="ok" if result.ok else result.error.code or "error",
+                )
         return result
 
     async def _engine_test(self, engine: int, target: common_pb2.ConnectionTarget) -> common_pb2.ConnectionTestResult:
@@ -787,6 +919,9 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             if target.connection_id:
                 raise NotFound("connection not found")
             raise NotFound(f"the project has no primary {engine} connection")
+        # Again here, not only at create: the deny list may have grown since, and a hostname
+        # may point somewhere else now.
+        await connspec.check_host_allowed(_row_spec(row), self._settings.denied_networks)
         return registry_pb2.ResolvedConnection(
             connection=self._connection(row), password=open_connection_secret(self._box, row)
         )
@@ -821,42 +956,39 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         request: registry_pb2.CreateConnectionRequest | registry_pb2.UpdateConnectionRequest,
         *,
         base: connspec.ConnectionSpec | None,
-    ) -> connspec.ConnectionSpec:
-        """The record's spec after the request: a URI (when given) over the base, fields over both."""
+    ) -> tuple[connspec.ConnectionSpec, bool]:
+        """The record's spec after the request (a URI, when given, over the base; fields over
+        both), validated, and whether the request sets the password (a URI with a password, or
+        the password field; an empty one removes it)."""
         database_type = base.database_type if base is not None else request.database_type
         if database_type not in connspec.ENGINE_NAMES:
             raise InvalidArgument(
                 "database_type must be redis, mongodb or postgres", details={"field": "database_type"}
             )
         spec = base or connspec.ConnectionSpec(database_type=database_type, host="", port=0)
+        password_set = False
         if request.uri:
             parsed = connspec.parse_uri(request.uri, database_type)
-            spec = (
-                parsed
-                if base is None
-                else connspec.ConnectionSpec(
-                    **{
-                        **parsed.__dict__,
-                        "password": parsed.password if parsed.password is not None else base.password,
-                    }
-                )
-            )
+            password_set = parsed.password is not None
+            spec = parsed
+        creating = isinstance(request, registry_pb2.CreateConnectionRequest)
         changes: dict[str, Any] = {}
-        if request.host if isinstance(request, registry_pb2.CreateConnectionRequest) else request.HasField("host"):
+        if request.host if creating else request.HasField("host"):
             changes["host"] = request.host
-        if request.port if isinstance(request, registry_pb2.CreateConnectionRequest) else request.HasField("port"):
+        if request.port if creating else request.HasField("port"):
             changes["port"] = request.port
-        for name in ("username", "password", "database", "tls"):
+        for name in ("username", "database", "tls"):
             if request.HasField(name):
                 changes[name] = getattr(request, name)
+        if request.HasField("password"):
+            changes["password"] = request.password or None
+            password_set = True
         if request.HasField("options"):
             changes["options"] = json_format.MessageToDict(request.options)
-        if "password" in changes and changes["password"] == "":
-            changes["password"] = None
-        spec = connspec.ConnectionSpec(**{**spec.__dict__, **changes})
+        spec = replace(spec, **changes)
         if not spec.host:
             raise InvalidArgument("host (or uri) is required", details={"field": "host"})
-        return connspec.validate(spec)
+        return connspec.validate(spec), password_set
 
     @staticmethod
     def _connection(row: asyncpg.Record) -> registry_pb2.Connection:
@@ -1027,3 +1159,25 @@ def _check_user_id(value: str) -> str:
     if not value or len(value) > 256 or not value.isprintable():
         raise InvalidArgument("user_id must be 1-256 printable characters", details={"field": "user_id"})
     return value
+
+
+def _row_spec(row: asyncpg.Record) -> connspec.ConnectionSpec:
+    """The stored record as a spec, without its secret."""
+    return connspec.ConnectionSpec(
+        database_type=connspec.ENGINE_BY_NAME[row["database_type"]],
+        host=row["host"],
+        port=row["port"],
+        username=row["username"],
+        database=row["database"],
+        tls=row["tls"],
+        options=json.loads(row["options"]),
+    )
+
+
+def _connection_conflict(exc: asyncpg.UniqueViolationError, engine: str, identifier: str) -> AlreadyExists:
+    if "one_primary" in (exc.constraint_name or ""):
+        return AlreadyExists(
+            f"the project already has a primary {engine} connection: unset it first",
+            details={"field": "is_primary"},
+        )
+    return AlreadyExists(f"a {engine} connection named {identifier!r} already exists", details={"field": "identifier"})

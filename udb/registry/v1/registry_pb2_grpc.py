@@ -308,7 +308,9 @@ class RegistryServiceServicer:
 
     def WatchInvalidations(self, request, context):
         """A stream of invalidations for processes that cache records or memberships. The first
-        message is READY; a cache may serve from memory only while its stream is open.
+        message is READY; a cache may serve from memory only while its stream is open. A write
+        RPC (members, connections, projects) answers only once its invalidations have been queued
+        on every stream open at this registry, so a caller acting on the reply meets no stale cache.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -70,7 +70,9 @@ class RegistryServiceStub:
     """
     WatchInvalidations: _grpc.UnaryStreamMultiCallable[_registry_pb2.WatchInvalidationsRequest, _registry_pb2.Invalidation]
     """A stream of invalidations for processes that cache records or memberships. The first
-    message is READY; a cache may serve from memory only while its stream is open.
+    message is READY; a cache may serve from memory only while its stream is open. A write
+    RPC (members, connections, projects) answers only once its invalidations have been queued
+    on every stream open at this registry, so a caller acting on the reply meets no stale cache.
     """
     RecordAuditEvents: _grpc.UnaryUnaryMultiCallable[_registry_pb2.RecordAuditEventsRequest, _registry_pb2.RecordAuditEventsResponse]
     """Audit events, written in batches by the gateway and services."""
@@ -115,7 +117,9 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """
     WatchInvalidations: _aio.UnaryStreamMultiCallable[_registry_pb2.WatchInvalidationsRequest, _registry_pb2.Invalidation]  # type: ignore[assignment]
     """A stream of invalidations for processes that cache records or memberships. The first
-    message is READY; a cache may serve from memory only while its stream is open.
+    message is READY; a cache may serve from memory only while its stream is open. A write
+    RPC (members, connections, projects) answers only once its invalidations have been queued
+    on every stream open at this registry, so a caller acting on the reply meets no stale cache.
     """
     RecordAuditEvents: _aio.UnaryUnaryMultiCallable[_registry_pb2.RecordAuditEventsRequest, _registry_pb2.RecordAuditEventsResponse]  # type: ignore[assignment]
     """Audit events, written in batches by the gateway and services."""
@@ -295,7 +299,9 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_registry_pb2.Invalidation], _abc.AsyncIterator[_registry_pb2.Invalidation]]:
         """A stream of invalidations for processes that cache records or memberships. The first
-        message is READY; a cache may serve from memory only while its stream is open.
+        message is READY; a cache may serve from memory only while its stream is open. A write
+        RPC (members, connections, projects) answers only once its invalidations have been queued
+        on every stream open at this registry, so a caller acting on the reply meets no stale cache.
         """
 
     @_abc_1.abstractmethod

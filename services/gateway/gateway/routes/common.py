@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import timestamp_pb2
 from starlette.requests import HTTPConnection
 
 from gateway.backends import Backends
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, NotFound
 from udb.registry.v1 import registry_pb2
-from udb.registry_client import ROLE_BY_VALUE, ROLE_NAMES
+from udb.registry_client import ROLE_BY_VALUE, ROLE_NAMES, connection_options
 
 #: The engines' path segments in the API, and their record type.
 ENGINE_SEGMENTS: dict[str, common_pb2.DatabaseType] = {
@@ -63,7 +63,7 @@ def connection_json(connection: registry_pb2.Connection) -> dict[str, Any]:
         "username": connection.username or None,
         "database": database,
         "tls": connection.tls,
-        "options": json_format.MessageToDict(connection.options),
+        "options": connection_options(connection),
         "is_primary": connection.is_primary,
         "status": connection.status,
         "has_password": connection.has_password,

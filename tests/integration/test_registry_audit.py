@@ -1,0 +1,64 @@
+"""The registry's own changes in the audit log: who changed which member or connection, newest first,
+names only (never a value or a secret), readable by admins and owners."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+import pytest
+from harness import Servers, System
+
+from udb.registry.v1 import registry_pb2
+
+pytestmark = pytest.mark.integration
+
+
+async def test_platform_changes_are_audited_without_secrets(system: System, servers: Servers) -> None:
+    """Member and connection changes and tests are recorded with the acting user and the request id; refused
+    changes are not; the password is nowhere in the log; viewers may not read it."""
+    ref, owner = await system.new_project()
+    password = f"pw-{uuid.uuid4().hex}"
+    await system.add_member(ref, owner, "auditor", "admin")
+    await system.add_member(ref, owner, "watcher", "viewer")
+    record = await system.add_connection(ref, owner, "redis", {"identifier": "cache", "uri": servers.redis_url})
+    url = f"/redis/{ref}/connections/{record['id']}"
+    await system.registry.UpdateConnection(
+        registry_pb2.UpdateConnectionRequest(project_ref=ref, id=record["id"], password=password),
+        metadata=(*system.metadata(owner), ("x-request-id", "audit-req-1")),
+    )
+    assert (await system.http.post(f"{url}/test", headers=system.headers(owner))).status_code == 200
+    refused = await system.http.post(
+        f"/redis/{ref}/connections", json={"identifier": "cache", "host": "h.internal"}, headers=system.headers(owner)
+    )
+    assert refused.status_code == 409
+    assert (await system.http.delete(url, headers=system.headers("auditor"))).status_code == 200
+    assert (
+        await system.http.delete(f"/projects/{ref}/members/watcher", headers=system.headers(owner))
+    ).status_code == 200
+
+    reply = await system.registry.ListAuditEvents(
+        registry_pb2.ListAuditEventsRequest(project_ref=ref), metadata=system.metadata("auditor")
+    )
+    events = [(e.operation, e.user_id, e.engine, e.target, e.outcome) for e in reply.events]
+    assert events == [
+        ("member.remove", owner, "platform", "watcher", "ok"),
+        ("connection.delete", "auditor", "redis", "cache", "ok"),
+        # The test Redis has no password: redis-py lets that AUTH pass.
+        ("connection.test", owner, "redis", "cache", "ok"),
+        ("connection.update", owner, "redis", "cache", "ok"),
+        ("connection.create", owner, "redis", "cache", "ok"),
+        ("member.add", owner, "platform", "watcher:viewer", "ok"),
+        ("member.add", owner, "platform", "auditor:admin", "ok"),
+        ("project.create", owner, "platform", "test project", "ok"),
+    ]
+    update = next(e for e in reply.events if e.operation == "connection.update")
+    assert update.request_id == "audit-req-1"
+    assert update.connection_id == record["id"]
+    assert password not in str(reply)
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await system.registry.ListAuditEvents(
+            registry_pb2.ListAuditEventsRequest(project_ref=ref), metadata=system.metadata("someone-else")
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
