@@ -42,7 +42,13 @@ async def gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.Async
     """A gateway of its own (on a real socket) in front of the session's services, with ``env``
     over the session's settings."""
     port = devstack.free_port()
-    environ = {**system.env, "GATEWAY_ADDR": f"127.0.0.1:{port}", "GATEWAY_GRPC_ADDR": "127.0.0.1:0", **env}
+    environ = {
+        **system.env,
+        "GATEWAY_ADDR": f"127.0.0.1:{port}",
+        "GATEWAY_GRPC_ADDR": "127.0.0.1:0",
+        "RATE_LIMIT_ENABLED": "true",  # the session gateway runs without: these tests are about them
+        **env,
+    }
     app = create_app(GatewaySettings.from_env(Env(environ=environ, env_file=None)))
     server = uvicorn.Server(
         uvicorn.Config(

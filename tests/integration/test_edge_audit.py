@@ -81,12 +81,12 @@ async def test_each_kind_of_write_is_audited_without_secrets(system: System, ser
         assert row["request_id"]
         assert row["time"]
     (project_row,) = by_operation["project.create"]
-    assert (project_row["user_id"], project_row["engine"], project_row["target"]) == (owner, "platform", ref)
+    assert (project_row["user_id"], project_row["engine"], project_row["target"]) == (owner, "platform", "test project")
     (create_row,) = by_operation["connection.create"]
     assert create_row["request_id"] == "create-conn-1"
     assert (create_row["engine"], create_row["target"], create_row["outcome"]) == ("redis", "cache", "ok")
     (member_row,) = by_operation["member.add"]
-    assert (member_row["target"], member_row["engine"]) == (developer, "platform")
+    assert (member_row["target"], member_row["engine"]) == (f"{developer}:developer", "platform")
     for operation in ("connection.update", "connection.test"):
         (row,) = by_operation[operation]
         assert row["connection_id"] == connection_id

@@ -126,7 +126,14 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         middleware.append(
             Middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
         )
-    middleware.append(Middleware(GuardMiddleware, settings=settings, audit=lambda: getattr(app.state, "audit", None)))
+    middleware.append(
+        Middleware(
+            GuardMiddleware,
+            settings=settings,
+            audit=lambda: getattr(app.state, "audit", None),
+            audited_by_service=[*platform.routes, *connections.routes],
+        )
+    )
     app = Starlette(
         routes=[
             Route("/healthz", _alive, methods=["GET"], include_in_schema=False),

@@ -24,7 +24,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,6 +33,7 @@ import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from starlette.datastructures import MutableHeaders
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit import BODY_TARGETS, AuditLog, describe, outcome_of, timestamp_ns
@@ -247,11 +248,16 @@ class GuardMiddleware:
         *,
         settings: Settings,
         audit: Callable[[], AuditLog | None] = lambda: None,
+        audited_by_service: Collection[BaseRoute] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.settings = settings
         self._audit = audit
+        # Routes whose service records its own changes, in the change's transaction (the registry's
+        # platform and connection routes): the gateway adds only the attempts that were refused or
+        # failed, so each attempt has exactly one row, and direct gRPC callers' changes are covered.
+        self._audited_by_service = frozenset(id(route) for route in audited_by_service)
         limits = {
             RouteClass.READ: settings.read_rate_limit,
             RouteClass.WRITE: settings.write_rate_limit,
@@ -360,7 +366,7 @@ class GuardMiddleware:
         self, scope: Scope, method: str, principal: Principal, status: int, started_ns: int, body: _BodyLimit
     ) -> None:
         audit = self._audit()
-        if audit is None:
+        if audit is None or (status < 400 and id(scope["route"]) in self._audited_by_service):
             return
         template = str(getattr(scope["route"], "path", ""))
         params: Mapping[str, Any] = scope.get("path_params", {})
