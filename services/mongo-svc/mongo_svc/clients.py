@@ -108,6 +108,8 @@ def client_arguments(
         "datetime_conversion": DatetimeConversion.DATETIME_AUTO,
     }
     kwargs.setdefault("appName", "udb-mongo-svc")
+    if record.tls and settings.tls_ca_file:
+        kwargs["tlsCAFile"] = settings.tls_ca_file
     if record.username:
         kwargs["username"] = record.username
         kwargs["password"] = resolved.password or None
@@ -160,6 +162,14 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     bson.errors.InvalidDocument: InvalidArgument,
     bson.errors.InvalidId: InvalidArgument,
     bson.errors.InvalidBSON: InvalidArgument,
+}
+
+#: What to tell a client for driver errors whose own text names hosts and sockets.
+_MESSAGES: dict[type[BaseException], str] = {
+    perr.ServerSelectionTimeoutError: "no server can be reached",
+    perr.AutoReconnect: "the connection to the server was lost",
+    perr.ConnectionFailure: "cannot connect to the server",
+    perr.NetworkTimeout: "the server did not answer within the time limit",
 }
 
 #: Server error codes whose meaning is not their exception class's.
@@ -218,5 +228,5 @@ def translate(exc: Exception) -> DatabaseError:
         if isinstance(exc, _SAFE_TEXT) and error in (InvalidArgument, PayloadTooLarge):
             text = str(exc)
             return error(f"mongodb: {text[:300]}")
-        return error(f"mongodb: {error.default_message}")
+        return error(f"mongodb: {_MESSAGES.get(cls, error.default_message)}")
     return Internal()

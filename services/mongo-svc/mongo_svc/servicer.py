@@ -39,10 +39,17 @@ VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
 ADMIN = common_pb2.ROLE_ADMIN
 
-#: Aggregate options a caller may set (maxTimeMS only lowers the configured limit).
-AGGREGATE_OPTIONS = frozenset(
-    {"allowDiskUse", "maxTimeMS", "collation", "let", "hint", "comment", "bypassDocumentValidation"}
-)
+#: Aggregate options a caller may set, with the JSON types each takes (maxTimeMS only lowers
+#: the configured limit; comment may be any value).
+AGGREGATE_OPTIONS: dict[str, tuple[type, ...]] = {
+    "allowDiskUse": (bool,),
+    "maxTimeMS": (int,),
+    "collation": (dict,),
+    "let": (dict,),
+    "hint": (str, dict),
+    "comment": (object,),
+    "bypassDocumentValidation": (bool,),
+}
 #: Index types besides the directions 1 and -1.
 INDEX_TYPES = frozenset({"text", "2d", "2dsphere", "hashed"})
 #: Keys of a command document that the driver owns: a caller's options may not set them.
@@ -90,8 +97,8 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
                 await client.admin.command("ping", read_preference=read_preference)
         except pymongo.errors.PyMongoError as exc:
             error = translate(exc)
-            if isinstance(error, Unavailable | DeadlineExceeded):
-                raise Unavailable(f"mongodb: no server can be reached ({error.message})") from None
+            if isinstance(error, DeadlineExceeded):  # this check's own short limit ran out
+                error = Unavailable("mongodb: the server does not answer")
             raise error from None
 
     def _refuse_javascript(self, value: Any, what: str) -> None:
@@ -312,12 +319,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
             return mongo_pb2.AggregateResponse(documents=page.documents, truncated=page.truncated, next_cursor=token)
         pipeline = ejson.parse_pipeline(request.pipeline)
         options = ejson.parse_object(request.options, "options", default={})
-        unknown = sorted(set(options) - AGGREGATE_OPTIONS)
-        if unknown:
-            raise InvalidArgument(
-                f"unknown aggregate options: {', '.join(unknown)}; known: {', '.join(sorted(AGGREGATE_OPTIONS))}",
-                details={"field": "options"},
-            )
+        _check_aggregate_options(options)
         self._refuse_javascript(pipeline, "pipeline")
         self._refuse_javascript(options.get("let"), "options.let")
         # Writing stages make the pipeline a data write.
@@ -325,7 +327,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         time_limit_s = self._timeout_s
         max_time_ms = options.pop("maxTimeMS", None)
         if max_time_ms is not None:
-            if isinstance(max_time_ms, bool) or not isinstance(max_time_ms, int) or max_time_ms <= 0:
+            if max_time_ms <= 0:
                 raise InvalidArgument("maxTimeMS must be a positive integer", details={"field": "options.maxTimeMS"})
             time_limit_s = min(time_limit_s, max_time_ms / 1000)
         async with self._borrow(request.target, role) as borrowed:
@@ -458,6 +460,19 @@ def _command_options(options: Document, what: str, command_key: str) -> Document
         if key.startswith("$") or key == command_key or key in _RESERVED_OPTION_KEYS:
             raise InvalidArgument(f"{what} may not set {key!r}", details={"field": what})
     return options
+
+
+def _check_aggregate_options(options: Mapping[str, Any]) -> None:
+    for key, value in options.items():
+        kinds = AGGREGATE_OPTIONS.get(key)
+        if kinds is None:
+            raise InvalidArgument(
+                f"unknown aggregate option {key!r}; known: {', '.join(sorted(AGGREGATE_OPTIONS))}",
+                details={"field": "options"},
+            )
+        if (isinstance(value, bool) and bool not in kinds and object not in kinds) or not isinstance(value, kinds):
+            names = " or ".join(kind.__name__ for kind in kinds)
+            raise InvalidArgument(f"aggregate option {key} must be a {names}", details={"field": f"options.{key}"})
 
 
 def _index_kind_ok(kind: Any) -> bool:

@@ -26,6 +26,10 @@ class Settings(ServiceSettings):
     #: without a page. MongoDB itself closes an idle cursor after 10 minutes.
     max_open_cursors: int = 1000
     cursor_idle_timeout_s: float = 300.0
+    #: CA bundle (PEM) that TLS connections verify servers against instead of the system's roots
+    #: (include public roots too when some deployments use them); set by the operator for
+    #: deployments behind a private CA, as records cannot name files on this host.
+    tls_ca_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -39,4 +43,5 @@ class Settings(ServiceSettings):
             max_page_bytes=env.int("MONGO_MAX_PAGE_BYTES", 8 * 1024 * 1024),
             max_open_cursors=env.int("MONGO_MAX_OPEN_CURSORS", 1000),
             cursor_idle_timeout_s=env.float("MONGO_CURSOR_IDLE_TIMEOUT_S", 300.0),
+            tls_ca_file=env.optional("MONGO_TLS_CA_FILE"),
         )

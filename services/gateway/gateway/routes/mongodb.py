@@ -46,12 +46,9 @@ def _path(request: Request, name: str) -> str:
     return str(request.path_params[name])
 
 
-def _dumps(value: Any, what: str) -> str:
+def _dumps(value: Any) -> str:
     """JSON text of a parsed body part, for the service to read as Extended JSON."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:  # pragma: no cover (parsed JSON always serializes)
-        raise InvalidArgument(f"{what} cannot be written back as JSON") from None
+    return orjson.dumps(value).decode()
 
 
 def _fragments(texts: Sequence[str]) -> list[orjson.Fragment]:
@@ -145,7 +142,7 @@ async def collections(request: Request) -> Response:
             target=caller.target,
             database=_path(request, "db"),
             name=field(body, "name", str, required=True),
-            options=_dumps(options, "options") if options else "",
+            options=_dumps(options) if options else "",
         ),
         metadata=caller.metadata,
         timeout=b.settings.write_deadline_s,
@@ -213,9 +210,9 @@ async def documents(request: Request) -> Response:
     body = await read_json(request, b.settings.max_body_bytes)
     many = body.get("documents") if isinstance(body, dict) and len(body) == 1 else None
     if isinstance(many, list):
-        texts = [_dumps(document, "documents") for document in many]
+        texts = [_dumps(document) for document in many]
     elif isinstance(body, dict):
-        texts = [_dumps(body, "document")]
+        texts = [_dumps(body)]
     else:
         raise InvalidArgument('the body must be a document or {"documents": [...]}')
     inserted = await b.mongo.InsertDocuments(
@@ -304,7 +301,7 @@ async def document(request: Request) -> Response:
                 database=database,
                 collection=name,
                 id=document_id,
-                update=_dumps(body, "update"),
+                update=_dumps(body),
                 json_mode=_json_mode(request),
             ),
             metadata=caller.metadata,
@@ -317,7 +314,7 @@ async def document(request: Request) -> Response:
                 database=database,
                 collection=name,
                 id=document_id,
-                document=_dumps(body, "document"),
+                document=_dumps(body),
                 json_mode=_json_mode(request),
             ),
             metadata=caller.metadata,
@@ -356,8 +353,8 @@ async def aggregate(request: Request) -> Response:
         body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"pipeline", "options"}))
         stages = field(body, "pipeline", list, required=True)
         given = field(body, "options", dict)
-        pipeline = _dumps(stages, "pipeline")
-        options = _dumps(given, "options") if given else ""
+        pipeline = _dumps(stages)
+        options = _dumps(given) if given else ""
     reply = await b.mongo.Aggregate(
         mongo_pb2.AggregateRequest(
             target=caller.target,
@@ -410,8 +407,8 @@ async def indexes(request: Request) -> Response:
             target=caller.target,
             database=database,
             collection=name,
-            keys=_dumps(keys, "keys"),
-            options=_dumps(options, "options") if options else "",
+            keys=_dumps(keys),
+            options=_dumps(options) if options else "",
         ),
         metadata=caller.metadata,
         timeout=b.settings.write_deadline_s,
