@@ -536,6 +536,42 @@ async def test_unknown_query_operator_is_400_from_the_server(project: Project, d
     assert error["details"]["codeName"] == "BadValue"
 
 
+async def test_a_number_too_large_for_bson_is_400(project: Project, db: str) -> None:
+    """JSON allows integers BSON cannot hold (over 64 bits): in a filter or a document they are 400."""
+    huge = "123456789012345678901234567890"
+    found = await project.get("viewer", db, "collections", "c", "documents", filter=f'{{"a": {huge}}}')
+    assert found.status_code == 400
+    assert "64-bit" in error_of(found)["message"]
+    url = project.url(db, "collections", "c", "documents")
+    headers = {**project.headers("developer"), "content-type": "application/json"}
+    for body in (f'{{"a": {huge}}}', f'{{"documents": [{{"a": 1}}, {{"a": {huge}}}]}}'):
+        inserted = await project.system.http.post(url, content=body.encode(), headers=headers)
+        assert inserted.status_code == 400, body
+    pipeline = f'{{"pipeline": [{{"$match": {{"a": {huge}}}}}]}}'
+    aggregated = await project.system.http.post(
+        project.url(db, "collections", "c", "aggregate"), content=pipeline.encode(), headers=headers
+    )
+    assert aggregated.status_code == 400
+    assert (await project.get("viewer", db, "collections", "c", "documents")).json()["data"] == []
+
+
+async def test_a_document_body_reaches_the_server_as_written(project: Project, db: str) -> None:
+    """Numbers keep their exact type and value on the way in: 64-bit integers beyond a double's
+    precision stay integers, and 1.0 stays a double. (-0.0 is pinned by the unit tests: FerretDB
+    1.24 stores it as 0.0.)"""
+    url = project.url(db, "collections", "c", "documents")
+    headers = {**project.headers("developer"), "content-type": "application/json"}
+    body = b'{"_id": 1, "big": 9007199254740993, "neg": -9223372036854775808, "one": 1.0}'
+    assert (await project.system.http.post(url, content=body, headers=headers)).status_code == 201
+    got = await project.get("viewer", db, "collections", "c", "documents", "1", ejson="canonical")
+    assert got.json() == {
+        "_id": {"$numberInt": "1"},
+        "big": {"$numberLong": "9007199254740993"},
+        "neg": {"$numberLong": "-9223372036854775808"},
+        "one": {"$numberDouble": "1.0"},
+    }
+
+
 async def test_bad_bodies_are_400(project: Project, db: str) -> None:
     """A body that is not JSON, not an object, or an empty batch is 400."""
     url = project.url(db, "collections", "c", "documents")
@@ -715,6 +751,8 @@ async def test_aggregate_refuses_bad_options_and_pipelines(project: Project, db:
         {"pipeline": [{"$nonsense": {}}]},
         {"pipeline": [], "options": {"let": 5}},
         {"pipeline": [], "options": {"hint": 5}},
+        {"pipeline": [], "options": {"hint": {}}},
+        {"pipeline": [], "options": {"hint": {"a": "sideways"}}},
         {"pipeline": [], "options": {"allowDiskUse": "yes"}},
         {"pipeline": [], "options": {"maxTimeMS": True}},
     ):

@@ -127,13 +127,11 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-@pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
-    """A FerretDB of its own that listens with TLS (a self-signed certificate for 127.0.0.1)."""
-    workdir = tmp_path_factory.mktemp("ferretdb-tls")
-    cert_file, key_file = self_signed(workdir)
+@contextlib.contextmanager
+def ferretdb(workdir: Path, *flags: str) -> Iterator[int]:
+    """A FerretDB of its own (SQLite in ``workdir``) with extra flags; yields its plain port."""
     (workdir / "data").mkdir()
-    plain_port, tls_port = devstack.free_port(), devstack.free_port()
+    port = devstack.free_port()
     log = workdir / "ferretdb.log"
     with log.open("ab") as output:
         process = subprocess.Popen(
@@ -141,21 +139,19 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
                 devstack.find_binary("ferretdb"),
                 "--handler=sqlite",
                 f"--sqlite-url=file:{workdir / 'data'}/",
-                f"--listen-addr=127.0.0.1:{plain_port}",
-                f"--listen-tls=127.0.0.1:{tls_port}",
-                f"--listen-tls-cert-file={cert_file}",
-                f"--listen-tls-key-file={key_file}",
+                f"--listen-addr=127.0.0.1:{port}",
                 f"--state-dir={workdir}",
                 "--telemetry=disable",
                 "--debug-addr=-",
                 "--log-level=warn",
+                *flags,
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
         )
     try:
-        devstack.wait_for_port(tls_port, process, "ferretdb (TLS)", log)
-        yield TlsServer(tls_port, cert_file)
+        devstack.wait_for_port(port, process, "ferretdb", log)
+        yield port
     finally:
         process.terminate()
         try:
@@ -163,6 +159,31 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
+    """A FerretDB that listens with TLS (a self-signed certificate for 127.0.0.1)."""
+    workdir = tmp_path_factory.mktemp("ferretdb-tls")
+    cert_file, key_file = self_signed(workdir)
+    tls_port = devstack.free_port()
+    flags = (
+        f"--listen-tls=127.0.0.1:{tls_port}",
+        f"--listen-tls-cert-file={cert_file}",
+        f"--listen-tls-key-file={key_file}",
+    )
+    with ferretdb(workdir, *flags):
+        devstack.wait_for_port(tls_port, None, "ferretdb (TLS)", workdir / "ferretdb.log")
+        yield TlsServer(tls_port, cert_file)
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A FerretDB that requires authentication, with user 'app' (password 's3cret') in 'shop'."""
+    workdir = tmp_path_factory.mktemp("ferretdb-auth")
+    flags = ("--test-enable-new-auth", "--setup-database=shop", "--setup-username=app", "--setup-password=s3cret")
+    with ferretdb(workdir, *flags) as port:
+        yield port
 
 
 @contextlib.asynccontextmanager
@@ -236,3 +257,28 @@ async def test_a_down_server_over_grpc_is_unavailable(system: System) -> None:
         )
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert str(port) not in from_rpc_error(caught.value).message
+
+
+@pytest.mark.parametrize(
+    ("uri_tail", "status"),
+    [
+        pytest.param("app:s3cret@{host}/shop", 200, id="authsource-is-the-default-database"),
+        pytest.param("app:s3cret@{host}/?authSource=shop", 200, id="explicit-authsource"),
+        pytest.param("app:s3cret@{host}/shop?authSource=admin", 503, id="wrong-authsource"),
+        pytest.param("app:wrong-password@{host}/shop", 503, id="wrong-password"),
+        pytest.param("{host}/shop", 403, id="no-credentials"),
+    ],
+)
+async def test_username_password_and_auth_source(system: System, auth_server: int, uri_tail: str, status: int) -> None:
+    """Credentials authenticate against authSource, which defaults to the record's database (as in
+    a mongodb:// URI). Refused credentials are 503 (the database cannot be used) and a user
+    without the right is 403; no reply shows the password."""
+    ref, owner = await system.new_project()
+    uri = "mongodb://" + uri_tail.format(host=f"127.0.0.1:{auth_server}")
+    await system.add_connection(ref, owner, "mongodb", {"identifier": "auth", "uri": uri})
+    reply = await system.http.get(f"/mongodb/{ref}/databases/shop/collections", headers=system.headers(owner))
+    assert reply.status_code == status, reply.text
+    assert "s3cret" not in reply.text
+    assert "wrong-password" not in reply.text
+    if status == 503:
+        assert "credentials" in error_of(reply)["message"]

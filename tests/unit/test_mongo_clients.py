@@ -167,7 +167,9 @@ def _failure(code: int, message: str = "boom", **extra: Any) -> perr.OperationFa
         (_failure(86), AlreadyExists),
         (_failure(26, codeName="NamespaceNotFound"), NotFound),
         (_failure(27, codeName="IndexNotFound"), NotFound),
+        (_failure(43, codeName="CursorNotFound"), NotFound),
         (_failure(50), DeadlineExceeded),
+        (_failure(262, codeName="ExceededTimeLimit"), DeadlineExceeded),
         (perr.ExecutionTimeout("operation exceeded time limit", 50), DeadlineExceeded),
         (_failure(10334), PayloadTooLarge),
         (_failure(13), PermissionDenied),
@@ -183,8 +185,8 @@ def _failure(code: int, message: str = "boom", **extra: Any) -> perr.OperationFa
     ],
 )
 def test_driver_errors_map_to_api_errors(exc: Exception, expected: type[DatabaseError]) -> None:
-    """Server codes decide first (duplicate key 409, namespace/index not found 404, time limit
-    504, too large 413, unauthorized 403), then the most specific exception class."""
+    """Server codes decide first (duplicate key 409, namespace, index or cursor not found 404,
+    time limit 504, too large 413, unauthorized 403), then the most specific exception class."""
     assert type(translate(exc)) is expected
 
 

@@ -29,6 +29,7 @@ CANONICAL_VALUES = {
     "double": '{"$numberDouble":"1.5"}',
     "double-nan": '{"$numberDouble":"NaN"}',
     "double-infinity": '{"$numberDouble":"-Infinity"}',
+    "double-negative-zero": '{"$numberDouble":"-0.0"}',
     "binary": '{"$binary":{"base64":"AAH/gA==","subType":"00"}}',
     "uuid": '{"$binary":{"base64":"ABEiM0RVZneImaq7zN3u/w==","subType":"04"}}',
     "regex": '{"$regularExpression":{"pattern":"^a.*b$","options":"im"}}',

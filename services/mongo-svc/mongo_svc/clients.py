@@ -181,7 +181,9 @@ _ERRORS_BY_CODE: dict[int, type[DatabaseError]] = {
     86: AlreadyExists,  # IndexKeySpecsConflict
     26: NotFound,  # NamespaceNotFound
     27: NotFound,  # IndexNotFound
+    43: NotFound,  # CursorNotFound: the server closed an idle cursor
     50: DeadlineExceeded,  # MaxTimeMSExpired
+    262: DeadlineExceeded,  # ExceededTimeLimit
     10334: PayloadTooLarge,  # BSONObjectTooLarge
     17419: PayloadTooLarge,  # document too large after an update
     13: PermissionDenied,  # Unauthorized

@@ -131,7 +131,7 @@ def parse_document(text: str, what: str) -> dict[str, Any]:
     if len(text) * 5 > MAX_BSON_BYTES:
         try:
             size = len(bson.encode(document, codec_options=CODEC_OPTIONS))
-        except bson.errors.InvalidDocument as exc:
+        except (bson.errors.InvalidDocument, OverflowError) as exc:
             raise InvalidArgument(f"{what} is not a valid document: {_reason(exc)}", details={"field": what}) from None
         if size > MAX_BSON_BYTES:
             raise PayloadTooLarge(

@@ -80,6 +80,8 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
                     yield borrowed
             except (pymongo.errors.PyMongoError, bson.errors.BSONError) as exc:
                 raise translate(exc) from None
+            except OverflowError:  # the driver encoding a caller's number
+                raise InvalidArgument("a number is too large for BSON (64-bit integers at most)") from None
 
     async def _ensure_reachable(self, client: MongoClient, *, write: bool) -> None:
         """Fails within the server selection timeout when no known server can serve the call.
@@ -473,6 +475,14 @@ def _check_aggregate_options(options: Mapping[str, Any]) -> None:
         if (isinstance(value, bool) and bool not in kinds and object not in kinds) or not isinstance(value, kinds):
             names = " or ".join(kind.__name__ for kind in kinds)
             raise InvalidArgument(f"aggregate option {key} must be a {names}", details={"field": f"options.{key}"})
+    hint = options.get("hint")
+    if hint is not None and not (
+        (isinstance(hint, str) and hint)
+        or (isinstance(hint, dict) and hint and all(map(_index_kind_ok, hint.values())))
+    ):
+        raise InvalidArgument(
+            "hint must be an index name or an index's keys ({field: 1 or -1, ...})", details={"field": "options.hint"}
+        )
 
 
 def _index_kind_ok(kind: Any) -> bool:

@@ -1,12 +1,16 @@
 """MongoDB routes: `/mongodb/[ref]/...` (databases, collections, documents, aggregate, indexes).
 
 Documents travel as Extended JSON text: mongo-svc writes it, and the replies here embed those
-strings as they are (``orjson.Fragment``), never parsing them again. A request body is parsed
-only to tell its shape (one document or ``{"documents": [...]}``, a replacement or an update).
+strings as they are (``orjson.Fragment``), never parsing them again. A document body goes on as
+the text the client sent; it is parsed (by orjson) only to tell its shape: one document or
+``{"documents": [...]}``, a replacement or an update. Where a body must be split into parts (a
+batch, a pipeline and its options), the parts are written again by the standard library's json,
+which keeps every JSON number as it was: orjson would turn an integer past 64 bits into a double.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends, Caller
-from gateway.http import JSONResponse, field, query_bool, query_int, raw_json, read_json, read_object
+from gateway.http import JSONResponse, field, query_bool, query_int, raw_json, read_body
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
@@ -46,9 +50,31 @@ def _path(request: Request, name: str) -> str:
     return str(request.path_params[name])
 
 
+async def _body(request: Request, b: Backends) -> tuple[str, Any]:
+    """The body's text and its shape (parsed by orjson, to look at only)."""
+    raw = await read_body(request, b.settings.max_body_bytes)
+    try:
+        shape = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    return raw.decode(), shape
+
+
+async def _object_body(request: Request, b: Backends, allowed: frozenset[str]) -> dict[str, Any]:
+    """A JSON object body with only ``allowed`` fields, parsed without loss of any number."""
+    text, shape = await _body(request, b)
+    if not isinstance(shape, dict):
+        raise InvalidArgument("the body must be a JSON object")
+    unknown = sorted(set(shape) - allowed)
+    if unknown:
+        raise InvalidArgument(f"unknown fields: {', '.join(unknown)}", details={"fields": ",".join(unknown)})
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
 def _dumps(value: Any) -> str:
-    """JSON text of a parsed body part, for the service to read as Extended JSON."""
-    return orjson.dumps(value).decode()
+    """JSON text of a part of a body, every number as the client wrote it."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _fragments(texts: Sequence[str]) -> list[orjson.Fragment]:
@@ -135,7 +161,7 @@ async def collections(request: Request) -> Response:
             }
         )
     b, caller = await _caller(request, common_pb2.ROLE_DEVELOPER)
-    body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"name", "options"}))
+    body = await _object_body(request, b, frozenset({"name", "options"}))
     options = field(body, "options", dict)
     created = await b.mongo.CreateCollection(
         mongo_pb2.CreateCollectionRequest(
@@ -207,12 +233,11 @@ async def documents(request: Request) -> Response:
     if request.method == "GET":
         return await _find(request)
     b, caller = await _caller(request, common_pb2.ROLE_DEVELOPER)
-    body = await read_json(request, b.settings.max_body_bytes)
-    many = body.get("documents") if isinstance(body, dict) and len(body) == 1 else None
-    if isinstance(many, list):
-        texts = [_dumps(document) for document in many]
-    elif isinstance(body, dict):
-        texts = [_dumps(body)]
+    text, shape = await _body(request, b)
+    if isinstance(shape, dict) and len(shape) == 1 and isinstance(shape.get("documents"), list):
+        texts = [_dumps(document) for document in json.loads(text)["documents"]]
+    elif isinstance(shape, dict):
+        texts = [text]  # one document: on as the client wrote it
     else:
         raise InvalidArgument('the body must be a document or {"documents": [...]}')
     inserted = await b.mongo.InsertDocuments(
@@ -293,7 +318,9 @@ async def document(request: Request) -> Response:
             timeout=b.settings.write_deadline_s,
         )
         return JSONResponse({"deleted": deleted.deleted})
-    body = await read_object(request, b.settings.max_body_bytes)
+    text, body = await _body(request, b)
+    if not isinstance(body, dict):
+        raise InvalidArgument("the body must be a document, or update operators")
     if body and all(key.startswith("$") for key in body):
         changed = await b.mongo.UpdateDocument(
             mongo_pb2.UpdateDocumentRequest(
@@ -301,7 +328,7 @@ async def document(request: Request) -> Response:
                 database=database,
                 collection=name,
                 id=document_id,
-                update=_dumps(body),
+                update=text,
                 json_mode=_json_mode(request),
             ),
             metadata=caller.metadata,
@@ -314,7 +341,7 @@ async def document(request: Request) -> Response:
                 database=database,
                 collection=name,
                 id=document_id,
-                document=_dumps(body),
+                document=text,
                 json_mode=_json_mode(request),
             ),
             metadata=caller.metadata,
@@ -350,7 +377,7 @@ async def aggregate(request: Request) -> Response:
     cursor = request.query_params.get("cursor", "")
     pipeline = options = ""
     if not cursor:
-        body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"pipeline", "options"}))
+        body = await _object_body(request, b, frozenset({"pipeline", "options"}))
         stages = field(body, "pipeline", list, required=True)
         given = field(body, "options", dict)
         pipeline = _dumps(stages)
@@ -399,7 +426,7 @@ async def indexes(request: Request) -> Response:
         )
         return JSONResponse({"data": _fragments([index.spec for index in listed.indexes])})
     b, caller = await _caller(request, common_pb2.ROLE_DEVELOPER)
-    body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"keys", "options"}))
+    body = await _object_body(request, b, frozenset({"keys", "options"}))
     keys = field(body, "keys", dict, required=True)
     options = field(body, "options", dict)
     created = await b.mongo.CreateIndex(
