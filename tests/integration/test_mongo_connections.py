@@ -22,12 +22,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from harness import Servers, System
+from harness import Servers, System, own_service
 from mongo_svc.server import create_server
 from mongo_svc.settings import Settings
 
 from udb.common.v1 import common_pb2
-from udb.config import Env
 from udb.errors import from_rpc_error
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 
@@ -189,15 +188,8 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 @contextlib.asynccontextmanager
 async def mongo_service(system: System, **env: str) -> AsyncIterator[mongo_pb2_grpc.MongoServiceStub]:
     """A mongo-svc of its own with extra settings, talking to the session's registry."""
-    settings = Settings.from_env(Env(environ={**system.env, **env}, env_file=None))
-    server, port = await create_server(settings, "127.0.0.1:0")
-    await server.start()
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    try:
+    async with own_service(system, create_server, Settings, env) as channel:
         yield mongo_pb2_grpc.MongoServiceStub(channel)
-    finally:
-        await channel.close()
-        await server.stop(1)
 
 
 @pytest_asyncio.fixture(scope="module")
