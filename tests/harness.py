@@ -234,5 +234,22 @@ async def start_system(
             await server.stop(1)
 
 
+@contextlib.asynccontextmanager
+async def own_service(
+    system: System, create: Any, settings_type: Any, env: Mapping[str, str]
+) -> AsyncIterator[grpc.aio.Channel]:
+    """A second instance of a gRPC service with other settings (``env`` over the session's), on
+    the session's registry and servers; yields a channel to it."""
+    settings = settings_type.from_env(Env(environ={**system.env, **env}, env_file=None))
+    server, port = await create(settings, "127.0.0.1:0")
+    await server.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield channel
+    finally:
+        await channel.close()
+        await server.stop(1)
+
+
 def grpcurl() -> str:
     return devstack.find_binary("grpcurl")

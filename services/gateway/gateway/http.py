@@ -40,8 +40,8 @@ def error_response(error: DatabaseError) -> JSONResponse:
     )
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request's JSON body; 413 past ``max_bytes``, 400 when it is not JSON."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, not empty; 413 past ``max_bytes``."""
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         raise PayloadTooLarge(f"the body is over {max_bytes} bytes")
@@ -55,6 +55,12 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     body = b"".join(chunks)
     if not body:
         raise InvalidArgument("a JSON body is required")
+    return body
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request's JSON body; 413 past ``max_bytes``, 400 when it is not JSON."""
+    body = await read_body(request, max_bytes)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

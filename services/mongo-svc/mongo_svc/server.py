@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mongo_svc.clients import client_factory, close_client
+from mongo_svc.cursors import CursorRegistry
 from mongo_svc.servicer import MongoService
 from mongo_svc.settings import Settings
 from udb.common.v1 import common_pb2
@@ -16,11 +17,13 @@ SERVICE_NAME = mongo_pb2.DESCRIPTOR.services_by_name["MongoService"].full_name
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
     """mongo-svc bound to ``address``, not started."""
     runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_MONGODB, client_factory(settings), close_client)
-    servicer = MongoService(runtime)
+    cursors = CursorRegistry(max_open=settings.max_open_cursors, idle_timeout_s=settings.cursor_idle_timeout_s)
+    servicer = MongoService(runtime, settings, cursors)
     return build_server(
         settings,
         [Registration(mongo_pb2_grpc.add_MongoServiceServicer_to_server, servicer, SERVICE_NAME)],
         address=address,
-        on_start=[runtime.start],
-        on_stop=[runtime.close],
+        on_start=[runtime.start, cursors.start],
+        # Run in reverse: open cursors are killed before their clients close.
+        on_stop=[runtime.close, cursors.close],
     )

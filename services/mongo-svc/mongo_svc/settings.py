@@ -19,6 +19,17 @@ class Settings(ServiceSettings):
     max_time_ms: int = 30_000
     #: Server-side JavaScript ($where, $function, $accumulator) is refused unless this is set.
     allow_javascript: bool = False
+    #: A page of a find or aggregate stops before this many bytes of Extended JSON (it always
+    #: holds at least one document).
+    max_page_bytes: int = 8 * 1024 * 1024
+    #: Open cursors (continued by a page's next_cursor) in this process, and how long one lives
+    #: without a page. MongoDB itself closes an idle cursor after 10 minutes.
+    max_open_cursors: int = 1000
+    cursor_idle_timeout_s: float = 300.0
+    #: CA bundle (PEM) that TLS connections verify servers against instead of the system's roots
+    #: (include public roots too when some deployments use them); set by the operator for
+    #: deployments behind a private CA, as records cannot name files on this host.
+    tls_ca_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -29,4 +40,8 @@ class Settings(ServiceSettings):
             connect_timeout_s=env.float("MONGO_CONNECT_TIMEOUT_S", 3.0),
             max_time_ms=env.int("MONGO_MAX_TIME_MS", 30_000),
             allow_javascript=env.bool("MONGO_ALLOW_JAVASCRIPT", False),
+            max_page_bytes=env.int("MONGO_MAX_PAGE_BYTES", 8 * 1024 * 1024),
+            max_open_cursors=env.int("MONGO_MAX_OPEN_CURSORS", 1000),
+            cursor_idle_timeout_s=env.float("MONGO_CURSOR_IDLE_TIMEOUT_S", 300.0),
+            tls_ca_file=env.optional("MONGO_TLS_CA_FILE"),
         )

@@ -66,18 +66,24 @@ class Collection(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., options: _Optional[str] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
-    __slots__ = ("target", "database")
+    __slots__ = ("target", "database", "limit", "cursor")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     database: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ...) -> None: ...
+    limit: int
+    cursor: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class ListCollectionsResponse(_message.Message):
-    __slots__ = ("collections",)
+    __slots__ = ("collections", "next_cursor")
     COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     collections: _containers.RepeatedCompositeFieldContainer[Collection]
-    def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ...) -> None: ...
+    next_cursor: str
+    def __init__(self, collections: _Optional[_Iterable[_Union[Collection, _Mapping]]] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("target", "database", "name", "options")
@@ -108,7 +114,7 @@ class DropCollectionResponse(_message.Message):
     def __init__(self, dropped: _Optional[bool] = ...) -> None: ...
 
 class FindDocumentsRequest(_message.Message):
-    __slots__ = ("target", "database", "collection", "filter", "projection", "sort", "skip", "limit", "count", "json_mode")
+    __slots__ = ("target", "database", "collection", "filter", "projection", "sort", "skip", "limit", "count", "json_mode", "cursor")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +125,7 @@ class FindDocumentsRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     JSON_MODE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     database: str
     collection: str
@@ -129,29 +136,34 @@ class FindDocumentsRequest(_message.Message):
     limit: int
     count: bool
     json_mode: JsonMode
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., collection: _Optional[str] = ..., filter: _Optional[str] = ..., projection: _Optional[str] = ..., sort: _Optional[str] = ..., skip: _Optional[int] = ..., limit: _Optional[int] = ..., count: _Optional[bool] = ..., json_mode: _Optional[_Union[JsonMode, str]] = ...) -> None: ...
+    cursor: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., collection: _Optional[str] = ..., filter: _Optional[str] = ..., projection: _Optional[str] = ..., sort: _Optional[str] = ..., skip: _Optional[int] = ..., limit: _Optional[int] = ..., count: _Optional[bool] = ..., json_mode: _Optional[_Union[JsonMode, str]] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class FindDocumentsResponse(_message.Message):
-    __slots__ = ("documents", "count", "truncated")
+    __slots__ = ("documents", "count", "truncated", "next_cursor")
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     documents: _containers.RepeatedScalarFieldContainer[str]
     count: int
     truncated: bool
-    def __init__(self, documents: _Optional[_Iterable[str]] = ..., count: _Optional[int] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    next_cursor: str
+    def __init__(self, documents: _Optional[_Iterable[str]] = ..., count: _Optional[int] = ..., truncated: _Optional[bool] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class InsertDocumentsRequest(_message.Message):
-    __slots__ = ("target", "database", "collection", "documents")
+    __slots__ = ("target", "database", "collection", "documents", "json_mode")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    JSON_MODE_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     database: str
     collection: str
     documents: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., collection: _Optional[str] = ..., documents: _Optional[_Iterable[str]] = ...) -> None: ...
+    json_mode: JsonMode
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., collection: _Optional[str] = ..., documents: _Optional[_Iterable[str]] = ..., json_mode: _Optional[_Union[JsonMode, str]] = ...) -> None: ...
 
 class InsertDocumentsResponse(_message.Message):
     __slots__ = ("inserted_ids",)
@@ -230,28 +242,34 @@ class DeleteDocumentResponse(_message.Message):
     def __init__(self, deleted: _Optional[int] = ...) -> None: ...
 
 class AggregateRequest(_message.Message):
-    __slots__ = ("target", "database", "collection", "pipeline", "options", "json_mode")
+    __slots__ = ("target", "database", "collection", "pipeline", "options", "json_mode", "limit", "cursor")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     DATABASE_FIELD_NUMBER: _ClassVar[int]
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     JSON_MODE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     database: str
     collection: str
     pipeline: str
     options: str
     json_mode: JsonMode
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., collection: _Optional[str] = ..., pipeline: _Optional[str] = ..., options: _Optional[str] = ..., json_mode: _Optional[_Union[JsonMode, str]] = ...) -> None: ...
+    limit: int
+    cursor: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., collection: _Optional[str] = ..., pipeline: _Optional[str] = ..., options: _Optional[str] = ..., json_mode: _Optional[_Union[JsonMode, str]] = ..., limit: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class AggregateResponse(_message.Message):
-    __slots__ = ("documents", "truncated")
+    __slots__ = ("documents", "truncated", "next_cursor")
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     documents: _containers.RepeatedScalarFieldContainer[str]
     truncated: bool
-    def __init__(self, documents: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    next_cursor: str
+    def __init__(self, documents: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ..., next_cursor: _Optional[str] = ...) -> None: ...
 
 class Index(_message.Message):
     __slots__ = ("name", "spec")

@@ -134,7 +134,8 @@ class MongoServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListCollections(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One page of the database's collections, by name.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -152,7 +153,8 @@ class MongoServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FindDocuments(self, request, context):
-        """One page of a find, read from the cursor in batches.
+        """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
+        same server cursor, so every page costs one batch however deep it lies.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -191,7 +193,8 @@ class MongoServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Aggregate(self, request, context):
-        """A pipeline's results, at most one page. $out and $merge need the developer role.
+        """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
+        need the developer role.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -38,10 +38,13 @@ class MongoServiceStub:
     GetDatabaseStats: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.GetDatabaseStatsRequest, _mongo_pb2.GetDatabaseStatsResponse]
     """dbStats of one database."""
     ListCollections: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.ListCollectionsRequest, _mongo_pb2.ListCollectionsResponse]
+    """One page of the database's collections, by name."""
     CreateCollection: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.CreateCollectionRequest, _mongo_pb2.Collection]
     DropCollection: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.DropCollectionRequest, _mongo_pb2.DropCollectionResponse]
     FindDocuments: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.FindDocumentsRequest, _mongo_pb2.FindDocumentsResponse]
-    """One page of a find, read from the cursor in batches."""
+    """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
+    same server cursor, so every page costs one batch however deep it lies.
+    """
     InsertDocuments: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.InsertDocumentsRequest, _mongo_pb2.InsertDocumentsResponse]
     GetDocument: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.GetDocumentRequest, _mongo_pb2.Document]
     ReplaceDocument: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.ReplaceDocumentRequest, _mongo_pb2.Document]
@@ -50,7 +53,9 @@ class MongoServiceStub:
     """Applies update operators ({"$set": ...}) to the document."""
     DeleteDocument: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.DeleteDocumentRequest, _mongo_pb2.DeleteDocumentResponse]
     Aggregate: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.AggregateRequest, _mongo_pb2.AggregateResponse]
-    """A pipeline's results, at most one page. $out and $merge need the developer role."""
+    """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
+    need the developer role.
+    """
     ListIndexes: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.ListIndexesRequest, _mongo_pb2.ListIndexesResponse]
     CreateIndex: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.CreateIndexRequest, _mongo_pb2.CreateIndexResponse]
     DropIndex: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.DropIndexRequest, _mongo_pb2.DropIndexResponse]
@@ -63,10 +68,13 @@ class MongoServiceAsyncStub(MongoServiceStub):
     GetDatabaseStats: _aio.UnaryUnaryMultiCallable[_mongo_pb2.GetDatabaseStatsRequest, _mongo_pb2.GetDatabaseStatsResponse]  # type: ignore[assignment]
     """dbStats of one database."""
     ListCollections: _aio.UnaryUnaryMultiCallable[_mongo_pb2.ListCollectionsRequest, _mongo_pb2.ListCollectionsResponse]  # type: ignore[assignment]
+    """One page of the database's collections, by name."""
     CreateCollection: _aio.UnaryUnaryMultiCallable[_mongo_pb2.CreateCollectionRequest, _mongo_pb2.Collection]  # type: ignore[assignment]
     DropCollection: _aio.UnaryUnaryMultiCallable[_mongo_pb2.DropCollectionRequest, _mongo_pb2.DropCollectionResponse]  # type: ignore[assignment]
     FindDocuments: _aio.UnaryUnaryMultiCallable[_mongo_pb2.FindDocumentsRequest, _mongo_pb2.FindDocumentsResponse]  # type: ignore[assignment]
-    """One page of a find, read from the cursor in batches."""
+    """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
+    same server cursor, so every page costs one batch however deep it lies.
+    """
     InsertDocuments: _aio.UnaryUnaryMultiCallable[_mongo_pb2.InsertDocumentsRequest, _mongo_pb2.InsertDocumentsResponse]  # type: ignore[assignment]
     GetDocument: _aio.UnaryUnaryMultiCallable[_mongo_pb2.GetDocumentRequest, _mongo_pb2.Document]  # type: ignore[assignment]
     ReplaceDocument: _aio.UnaryUnaryMultiCallable[_mongo_pb2.ReplaceDocumentRequest, _mongo_pb2.Document]  # type: ignore[assignment]
@@ -75,7 +83,9 @@ class MongoServiceAsyncStub(MongoServiceStub):
     """Applies update operators ({"$set": ...}) to the document."""
     DeleteDocument: _aio.UnaryUnaryMultiCallable[_mongo_pb2.DeleteDocumentRequest, _mongo_pb2.DeleteDocumentResponse]  # type: ignore[assignment]
     Aggregate: _aio.UnaryUnaryMultiCallable[_mongo_pb2.AggregateRequest, _mongo_pb2.AggregateResponse]  # type: ignore[assignment]
-    """A pipeline's results, at most one page. $out and $merge need the developer role."""
+    """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
+    need the developer role.
+    """
     ListIndexes: _aio.UnaryUnaryMultiCallable[_mongo_pb2.ListIndexesRequest, _mongo_pb2.ListIndexesResponse]  # type: ignore[assignment]
     CreateIndex: _aio.UnaryUnaryMultiCallable[_mongo_pb2.CreateIndexRequest, _mongo_pb2.CreateIndexResponse]  # type: ignore[assignment]
     DropIndex: _aio.UnaryUnaryMultiCallable[_mongo_pb2.DropIndexRequest, _mongo_pb2.DropIndexResponse]  # type: ignore[assignment]
@@ -102,7 +112,8 @@ class MongoServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _mongo_pb2.ListCollectionsRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_mongo_pb2.ListCollectionsResponse, _abc.Awaitable[_mongo_pb2.ListCollectionsResponse]]: ...
+    ) -> _typing.Union[_mongo_pb2.ListCollectionsResponse, _abc.Awaitable[_mongo_pb2.ListCollectionsResponse]]:
+        """One page of the database's collections, by name."""
 
     @_abc_1.abstractmethod
     def CreateCollection(
@@ -124,7 +135,9 @@ class MongoServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mongo_pb2.FindDocumentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mongo_pb2.FindDocumentsResponse, _abc.Awaitable[_mongo_pb2.FindDocumentsResponse]]:
-        """One page of a find, read from the cursor in batches."""
+        """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
+        same server cursor, so every page costs one batch however deep it lies.
+        """
 
     @_abc_1.abstractmethod
     def InsertDocuments(
@@ -169,7 +182,9 @@ class MongoServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mongo_pb2.AggregateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mongo_pb2.AggregateResponse, _abc.Awaitable[_mongo_pb2.AggregateResponse]]:
-        """A pipeline's results, at most one page. $out and $merge need the developer role."""
+        """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
+        need the developer role.
+        """
 
     @_abc_1.abstractmethod
     def ListIndexes(
