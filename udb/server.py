@@ -91,15 +91,36 @@ class Server:
         await self.grpc_server.wait_for_termination()
 
 
-def grpc_options(max_message_bytes: int) -> list[tuple[str, Any]]:
-    """Channel and server options shared by every peer of this system."""
+#: Channels ping an idle connection this often, so a dead peer (or a NAT that dropped the flow) is
+#: noticed before a call is made on it.
+KEEPALIVE_TIME_MS = 30_000
+
+
+def grpc_options(max_message_bytes: int, *, keepalive_time_ms: int = KEEPALIVE_TIME_MS) -> list[tuple[str, Any]]:
+    """Channel options of every peer of this system."""
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_time_ms", keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
         ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+def server_options(max_message_bytes: int, *, keepalive_time_ms: int = KEEPALIVE_TIME_MS) -> list[tuple[str, Any]]:
+    """Server options: they accept the channels' keepalive pings. By default a server allows one
+    ping without data per 5 minutes and answers more with GOAWAY "too_many_pings", which drops
+    the peer's connection every few minutes."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.keepalive_time_ms", keepalive_time_ms),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_recv_ping_interval_without_data_ms", keepalive_time_ms // 2),
+        ("grpc.http2.max_ping_strikes", 0),
+        ("grpc.so_reuseport", 0),
     ]
 
 
@@ -123,7 +144,7 @@ def build_server(
         access_log=settings.access_log if access_log is None else access_log,
         service=settings.name,
     )
-    server = grpc.aio.server(options=[*grpc_options(settings.max_message_bytes), ("grpc.so_reuseport", 0)])
+    server = grpc.aio.server(options=server_options(settings.max_message_bytes))
     for registration in registrations:
         # The guard wraps the servicer's methods once, here, rather than intercepting each call.
         registration.add_to_server(guard.guard(registration.servicer, registration.full_name), server)

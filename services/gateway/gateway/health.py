@@ -10,7 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from udb.server import HealthServicer
+from udb.server import HealthServicer, server_options
 
 SERVICE_NAME = "udb.gateway"
 
@@ -27,7 +27,7 @@ class HealthServer:
 
 
 async def start_health_server(address: str) -> HealthServer:
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=server_options(4 * 1024 * 1024))
     servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     reflection.enable_server_reflection(
