@@ -26,4 +26,5 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         on_start=[runtime.start, cursors.start],
         # Run in reverse: open cursors are killed before their clients close.
         on_stop=[runtime.close, cursors.close],
+        components={"runtime": runtime},
     )

@@ -23,4 +23,5 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         address=address,
         on_start=[runtime.start],
         on_stop=[runtime.close],
+        components={"runtime": runtime},
     )
