@@ -189,23 +189,7 @@ async def start_system(
             started[name] = server
         gateway_settings = GatewaySettings.from_env(Env(environ=env, env_file=None))
         app = create_app(gateway_settings)
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=ports["gateway"],
-            loop="none",
-            http="httptools",
-            ws="websockets-sansio",
-            lifespan="on",
-            log_config=None,
-            access_log=False,
-        )
-        uv_server = uvicorn.Server(config)
-        serve_task = asyncio.create_task(uv_server.serve())
-        while not uv_server.started:
-            if serve_task.done():
-                serve_task.result()
-            await asyncio.sleep(0.01)
+        uv_server, serve_task = await start_uvicorn(app, ports["gateway"])
         base_url = f"http://127.0.0.1:{ports['gateway']}/api/platform"
         http = httpx.AsyncClient(base_url=base_url, timeout=30)
         system = System(
@@ -232,6 +216,29 @@ async def start_system(
             await serve_task
         for server in reversed(started.values()):
             await server.stop(1)
+
+
+async def start_uvicorn(app: Starlette, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """The gateway app served by uvicorn (as ``python -m gateway`` does) on a real socket, in this
+    loop; stop it with ``server.should_exit = True`` and await the task."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="none",
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return server, task
 
 
 @contextlib.asynccontextmanager

@@ -17,10 +17,9 @@ import devstack
 import grpc
 import httpx
 import pytest
-import uvicorn
 from gateway.app import create_app
 from gateway.settings import Settings as GatewaySettings
-from harness import Servers, System
+from harness import Servers, System, start_uvicorn
 from registry.server import SERVICE_NAME as REGISTRY_SERVICE_NAME
 from registry.servicer import RegistryService
 from registry.settings import Settings as RegistrySettings
@@ -50,24 +49,7 @@ async def gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.Async
         **env,
     }
     app = create_app(GatewaySettings.from_env(Env(environ=environ, env_file=None)))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            loop="none",
-            http="httptools",
-            ws="websockets-sansio",
-            lifespan="on",
-            log_config=None,
-            access_log=False,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
+    server, task = await start_uvicorn(app, port)
     try:
         await asyncio.wait_for(app.state.backends.access.ready.wait(), 10)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/platform", timeout=30) as http:
