@@ -133,6 +133,14 @@ async def test_openapi_document_lists_the_routes(system: System) -> None:
     assert "/{engine}/{ref}/connections" in document["paths"]
 
 
+async def test_a_wrong_method_is_405_with_allow_in_the_api_error_format(system: System) -> None:
+    """A method a route does not serve answers 405 method_not_allowed and says which methods it does."""
+    reply = await system.http.patch("/projects", headers=system.headers("someone"))
+    assert reply.status_code == 405
+    assert reply.json()["error"]["code"] == "method_not_allowed"
+    assert set(reply.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+
+
 async def test_unknown_route_is_404_in_the_api_error_format(system: System) -> None:
     """A path the gateway does not serve is a JSON 404, not an HTML page."""
     reply = await system.http.get("/nope", headers=system.headers("someone"))

@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 from gateway.audit import AuditLog, registry_sink
 from gateway.backends import Backends
 from gateway.health import start_health_server
-from gateway.http import error_response
+from gateway.http import JSONResponse, error_response
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
 from gateway.routes import audit, connections, mongodb, pg, platform, redis, system
 from gateway.settings import Settings
@@ -43,9 +43,20 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    response = error_response(DatabaseError("method not allowed"))
-    response.status_code = 405
-    return response
+    # Not an error of the table (no service raises it): HTTP's own 405, in the API's error shape,
+    # with the Allow header Starlette's router computed.
+    allow = dict(getattr(exc, "headers", None) or {}).get("Allow", "")
+    return JSONResponse(
+        {
+            "error": {
+                "code": "method_not_allowed",
+                "message": f"{request.method} is not allowed here" + (f"; use {allow}" if allow else ""),
+                "details": {"allow": allow} if allow else {},
+            }
+        },
+        status_code=405,
+        headers={"Allow": allow} if allow else None,
+    )
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
