@@ -44,10 +44,6 @@ HEALTH_TARGETS: dict[str, tuple[str, str]] = {
 }
 
 
-class CommandError(Exception):
-    """A command failed; the message says why."""
-
-
 def _registry(
     env: Env,
 ) -> tuple[grpc.aio.Channel, registry_pb2_grpc.RegistryServiceAsyncStub, tuple[tuple[str, str], ...]]:

@@ -83,10 +83,6 @@ class InvalidationHub:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
-    @property
-    def listening(self) -> bool:
-        return self._listening.is_set()
-
     def expect(self) -> str | None:
         """A token for a barrier, or None when nothing listens (every stream is ended then, so
         no cache serves and there is nothing to wait for)."""

@@ -9,7 +9,7 @@ from starlette.requests import HTTPConnection
 
 from gateway.backends import Backends
 from udb.common.v1 import common_pb2
-from udb.errors import InvalidArgument, NotFound
+from udb.errors import InvalidArgument
 from udb.registry.v1 import registry_pb2
 from udb.registry_client import ROLE_BY_VALUE, ROLE_NAMES, connection_options
 
@@ -75,9 +75,3 @@ def connection_json(connection: registry_pb2.Connection) -> dict[str, Any]:
 def page(items: list[Any], next_cursor: str) -> dict[str, Any]:
     """A list reply: the items and, when there is more, the cursor of the next page."""
     return {"data": items, "next_cursor": next_cursor or None}
-
-
-def require_found(value: str, what: str) -> str:
-    if not value:
-        raise NotFound(f"{what} not found")
-    return value
