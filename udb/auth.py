@@ -165,6 +165,8 @@ class ServiceCredentials:
         self._secret = settings.jwt_secret.reveal() if settings.jwt_secret else None
         self._static = settings.service_token.reveal() if settings.service_token else None
         self._audience = settings.audience
+        #: The service these credentials speak for (a label of its metrics).
+        self.service_name = service_name
         self._subject = f"service:{service_name}"
         self._ttl = ttl_s
         self._token = ""
