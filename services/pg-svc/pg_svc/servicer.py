@@ -15,9 +15,10 @@ from pg_svc.clients import translate
 from pg_svc.flights import Flights
 from pg_svc.query import Limits, StatementError, run
 from pg_svc.settings import Settings
+from pg_svc.sql_errors import query_error
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
-from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument, PermissionDenied
+from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc
 from udb.pool import record_version
 from udb.registry.v1 import registry_pb2
@@ -26,9 +27,6 @@ from udb.registry_client import Access
 #: Errors of a pooled connection that died while idle (a restarted server): a catalogue read
 #: is tried once more on a fresh connection.
 _CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
-
-
-_READ_ONLY_VIOLATIONS = (asyncpg.ReadOnlySQLTransactionError, asyncpg.ActiveSQLTransactionError)
 
 
 class PgService(pg_pb2_grpc.PgServiceServicer):
@@ -120,13 +118,10 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                     read_only=read_only,
                     limits=limits,
                     lowered_timeout=limits.statement_timeout_ms < configured,
+                    application_name=request.application_name,
                 )
             except StatementError as exc:
-                error = translate(exc.error, position_offset=exc.offset)
-                # Writing, or leaving read-only mode, from inside the viewer's transaction.
-                if read_only and isinstance(exc.error, _READ_ONLY_VIOLATIONS):
-                    error = PermissionDenied(f"a viewer's SQL is read-only: {error.message}", details=error.details)
-                raise error from None
+                raise query_error(exc.error, request.query, exc.offset, read_only=read_only) from None
             except DatabaseError:
                 raise
             except TimeoutError:

@@ -8,16 +8,18 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class QueryRequest(_message.Message):
-    __slots__ = ("target", "query", "parameters", "statement_timeout_ms")
+    __slots__ = ("target", "query", "parameters", "statement_timeout_ms", "application_name")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     STATEMENT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_NAME_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     query: str
     parameters: str
     statement_timeout_ms: int
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., query: _Optional[str] = ..., parameters: _Optional[str] = ..., statement_timeout_ms: _Optional[int] = ...) -> None: ...
+    application_name: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., query: _Optional[str] = ..., parameters: _Optional[str] = ..., statement_timeout_ms: _Optional[int] = ..., application_name: _Optional[str] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
     __slots__ = ("rows", "truncated", "row_count")
@@ -196,3 +198,45 @@ class TestConnectionRequest(_message.Message):
     TARGET_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ...) -> None: ...
+
+class PostgresError(_message.Message):
+    __slots__ = ("severity", "code", "message", "detail", "hint", "position", "internal_position", "internal_query", "where", "schema", "table", "column", "data_type", "constraint", "file", "line", "routine", "length", "formatted")
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    HINT_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_POSITION_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_QUERY_FIELD_NUMBER: _ClassVar[int]
+    WHERE_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONSTRAINT_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    ROUTINE_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    FORMATTED_FIELD_NUMBER: _ClassVar[int]
+    severity: str
+    code: str
+    message: str
+    detail: str
+    hint: str
+    position: str
+    internal_position: str
+    internal_query: str
+    where: str
+    schema: str
+    table: str
+    column: str
+    data_type: str
+    constraint: str
+    file: str
+    line: str
+    routine: str
+    length: int
+    formatted: str
+    def __init__(self, severity: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., detail: _Optional[str] = ..., hint: _Optional[str] = ..., position: _Optional[str] = ..., internal_position: _Optional[str] = ..., internal_query: _Optional[str] = ..., where: _Optional[str] = ..., schema: _Optional[str] = ..., table: _Optional[str] = ..., column: _Optional[str] = ..., data_type: _Optional[str] = ..., constraint: _Optional[str] = ..., file: _Optional[str] = ..., line: _Optional[str] = ..., routine: _Optional[str] = ..., length: _Optional[int] = ..., formatted: _Optional[str] = ...) -> None: ...
