@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from pg_svc.sql_errors import parameter_count_error
 from pg_svc.statements import Kind, Statement, split
 from pg_svc.values import encode_row
 from udb.errors import InvalidArgument, PermissionDenied
@@ -251,9 +252,7 @@ async def _prepare(
     if expected != given:
         if not given:
             await connection.execute(statement.text, timeout=limits.backstop_s)
-        raise InvalidArgument(
-            f"the statement takes {expected} parameters but {given} were given", details={"field": "parameters"}
-        )
+        raise parameter_count_error(given, expected)
     return prepared
 
 

@@ -9,6 +9,8 @@ postgres-meta shows (``formattedError``), so that the gateway can answer with po
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 
 from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument, PermissionDenied, Unavailable
@@ -64,6 +66,10 @@ _CONNECTION_LOST = (
 
 _READ_ONLY_VIOLATIONS = (asyncpg.ReadOnlySQLTransactionError, asyncpg.ActiveSQLTransactionError)
 
+#: The driver's own portal, named in the context of a parameter's error: to the caller it is the
+#: unnamed portal postgres-meta's single query uses.
+_DRIVER_PORTAL = re.compile(r'portal "__asyncpg_\w+__" ')
+
 
 def query_error(exc: asyncpg.PostgresError, script: str, offset: int, *, read_only: bool) -> DatabaseError:
     """The API error for Postgres's ``exc`` about the statement ``offset`` characters into ``script``."""
@@ -85,6 +91,22 @@ def query_error(exc: asyncpg.PostgresError, script: str, offset: int, *, read_on
     return InvalidArgument(message, details=summary, attachments=[details])
 
 
+def parameter_count_error(given: int, expected: int) -> InvalidArgument:
+    """Postgres's answer to a Bind with the wrong number of parameters (SQLSTATE 08P01, as
+    postgres-meta reports it); the driver checks the count before sending, so it is made here."""
+    values = {
+        "severity": "ERROR",
+        "severity_en": "ERROR",
+        "sqlstate": "08P01",
+        "message": f'bind message supplies {given} parameters, but prepared statement "" requires {expected}',
+    }
+    error = pg_pb2.PostgresError(
+        severity="ERROR", code="08P01", message=values["message"], length=_message_length(values)
+    )
+    error.formatted = format_error(error, "")
+    return InvalidArgument(error.message, details={"sqlstate": error.code, "field": "parameters"}, attachments=[error])
+
+
 def postgres_error(exc: asyncpg.PostgresError, script: str, offset: int) -> pg_pb2.PostgresError:
     """Postgres's fields of ``exc``, placed in the whole ``script``."""
     values: dict[str, str] = {}
@@ -97,6 +119,8 @@ def postgres_error(exc: asyncpg.PostgresError, script: str, offset: int) -> pg_p
     position = values.get("position")
     if position is not None and position.isdigit():
         values["position"] = str(int(position) + offset)
+    if "context" in values:
+        values["context"] = _DRIVER_PORTAL.sub("unnamed portal ", values["context"])
     error = pg_pb2.PostgresError(
         severity=values.get("severity", ""),
         code=values.get("sqlstate", ""),
