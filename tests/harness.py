@@ -6,6 +6,9 @@ import asyncio
 import base64
 import contextlib
 import secrets
+import ssl
+import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -299,3 +302,76 @@ def postgres_meta(db_url: str, workdir: Path) -> Iterator[str]:
         yield url
     finally:
         stack.stop()
+
+
+# ---- a gateway and an Envoy of a test's own ----------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def own_gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette, int]]:
+    """A gateway of its own (on a real socket) in front of the session's services, with ``env``
+    over the session's settings and its rate limits on (the session gateway runs without);
+    yields a client of its API, the app and its port."""
+    port = devstack.free_port()
+    environ = {
+        **system.env,
+        "GATEWAY_ADDR": f"127.0.0.1:{port}",
+        "GATEWAY_GRPC_ADDR": "127.0.0.1:0",
+        "RATE_LIMIT_ENABLED": "true",
+        **env,
+    }
+    app = create_app(GatewaySettings.from_env(Env(environ=environ, env_file=None)))
+    server, task = await start_uvicorn(app, port)
+    try:
+        await asyncio.wait_for(app.state.backends.access.ready.wait(), 10)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/platform", timeout=30) as http:
+            yield http, app, port
+    finally:
+        server.should_exit = True
+        await task
+
+
+#: Envoy's upstream clusters.
+UPSTREAMS = ("gateway", "registry", "redis_svc", "mongo_svc", "pg_svc")
+
+
+@contextlib.asynccontextmanager
+async def envoy_for(
+    system: System, workdir: Path, *, gateway_port: int | None = None, **options: int
+) -> AsyncIterator[devstack.Stack]:
+    """Envoy (a real process) in front of the session's services and gateway (or the one on
+    ``gateway_port``); started off the event loop so that the services answer its first health
+    checks meanwhile."""
+    stack = devstack.Stack.create(workdir)
+    stack.ports.update(system.ports)
+    if gateway_port is not None:
+        stack.ports["gateway"] = gateway_port
+    try:
+        await asyncio.to_thread(stack.start_envoy, **options)
+        await wait_until_healthy(stack)
+        yield stack
+    finally:
+        await asyncio.to_thread(stack.stop)
+
+
+def cluster_health(stack: devstack.Stack) -> dict[str, str]:
+    """Each upstream cluster's host health flags, from Envoy's admin interface."""
+    url = f"http://127.0.0.1:{stack.ports['envoy-admin']}/clusters"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        lines = reply.read().decode().splitlines()
+    return {line.split("::", 1)[0]: line.rsplit("::", 1)[1] for line in lines if "::health_flags::" in line}
+
+
+async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
+    deadline = time.monotonic() + 20
+    health: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        health = await asyncio.to_thread(cluster_health, stack)
+        if all(health.get(name) == "healthy" for name in UPSTREAMS):
+            return health
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"Envoy's upstreams did not become healthy: {health}")
+
+
+def tls_context(stack: devstack.Stack) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(stack.files["tls-cert"]))
