@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ from pg_svc.flights import Flights
 from pg_svc.query import Limits, StatementError, run
 from pg_svc.settings import Settings
 from pg_svc.sql_errors import query_error
+from pg_svc.typegen import generate as typegen
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
 from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument
@@ -211,6 +213,22 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
             return str(version)
 
         return await self.runtime.test_connection(request.target, probe, translate)
+
+    # ---- postgres-meta's type generators ----------------------------------------------------
+
+    async def GenerateTypes(
+        self, request: pg_pb2.GenerateTypesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pg_pb2.GenerateTypesResponse:
+        typegen.check(request)
+        document = await self._catalog(
+            request.target,
+            typegen.QUERY,
+            list(request.included_schemas) or None,
+            list(request.excluded_schemas) or None,
+        )
+        # Templating a large schema takes a while: off the event loop.
+        text = await asyncio.to_thread(typegen.generate, request, document)
+        return pg_pb2.GenerateTypesResponse(text=text)
 
 
 def _parameters(text: str) -> list[Any] | None:

@@ -1,11 +1,25 @@
 from udb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class TypesLanguage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TYPES_LANGUAGE_UNSPECIFIED: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_TYPESCRIPT: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_GO: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_SWIFT: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_PYTHON: _ClassVar[TypesLanguage]
+TYPES_LANGUAGE_UNSPECIFIED: TypesLanguage
+TYPES_LANGUAGE_TYPESCRIPT: TypesLanguage
+TYPES_LANGUAGE_GO: TypesLanguage
+TYPES_LANGUAGE_SWIFT: TypesLanguage
+TYPES_LANGUAGE_PYTHON: TypesLanguage
 
 class QueryRequest(_message.Message):
     __slots__ = ("target", "query", "parameters", "statement_timeout_ms", "application_name")
@@ -240,3 +254,27 @@ class PostgresError(_message.Message):
     length: int
     formatted: str
     def __init__(self, severity: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., detail: _Optional[str] = ..., hint: _Optional[str] = ..., position: _Optional[str] = ..., internal_position: _Optional[str] = ..., internal_query: _Optional[str] = ..., where: _Optional[str] = ..., schema: _Optional[str] = ..., table: _Optional[str] = ..., column: _Optional[str] = ..., data_type: _Optional[str] = ..., constraint: _Optional[str] = ..., file: _Optional[str] = ..., line: _Optional[str] = ..., routine: _Optional[str] = ..., length: _Optional[int] = ..., formatted: _Optional[str] = ...) -> None: ...
+
+class GenerateTypesRequest(_message.Message):
+    __slots__ = ("target", "language", "included_schemas", "excluded_schemas", "detect_one_to_one_relationships", "postgrest_version", "swift_access_control")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDED_SCHEMAS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_SCHEMAS_FIELD_NUMBER: _ClassVar[int]
+    DETECT_ONE_TO_ONE_RELATIONSHIPS_FIELD_NUMBER: _ClassVar[int]
+    POSTGREST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SWIFT_ACCESS_CONTROL_FIELD_NUMBER: _ClassVar[int]
+    target: _common_pb2.ConnectionTarget
+    language: TypesLanguage
+    included_schemas: _containers.RepeatedScalarFieldContainer[str]
+    excluded_schemas: _containers.RepeatedScalarFieldContainer[str]
+    detect_one_to_one_relationships: bool
+    postgrest_version: str
+    swift_access_control: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., language: _Optional[_Union[TypesLanguage, str]] = ..., included_schemas: _Optional[_Iterable[str]] = ..., excluded_schemas: _Optional[_Iterable[str]] = ..., detect_one_to_one_relationships: _Optional[bool] = ..., postgrest_version: _Optional[str] = ..., swift_access_control: _Optional[str] = ...) -> None: ...
+
+class GenerateTypesResponse(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...

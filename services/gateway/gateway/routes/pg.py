@@ -13,13 +13,13 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.http import field, query_bool, query_int, query_list, raw_json, read_object
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
-from udb.errors import InvalidArgument
+from udb.errors import InvalidArgument, NotFound
 from udb.pg.v1 import pg_pb2
 
 #: Set on a query reply whose rows were cut at the configured row or byte limit.
@@ -215,3 +215,66 @@ routes: list[BaseRoute] = [
         for name, catalog in _CATALOG.items()
     ),
 ]
+
+
+# ---- postgres-meta's type generators ---------------------------------------------------------
+
+_LANGUAGES = {
+    "typescript": pg_pb2.TYPES_LANGUAGE_TYPESCRIPT,
+    "go": pg_pb2.TYPES_LANGUAGE_GO,
+    "swift": pg_pb2.TYPES_LANGUAGE_SWIFT,
+    "python": pg_pb2.TYPES_LANGUAGE_PYTHON,
+}
+
+
+def _schema_names(request: Request, name: str) -> list[str]:
+    """postgres-meta's reading of a schema list: the first value, split at commas, trimmed (an
+    empty name stays, and matches no schema)."""
+    text = request.query_params.get(name)
+    return [] if text is None else [part.strip() for part in text.split(",")]
+
+
+async def generate_types(request: Request) -> Response:
+    """
+    get:
+      summary: Types for the project's database, as postgres-meta's generators write them.
+      description: >
+        language is typescript, go, swift or python; the same text postgres-meta 0.99 generates
+        for the same database and parameters. included_schemas wins over excluded_schemas; the
+        system schemas are left out. TypeScript also takes detect_one_to_one_relationships and
+        postgrest_version, Swift access_control (internal, public, private or package).
+      parameters:
+        - {name: language, in: path, required: true, schema: {type: string, enum: [typescript, go, swift, python]}}
+        - {name: included_schemas, in: query, schema: {type: string}, description: comma-separated}
+        - {name: excluded_schemas, in: query, schema: {type: string}, description: comma-separated}
+        - {name: detect_one_to_one_relationships, in: query, schema: {type: boolean}}
+        - {name: postgrest_version, in: query, schema: {type: string}}
+        - {name: access_control, in: query, schema: {type: string}}
+      responses:
+        200: {description: the source, text/plain}
+        400: {description: an unknown access_control}
+        404: {description: no such language}
+        503: {description: the database cannot be reached}
+    """
+    language = _LANGUAGES.get(request.path_params["language"])
+    if language is None:
+        raise NotFound("no such generator: use typescript, go, swift or python")
+    b = backends(request)
+    caller = await b.authorize(request, common_pb2.ROLE_VIEWER)
+    reply = await b.pg.GenerateTypes(
+        pg_pb2.GenerateTypesRequest(
+            target=caller.target,
+            language=language,
+            included_schemas=_schema_names(request, "included_schemas"),
+            excluded_schemas=_schema_names(request, "excluded_schemas"),
+            detect_one_to_one_relationships=request.query_params.get("detect_one_to_one_relationships") == "true",
+            postgrest_version=request.query_params.get("postgrest_version", ""),
+            swift_access_control=request.query_params.get("access_control", ""),
+        ),
+        metadata=caller.metadata,
+        timeout=b.settings.read_deadline_s,
+    )
+    return PlainTextResponse(reply.text)
+
+
+routes.append(Route("/pg-meta/{ref}/generators/{language}", generate_types, methods=["GET"], name="pg_generators"))
