@@ -5,6 +5,7 @@ postgres-meta's parameters."""
 
 from __future__ import annotations
 
+import pathlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -68,22 +69,24 @@ async def shop_db(system: System) -> AsyncIterator[tuple[str, str, str]]:
     yield (db_url, *(await _project(system, db_url)))
 
 
+def _beside_postgres_meta(system: System, db: tuple[str, str, str], workdir: pathlib.Path) -> Iterator[Target]:
+    db_url, ref, owner = db
+    with postgres_meta(db_url, workdir) as url:
+        yield Target(system, ref, owner, url)
+
+
 @pytest.fixture(scope="module")
 def on_meta_test_db(
     system: System, meta_test_db: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
-    db_url, ref, owner = meta_test_db
-    with postgres_meta(db_url, tmp_path_factory.mktemp("postgres-meta-typegen")) as url:
-        yield Target(system, ref, owner, url)
+    yield from _beside_postgres_meta(system, meta_test_db, tmp_path_factory.mktemp("postgres-meta-typegen"))
 
 
 @pytest.fixture(scope="module")
 def on_shop(
     system: System, shop_db: tuple[str, str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
-    db_url, ref, owner = shop_db
-    with postgres_meta(db_url, tmp_path_factory.mktemp("postgres-meta-typegen-shop")) as url:
-        yield Target(system, ref, owner, url)
+    yield from _beside_postgres_meta(system, shop_db, tmp_path_factory.mktemp("postgres-meta-typegen-shop"))
 
 
 def _assert_same(ours: httpx.Response, theirs: httpx.Response) -> None:

@@ -5,7 +5,7 @@ struct per composite type, with their fields aligned as gofmt aligns them."""
 from __future__ import annotations
 
 from pg_svc.typegen.metadata import Column, Metadata, Relation, Type
-from pg_svc.typegen.names import pad_end, pascal, quoted, utf16_length
+from pg_svc.typegen.names import RANGE_TYPES, optional_in, pad_end, pascal, quoted, utf16_length
 
 _GO_TYPES = {
     "bool": "bool",
@@ -23,11 +23,7 @@ _GO_TYPES = {
     ),
     "json": "interface{}",
     "jsonb": "interface{}",
-    **dict.fromkeys(
-        ("int4range", "int4multirange", "int8range", "int8multirange", "numrange", "nummultirange", "tsrange",
-         "tsmultirange", "tstzrange", "tstzmultirange", "daterange", "datemultirange"),
-        "string",
-    ),
+    **dict.fromkeys(RANGE_TYPES, "string"),
     "void": "interface{}",
     "record": "map[string]interface{}",
 }  # fmt: skip
@@ -79,16 +75,8 @@ def _relation_structs(
     for operation in operations:
         fields = []
         for column in columns:
-            if operation == "Insert":
-                nullable = (
-                    column["is_nullable"]
-                    or column["is_identity"]
-                    or column["is_generated"]
-                    or bool(column["default_value"])
-                )
-            else:
-                nullable = operation == "Update" or column["is_nullable"]
-            fields.append((pascal(column["name"]), _go_type(column["format"], nullable, types), column["name"]))
+            go = _go_type(column["format"], optional_in(operation, column), types)
+            fields.append((pascal(column["name"]), go, column["name"]))
         structs.append(_struct(f"{pascal(schema_name)}{pascal(relation['name'])}{operation}", fields))
     return structs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 _NON_ALNUM = re.compile(r"[^a-zA-Z0-9]")
 _NON_ALNUM_RUN = re.compile(r"[^a-zA-Z0-9]+")
@@ -29,3 +30,18 @@ def utf16_length(text: str) -> int:
 def pad_end(text: str, width: int) -> str:
     """JavaScript's padEnd: spaces up to ``width`` UTF-16 units."""
     return text + " " * max(0, width - utf16_length(text))
+
+
+#: The range and multirange types, which the Go and Python generators type as strings.
+RANGE_TYPES = (
+    "int4range", "int4multirange", "int8range", "int8multirange", "numrange", "nummultirange", "tsrange",
+    "tsmultirange", "tstzrange", "tstzmultirange", "daterange", "datemultirange",
+)  # fmt: skip
+
+
+def optional_in(operation: str, column: Any) -> bool:
+    """Whether a column's field may be left out (or null) in a Select, Insert or Update struct:
+    an insert may leave out nullable, identity, generated and defaulted columns."""
+    if operation == "Insert":
+        return bool(column["is_nullable"] or column["is_identity"] or column["is_generated"] or column["default_value"])
+    return operation == "Update" or bool(column["is_nullable"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from pg_svc.typegen.metadata import Column, Metadata, Type
-from pg_svc.typegen.names import pascal, quoted
+from pg_svc.typegen.names import RANGE_TYPES, pascal, quoted
 
 _PY_TYPES = {
     "bool": "bool",
@@ -24,11 +24,7 @@ _PY_TYPES = {
     "vector": "list[Any]",
     "json": "JsonValue",
     "jsonb": "JsonValue",
-    **dict.fromkeys(
-        ("int4range", "int4multirange", "int8range", "int8multirange", "numrange", "nummultirange", "tsrange",
-         "tsmultirange", "tstzrange", "tstzmultirange", "daterange", "datemultirange"),
-        "str",
-    ),
+    **dict.fromkeys(RANGE_TYPES, "str"),
     "void": "None",
     "record": "dict[str, Any]",
 }  # fmt: skip

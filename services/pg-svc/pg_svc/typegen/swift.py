@@ -9,7 +9,7 @@ import re
 
 from pg_svc.typegen.collation import sort_key
 from pg_svc.typegen.metadata import Column, Metadata, Relation, Type
-from pg_svc.typegen.names import pascal
+from pg_svc.typegen.names import optional_in, pascal
 
 ACCESS_LEVELS = ("internal", "public", "private", "package")
 
@@ -101,16 +101,7 @@ class _Swift:
     def relation(self, relation: Relation, columns: list[Column], operation: str) -> list[str]:
         attributes = []
         for column in columns:
-            if operation == "Insert":
-                nullable = (
-                    column["is_nullable"]
-                    or column["is_identity"]
-                    or column["is_generated"]
-                    or bool(column["default_value"])
-                )
-            else:
-                nullable = operation == "Update" or column["is_nullable"]
-            swift = self.swift_type(column["format"], nullable)
+            swift = self.swift_type(column["format"], optional_in(operation, column))
             attributes.append((_property_name(column["name"]), swift, column["name"], column["is_identity"]))
         return self.struct(f"{_type_name(relation['name'])}{operation}", attributes)
 
