@@ -10,7 +10,7 @@ import ssl
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,6 @@ import asyncpg
 import devstack
 import grpc
 import httpx
-import pytest
 import uvicorn
 from gateway.app import create_app
 from gateway.settings import Settings as GatewaySettings
@@ -267,57 +266,16 @@ def grpcurl() -> str:
     return devstack.find_binary("grpcurl")
 
 
-#: postgres-meta's own test database (test/db of its repository; see the folder's README).
-POSTGRES_META_TEST_DB = Path(__file__).resolve().parent / "data" / "postgres-meta"
-
-
-def postgres_meta_test_schema() -> list[str]:
-    """The scripts of postgres-meta's test database, in the order its container runs them."""
-    return [path.read_text() for path in sorted(POSTGRES_META_TEST_DB.glob("*.sql"))]
-
-
-async def database_with(system: System, name: str, scripts: list[str]) -> str:
-    """A fresh database named after ``name`` with ``scripts`` run in it; returns its URL."""
-    url = await system.servers.create_database(f"udb_{name}_{uuid.uuid4().hex[:8]}")
-    connection = await asyncpg.connect(url)
-    try:
-        for script in scripts:
-            await connection.execute(script)
-    finally:
-        await connection.close()
-    return url
-
-
-@contextlib.contextmanager
-def postgres_meta(db_url: str, workdir: Path) -> Iterator[str]:
-    """Supabase postgres-meta (the npm package, installed on first use) serving ``db_url``;
-    yields its base URL. Skips the test, saying why, when it cannot run here."""
-    stack = devstack.Stack.create(workdir)
-    try:
-        url = stack.start_postgres_meta(db_url)
-    except devstack.StackError as exc:
-        stack.stop()
-        pytest.skip(f"postgres-meta cannot run here: {exc}")
-    try:
-        yield url
-    finally:
-        stack.stop()
-
-
-# ---- a gateway and an Envoy of a test's own ----------------------------------------------------
-
-
 @contextlib.asynccontextmanager
-async def own_gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette, int]]:
+async def own_gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
     """A gateway of its own (on a real socket) in front of the session's services, with ``env``
-    over the session's settings and its rate limits on (the session gateway runs without);
-    yields a client of its API, the app and its port."""
+    over the session's settings and its rate limits on; yields a client and the app."""
     port = devstack.free_port()
     environ = {
         **system.env,
         "GATEWAY_ADDR": f"127.0.0.1:{port}",
         "GATEWAY_GRPC_ADDR": "127.0.0.1:0",
-        "RATE_LIMIT_ENABLED": "true",
+        "RATE_LIMIT_ENABLED": "true",  # the session gateway runs without
         **env,
     }
     app = create_app(GatewaySettings.from_env(Env(environ=environ, env_file=None)))
@@ -325,27 +283,22 @@ async def own_gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.A
     try:
         await asyncio.wait_for(app.state.backends.access.ready.wait(), 10)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/platform", timeout=30) as http:
-            yield http, app, port
+            yield http, app
     finally:
         server.should_exit = True
         await task
 
 
-#: Envoy's upstream clusters.
+#: Envoy's upstream clusters of ours (deploy/envoy/envoy.yaml).
 UPSTREAMS = ("gateway", "registry", "redis_svc", "mongo_svc", "pg_svc")
 
 
 @contextlib.asynccontextmanager
-async def envoy_for(
-    system: System, workdir: Path, *, gateway_port: int | None = None, **options: int
-) -> AsyncIterator[devstack.Stack]:
-    """Envoy (a real process) in front of the session's services and gateway (or the one on
-    ``gateway_port``); started off the event loop so that the services answer its first health
-    checks meanwhile."""
+async def envoy_for(system: System, workdir: Path, **options: int) -> AsyncIterator[devstack.Stack]:
+    """Envoy (a real process) in front of the session's services; started off the event loop so
+    that the services answer its first health checks meanwhile."""
     stack = devstack.Stack.create(workdir)
     stack.ports.update(system.ports)
-    if gateway_port is not None:
-        stack.ports["gateway"] = gateway_port
     try:
         await asyncio.to_thread(stack.start_envoy, **options)
         await wait_until_healthy(stack)

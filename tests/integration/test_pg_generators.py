@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import pytest_asyncio
-from harness import System, database_with, postgres_meta, postgres_meta_test_schema
+from harness import System
+from postgres_meta_harness import database_with, postgres_meta, postgres_meta_test_schema
 from test_pg_catalog import SCHEMA as SHOP_SCHEMA
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from harness import System, database_with, postgres_meta, postgres_meta_test_schema
+from harness import System
+from postgres_meta_harness import database_with, postgres_meta, postgres_meta_test_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_meta]
 

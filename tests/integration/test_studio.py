@@ -6,6 +6,7 @@ rate limits that let a console's bursts through."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -158,7 +159,7 @@ async def test_cors_lets_a_local_studio_in_with_its_headers_and_credentials(
     headers, credentials, cached) and reads the reply and its error bodies; another origin
     does not."""
     ref, owner, _ = studio_project
-    async with own_gateway(system, CORS_ORIGINS=devstack.DEV_CORS_ORIGINS) as (http, _, _):
+    async with own_gateway(system, CORS_ORIGINS=devstack.DEV_CORS_ORIGINS) as (http, _):
         _assert_preflight_allowed(await http.options(f"/pg-meta/{ref}/tables", headers=PREFLIGHT))
         other_port = await http.options(
             f"/pg-meta/{ref}/query", headers={**PREFLIGHT, "origin": "http://127.0.0.1:3000"}
@@ -186,24 +187,26 @@ async def test_cors_lets_a_local_studio_in_with_its_headers_and_credentials(
 async def test_cors_through_envoy(system: System, studio_project: tuple[str, str, str], tmp_path: Path) -> None:
     """The preflight and the request pass Envoy's edge (TLS) unchanged."""
     ref, owner, _ = studio_project
-    async with (
-        own_gateway(system, CORS_ORIGINS="http://localhost:*") as (_, _, port),
-        envoy_for(system, tmp_path, gateway_port=port) as envoy,
-        httpx.AsyncClient(base_url=envoy.urls["envoy-tls"], verify=tls_context(envoy), timeout=10) as client,
-    ):
-        _assert_preflight_allowed(await client.options(f"/pg-meta/{ref}/query", headers=PREFLIGHT))
-        reply = await client.post(
-            f"/pg-meta/{ref}/query",
-            json={"query": "select 2 as two"},
-            headers={**studio_headers(system, owner), "origin": CONSOLE},
-        )
-        assert reply.json() == [{"two": 2}]
-        assert reply.headers["access-control-allow-origin"] == CONSOLE
+    async with own_gateway(system, CORS_ORIGINS="http://localhost:*") as (http, _):
+        # Envoy in front of that gateway instead of the session's.
+        behind = dataclasses.replace(system, ports={**system.ports, "gateway": http.base_url.port})
+        async with (
+            envoy_for(behind, tmp_path) as envoy,
+            httpx.AsyncClient(base_url=envoy.urls["envoy-tls"], verify=tls_context(envoy), timeout=10) as client,
+        ):
+            _assert_preflight_allowed(await client.options(f"/pg-meta/{ref}/query", headers=PREFLIGHT))
+            reply = await client.post(
+                f"/pg-meta/{ref}/query",
+                json={"query": "select 2 as two"},
+                headers={**studio_headers(system, owner), "origin": CONSOLE},
+            )
+            assert reply.json() == [{"two": 2}]
+            assert reply.headers["access-control-allow-origin"] == CONSOLE
 
 
 async def test_no_origin_is_allowed_by_default(system: System) -> None:
     """Without CORS_ORIGINS a production gateway answers no preflight of another origin."""
-    async with own_gateway(system, CORS_ORIGINS="") as (http, _, _):
+    async with own_gateway(system, CORS_ORIGINS="") as (http, _):
         reply = await http.options("/projects", headers=PREFLIGHT)
         assert "access-control-allow-origin" not in reply.headers
 
@@ -215,7 +218,7 @@ async def test_a_consoles_burst_of_writes_is_served(system: System, studio_proje
     """With the default limits, a user's 200 writes fired at once (a paste into the table
     editor) are all served."""
     ref, owner, _ = studio_project
-    async with own_gateway(system) as (http, _, _):
+    async with own_gateway(system) as (http, _):
         headers = system.headers(owner)
         semaphore = asyncio.Semaphore(25)
 
@@ -230,7 +233,7 @@ async def test_a_consoles_burst_of_writes_is_served(system: System, studio_proje
 
 async def test_sustained_abuse_is_limited(system: System) -> None:
     """A user who keeps writing far past the default rate gets 429 with Retry-After."""
-    async with own_gateway(system) as (http, _, _):
+    async with own_gateway(system) as (http, _):
         headers = {**system.headers(f"abuser-{uuid.uuid4().hex[:6]}"), "content-type": "application/json"}
         limited = None
         for _ in range(1500):
