@@ -51,6 +51,9 @@ METRICS_VARIABLES = {
 #: The postgres-meta release the Postgres engine is compared with (tests and bench/bench_pg.py).
 POSTGRES_META_VERSION = "0.99.0"
 
+#: Browser consoles ``make dev`` lets in (a local Studio on any port), unless CORS_ORIGINS says.
+DEV_CORS_ORIGINS = "http://localhost:*,http://127.0.0.1:*"
+
 
 class StackError(RuntimeError):
     """A server would not start; the message says which and where its log is."""
@@ -546,6 +549,7 @@ def _up(args: argparse.Namespace) -> int:
         stack.start_ferretdb()
         platform_url = stack.create_database("udb_platform")
         env = stack.service_env(jwt_secret=jwt_secret, encryption_key=encryption_key, platform_url=platform_url)
+        env["CORS_ORIGINS"] = env.get("CORS_ORIGINS") or DEV_CORS_ORIGINS
         stack.start_services(env)
         base_url = stack.start_envoy(tls_dir=Path(args.tls_dir) if args.tls_dir else None)
         cert = stack.files["tls-cert"]
@@ -560,6 +564,7 @@ def _up(args: argparse.Namespace) -> int:
             f"  its certificate:        {cert}   (self-signed: curl --cacert it)\n"
             f"  internal (Envoy, h2c):  {stack.urls['envoy']}  and gRPC by package path\n"
             f"  gateway (direct):       {stack.urls['gateway']}\n"
+            f"  CORS (browser consoles): {env['CORS_ORIGINS']}\n"
             f"  gRPC services:          " + ", ".join(f"{n} 127.0.0.1:{stack.ports[n]}" for n in SERVICES) + "\n"
             f"  metrics (/metrics):     {metrics}, envoy 127.0.0.1:{stack.ports['envoy-metrics']}/stats/prometheus\n"
             f"  dev token (user dev-user, owner of project 'dev-project'):\n    {token}\n"

@@ -12,9 +12,9 @@ import grpc
 import httpx
 import pytest
 from gateway.audit import AuditLog, describe, outcome_of
-from gateway.http import error_response
+from gateway.errors import error_response
 from gateway.middleware import GuardMiddleware, RateLimiter, RouteClass, classify, clean_request_id
-from gateway.settings import RateLimit, Settings
+from gateway.settings import DEFAULT_READ_LIMIT, RateLimit, Settings
 from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -106,7 +106,7 @@ def test_rate_limit_settings_are_read_per_class() -> None:
     env = {"JWT_SECRET": "s", "RATE_LIMIT_WRITE_PER_S": "3", "RATE_LIMIT_WRITE_BURST": "9"}
     settings = Settings.from_env(Env(environ=env, env_file=None))
     assert settings.write_rate_limit == RateLimit(3.0, 9.0)
-    assert settings.read_rate_limit == RateLimit(50.0, 200.0)
+    assert settings.read_rate_limit == DEFAULT_READ_LIMIT
     from udb.config import ConfigError
 
     with pytest.raises(ConfigError, match="RATE_LIMIT_ADMIN"):
@@ -367,7 +367,7 @@ def _guarded(**settings: float | int) -> Starlette:
 
 async def _render(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DatabaseError)
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
 async def test_a_route_that_hangs_is_answered_504_at_its_class_deadline() -> None:

@@ -37,7 +37,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit import BODY_TARGETS, AuditLog, describe, outcome_of, timestamp_ns
-from gateway.http import error_response
+from gateway.errors import error_response
 from gateway.settings import RateLimit, Settings
 from udb import metrics, tracing
 from udb.auth import Principal, bearer_token
@@ -152,10 +152,12 @@ class RateLimiter:
 async def _deny(scope: Scope, receive: Receive, send: Send, error: DatabaseError) -> None:
     """Answers with the API's error, on HTTP and on a WebSocket handshake alike."""
     if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
-        # A server without the denial-response extension can only refuse the handshake.
-        await send({"type": "websocket.close", "code": 1008, "reason": error.code})
+        # A server without the denial-response extension can only refuse the handshake, with a
+        # reason of at most 123 bytes: the message, as the error bodies' top-level one.
+        reason = error.message.encode()[:123].decode(errors="ignore")
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
         return
-    await error_response(error)(scope, receive, send)
+    await error_response(error, scope.get("path", ""))(scope, receive, send)
 
 
 class EdgeMiddleware:

@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from pg_svc import codecs
 from pg_svc.settings import Settings
-from pg_svc.values import setup_codecs
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -59,7 +59,9 @@ def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
                 max_size=max_connections,
                 timeout=settings.connect_timeout_s,
                 max_inactive_connection_lifetime=settings.pool_idle_timeout_s,
-                init=setup_codecs,
+                # Every value as text, typed as postgres-meta types it (pg_svc.codecs).
+                connection_class=codecs.TextConnection,
+                init=codecs.setup,
                 reset=_keep_session,
                 server_settings={
                     "application_name": "udb-pg-svc",

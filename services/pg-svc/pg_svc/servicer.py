@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,9 +16,11 @@ from pg_svc.clients import translate
 from pg_svc.flights import Flights
 from pg_svc.query import Limits, StatementError, run
 from pg_svc.settings import Settings
+from pg_svc.sql_errors import query_error
+from pg_svc.typegen import generate as typegen
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
-from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument, PermissionDenied
+from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc
 from udb.pool import record_version
 from udb.registry.v1 import registry_pb2
@@ -26,9 +29,6 @@ from udb.registry_client import Access
 #: Errors of a pooled connection that died while idle (a restarted server): a catalogue read
 #: is tried once more on a fresh connection.
 _CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
-
-
-_READ_ONLY_VIOLATIONS = (asyncpg.ReadOnlySQLTransactionError, asyncpg.ActiveSQLTransactionError)
 
 
 class PgService(pg_pb2_grpc.PgServiceServicer):
@@ -120,13 +120,10 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                     read_only=read_only,
                     limits=limits,
                     lowered_timeout=limits.statement_timeout_ms < configured,
+                    application_name=request.application_name,
                 )
             except StatementError as exc:
-                error = translate(exc.error, position_offset=exc.offset)
-                # Writing, or leaving read-only mode, from inside the viewer's transaction.
-                if read_only and isinstance(exc.error, _READ_ONLY_VIOLATIONS):
-                    error = PermissionDenied(f"a viewer's SQL is read-only: {error.message}", details=error.details)
-                raise error from None
+                raise query_error(exc.error, request.query, exc.offset, read_only=read_only) from None
             except DatabaseError:
                 raise
             except TimeoutError:
@@ -216,6 +213,22 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
             return str(version)
 
         return await self.runtime.test_connection(request.target, probe, translate)
+
+    # ---- postgres-meta's type generators ----------------------------------------------------
+
+    async def GenerateTypes(
+        self, request: pg_pb2.GenerateTypesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pg_pb2.GenerateTypesResponse:
+        typegen.check(request)
+        document = await self._catalog(
+            request.target,
+            typegen.QUERY,
+            list(request.included_schemas) or None,
+            list(request.excluded_schemas) or None,
+        )
+        # Templating a large schema takes a while: off the event loop.
+        text = await asyncio.to_thread(typegen.generate, request, document)
+        return pg_pb2.GenerateTypesResponse(text=text)
 
 
 def _parameters(text: str) -> list[Any] | None:

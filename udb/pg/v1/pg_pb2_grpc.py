@@ -95,6 +95,11 @@ class PgServiceStub:
                 request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.TestConnectionRequest.SerializeToString,
                 response_deserializer=udb_dot_common_dot_v1_dot_common__pb2.ConnectionTestResult.FromString,
                 _registered_method=True)
+        self.GenerateTypes = channel.unary_unary(
+                '/udb.pg.v1.PgService/GenerateTypes',
+                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesRequest.SerializeToString,
+                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesResponse.FromString,
+                _registered_method=True)
 
 
 class PgServiceServicer:
@@ -173,6 +178,13 @@ class PgServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateTypes(self, request, context):
+        """postgres-meta's type generators: the same text for the same database (any member).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PgServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -235,6 +247,11 @@ def add_PgServiceServicer_to_server(servicer, server):
                     servicer.TestConnection,
                     request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.TestConnectionRequest.FromString,
                     response_serializer=udb_dot_common_dot_v1_dot_common__pb2.ConnectionTestResult.SerializeToString,
+            ),
+            'GenerateTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateTypes,
+                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesRequest.FromString,
+                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -561,6 +578,33 @@ class PgService:
             '/udb.pg.v1.PgService/TestConnection',
             udb_dot_pg_dot_v1_dot_pg__pb2.TestConnectionRequest.SerializeToString,
             udb_dot_common_dot_v1_dot_common__pb2.ConnectionTestResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/udb.pg.v1.PgService/GenerateTypes',
+            udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesRequest.SerializeToString,
+            udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesResponse.FromString,
             options,
             channel_credentials,
             insecure,

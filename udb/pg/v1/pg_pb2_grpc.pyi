@@ -47,6 +47,8 @@ class PgServiceStub:
     ListTypes: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListTypesRequest, _pg_pb2.ListTypesResponse]
     ListFunctions: _grpc.UnaryUnaryMultiCallable[_pg_pb2.ListFunctionsRequest, _pg_pb2.ListFunctionsResponse]
     TestConnection: _grpc.UnaryUnaryMultiCallable[_pg_pb2.TestConnectionRequest, _common_pb2.ConnectionTestResult]
+    GenerateTypes: _grpc.UnaryUnaryMultiCallable[_pg_pb2.GenerateTypesRequest, _pg_pb2.GenerateTypesResponse]
+    """postgres-meta's type generators: the same text for the same database (any member)."""
 
 @_typing.type_check_only
 class PgServiceAsyncStub(PgServiceStub):
@@ -64,6 +66,8 @@ class PgServiceAsyncStub(PgServiceStub):
     ListTypes: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListTypesRequest, _pg_pb2.ListTypesResponse]  # type: ignore[assignment]
     ListFunctions: _aio.UnaryUnaryMultiCallable[_pg_pb2.ListFunctionsRequest, _pg_pb2.ListFunctionsResponse]  # type: ignore[assignment]
     TestConnection: _aio.UnaryUnaryMultiCallable[_pg_pb2.TestConnectionRequest, _common_pb2.ConnectionTestResult]  # type: ignore[assignment]
+    GenerateTypes: _aio.UnaryUnaryMultiCallable[_pg_pb2.GenerateTypesRequest, _pg_pb2.GenerateTypesResponse]  # type: ignore[assignment]
+    """postgres-meta's type generators: the same text for the same database (any member)."""
 
 class PgServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -150,5 +154,13 @@ class PgServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _pg_pb2.TestConnectionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.ConnectionTestResult, _abc.Awaitable[_common_pb2.ConnectionTestResult]]: ...
+
+    @_abc_1.abstractmethod
+    def GenerateTypes(
+        self,
+        request: _pg_pb2.GenerateTypesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_pg_pb2.GenerateTypesResponse, _abc.Awaitable[_pg_pb2.GenerateTypesResponse]]:
+        """postgres-meta's type generators: the same text for the same database (any member)."""
 
 def add_PgServiceServicer_to_server(servicer: PgServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -574,7 +574,9 @@ def _ws_list(websocket: WebSocket, name: str) -> list[str]:
 async def _refuse(websocket: WebSocket, error: DatabaseError) -> None:
     """Tells the client why (an error frame, then close code 4000 + the HTTP status)."""
     await websocket.send_text(
-        orjson.dumps({"type": "error", "error": {"code": error.code, "message": error.message}}).decode()
+        orjson.dumps(
+            {"type": "error", "message": error.message, "error": {"code": error.code, "message": error.message}}
+        ).decode()
     )
     await websocket.close(code=4000 + error.http_status, reason=error.message[:120])
 
