@@ -129,7 +129,7 @@ async def processes(
     servers: Servers, jwt_secret: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Processes]:
     stack = devstack.Stack.create(tmp_path_factory.mktemp("processes"))
-    platform_url = await servers.create_database(f"udb_processes_{uuid.uuid4().hex[:8]}")
+    platform_url = await servers.create_platform_database(f"udb_processes_{uuid.uuid4().hex[:8]}")
     env = stack.service_env(
         jwt_secret=jwt_secret, encryption_key=devstack.new_encryption_key(), platform_url=platform_url
     )
