@@ -60,6 +60,17 @@ class Servers:
         """A database on the platform's cluster, for a registry of a test's own."""
         return await _create_database(self.platform_pg_url, name)
 
+    async def create_reader(self) -> dict[str, str]:
+        """A login role on the tenants' cluster granted pg_read_all_data only; returns the options that
+        make it a connection's read_only_role (viewers' SQL runs as it)."""
+        role, password = f"reader_{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(16)
+        conn = await asyncpg.connect(self.pg_url)
+        try:
+            await conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE pg_read_all_data")
+        finally:
+            await conn.close()
+        return {"read_only_role": role, "read_only_password": password}
+
     @property
     def pg_tls_cert(self) -> str | None:
         """The certificate (for ``localhost``) the tenants' cluster presents, when started here."""

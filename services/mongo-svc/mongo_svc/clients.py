@@ -175,6 +175,8 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     perr.ServerSelectionTimeoutError: Unavailable,
     perr.AutoReconnect: Unavailable,
     perr.ConnectionFailure: Unavailable,
+    # A reply that is not MongoDB's wire protocol: the server is no MongoDB (or a broken one).
+    perr.ProtocolError: Unavailable,
     perr.OperationFailure: InvalidArgument,
     perr.InvalidOperation: InvalidArgument,
     perr.InvalidName: InvalidArgument,
@@ -190,6 +192,7 @@ _MESSAGES: dict[type[BaseException], str] = {
     perr.AutoReconnect: "the connection to the server was lost",
     perr.ConnectionFailure: "cannot connect to the server",
     perr.NetworkTimeout: "the server did not answer within the time limit",
+    perr.ProtocolError: "the server at the connection's host does not answer in MongoDB's protocol",
 }
 
 #: Server error codes whose meaning is not their exception class's.

@@ -107,6 +107,11 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         if not self.settings.allow_javascript:
             ejson.refuse_javascript(value, what)
 
+    def _parse_id(self, text: str) -> Any:
+        document_id = ejson.parse_id(text)
+        self._refuse_javascript(document_id, "id")
+        return document_id
+
     async def _first_page(
         self, borrowed: Borrowed[MongoClient], cursor: ServerCursor, limit: int, mode: int
     ) -> tuple[Page, str]:
@@ -253,6 +258,8 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         if not request.documents:
             raise InvalidArgument("no documents to insert", details={"field": "documents"})
         documents = [ejson.parse_document(text, f"documents[{i}]") for i, text in enumerate(request.documents)]
+        for index, document in enumerate(documents):
+            self._refuse_javascript(document, f"documents[{index}]")
         async with self._borrow(request.target, DEVELOPER) as borrowed:
             collection = _collection(_database(borrowed.client, request.database), request.collection)
             if len(documents) == 1:
@@ -263,15 +270,16 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         return mongo_pb2.InsertDocumentsResponse(inserted_ids=[ejson.dumps(i, options) for i in ids])
 
     async def GetDocument(self, request: mongo_pb2.GetDocumentRequest, context: Context) -> mongo_pb2.Document:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         async with self._borrow(request.target, VIEWER) as borrowed:
             collection = _collection(_database(borrowed.client, request.database), request.collection)
             found = await collection.find_one({"_id": document_id})
         return _document_message(found, request.json_mode)
 
     async def ReplaceDocument(self, request: mongo_pb2.ReplaceDocumentRequest, context: Context) -> mongo_pb2.Document:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         replacement = ejson.parse_document(request.document, "document")
+        self._refuse_javascript(replacement, "document")
         if any(key.startswith("$") for key in replacement):
             raise InvalidArgument(
                 "a replacement cannot hold update operators: send only operators for an update",
@@ -287,7 +295,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         return _document_message(found, request.json_mode)
 
     async def UpdateDocument(self, request: mongo_pb2.UpdateDocumentRequest, context: Context) -> mongo_pb2.Document:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         update = ejson.parse_object(request.update, "update")
         if not update or not all(key.startswith("$") for key in update):
             raise InvalidArgument(
@@ -304,7 +312,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
     async def DeleteDocument(
         self, request: mongo_pb2.DeleteDocumentRequest, context: Context
     ) -> mongo_pb2.DeleteDocumentResponse:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         async with self._borrow(request.target, DEVELOPER) as borrowed:
             collection = _collection(_database(borrowed.client, request.database), request.collection)
             result = await collection.delete_one({"_id": document_id})

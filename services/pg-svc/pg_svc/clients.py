@@ -33,6 +33,13 @@ if TYPE_CHECKING:
     from asyncpg.pool import _Connect
 
 
+class NotPostgres(ConnectionError):
+    """The server at a record's host answered with something asyncpg cannot read as Postgres."""
+
+    def __init__(self) -> None:
+        super().__init__("postgres: the server at the connection's host does not answer in Postgres's protocol")
+
+
 def tls_for(
     host: str, sslmode: str | None, tls: bool, cafile: str | None = None
 ) -> tuple[ServerNameContext | None, bool]:
@@ -61,12 +68,7 @@ def _connector(guard: DialGuard, record: registry_pb2.Connection, cafile: str | 
         failure: OSError | None = None
         for address in addresses:
             try:
-                try:
-                    return await asyncpg.connect(**kwargs, host=address, ssl=context or False)
-                except ConnectionError as exc:
-                    if not (plaintext_fallback and "rejected SSL upgrade" in str(exc)):
-                        raise
-                return await asyncpg.connect(**kwargs, host=address, ssl=False)
+                return await _connect_one(address, context, plaintext_fallback, kwargs)
             except AddressDenied:
                 raise
             except OSError as exc:  # this address does not answer: the next one may
@@ -75,6 +77,22 @@ def _connector(guard: DialGuard, record: registry_pb2.Connection, cafile: str | 
         raise failure
 
     return connect
+
+
+async def _connect_one(
+    address: str, context: ServerNameContext | None, plaintext_fallback: bool, kwargs: dict[str, Any]
+) -> asyncpg.Connection:
+    try:
+        try:
+            return await asyncpg.connect(**kwargs, host=address, ssl=context or False)
+        except ConnectionError as exc:
+            if not (plaintext_fallback and "rejected SSL upgrade" in str(exc)):
+                raise
+        return await asyncpg.connect(**kwargs, host=address, ssl=False)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        raise
+    except Exception as exc:
+        raise NotPostgres() from exc
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -141,6 +159,8 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     asyncpg.CannotConnectNowError: Unavailable,
     asyncpg.ConnectionDoesNotExistError: Unavailable,
     asyncpg.InterfaceError: Unavailable,
+    # A reply asyncpg cannot read: the server is not (or no longer) speaking Postgres.
+    asyncpg.InternalClientError: Unavailable,
     asyncpg.PostgresError: InvalidArgument,
     TimeoutError: Unavailable,
     OSError: Unavailable,
@@ -162,6 +182,8 @@ def translate(exc: Exception, *, position_offset: int = 0) -> DatabaseError:
     denied = denied_error(exc)
     if denied is not None:
         return denied
+    if isinstance(exc, NotPostgres):
+        return Unavailable(str(exc))
     for cls in type(exc).__mro__:
         error = _ERRORS.get(cls)
         if error is None:

@@ -284,6 +284,8 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     rex.NoPermissionError: PermissionDenied,
     rex.TimeoutError: DeadlineExceeded,
     rex.ConnectionError: Unavailable,
+    # A reply that is not RESP: the server is no Redis (or a broken one).
+    rex.InvalidResponse: Unavailable,
     rex.BusyLoadingError: Unavailable,
     rex.ClusterDownError: Unavailable,
     rex.MasterDownError: Unavailable,
@@ -310,6 +312,8 @@ def translate(exc: BaseException) -> DatabaseError:
             return InvalidArgument(f"redis: {exc}")
         if isinstance(exc, rex.AuthenticationError):
             return Unavailable("redis refused the connection's credentials")
+        if isinstance(exc, rex.InvalidResponse):
+            return Unavailable("redis: the server at the connection's host does not answer in Redis's protocol")
         if isinstance(exc, rex.NoPermissionError):
             return PermissionDenied("redis: the connection's ACL user may not run this command")
         if error is AlreadyExists:
