@@ -32,21 +32,18 @@ class Decoy:
 
     def __init__(self) -> None:
         self.accepted = 0
+        self.port = 0
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> Decoy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
         self._server.close()
         await self._server.wait_closed()
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
@@ -96,6 +93,11 @@ def _array(items: list[bytes]) -> bytes:
     return b"*%d\r\n" % len(items) + b"".join(items)
 
 
+def _map(fields: dict[str, bytes]) -> bytes:
+    """A RESP3 map of bulk-string keys."""
+    return b"%%%d\r\n" % len(fields) + b"".join(_bulk(key) + value for key, value in fields.items())
+
+
 async def _read_command(reader: asyncio.StreamReader) -> list[bytes]:
     line = await reader.readline()
     if not line:
@@ -111,11 +113,12 @@ async def _read_command(reader: asyncio.StreamReader) -> list[bytes]:
 
 class RespServer:
     """A Redis Sentinel naming ``master`` as the master of every service, or a Cluster node whose
-    slots all live at ``master``; +OK to anything else."""
+    slots all live at ``master``, speaking RESP3 as redis-py asks; +OK to anything else."""
 
     def __init__(self, master: tuple[str, int], *, cluster: bool = False) -> None:
         self.master = master
         self.cluster = cluster
+        #: The first two words of each command received, upper-cased.
         self.commands: list[list[bytes]] = []
 
     def serve(self) -> contextlib.AbstractAsyncContextManager[int]:
@@ -123,16 +126,22 @@ class RespServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            command = await _read_command(reader)
+            command = [word.upper() for word in (await _read_command(reader))[:2]]
             self.commands.append(command)
-            writer.write(self._reply([word.upper() for word in command[:2]]))
+            writer.write(self._reply(command))
             await writer.drain()
 
     def _reply(self, command: list[bytes]) -> bytes:
         host, port = self.master
+        if command[:1] == [b"HELLO"]:
+            mode = "cluster" if self.cluster else "sentinel"
+            return _map(
+                {"server": _bulk("redis"), "version": _bulk("7.2.4"), "proto": b":3\r\n", "id": b":1\r\n",
+                 "mode": _bulk(mode), "role": _bulk("master"), "modules": b"*0\r\n"}
+            )  # fmt: skip
         if command[:2] == [b"SENTINEL", b"MASTERS"]:
-            fields = ["name", "mymaster", "ip", host, "port", str(port), "flags", "master", "num-other-sentinels", "0"]
-            return _array([_array([_bulk(f) for f in fields])])
+            state = {"name": "mymaster", "ip": host, "port": str(port), "flags": "master", "num-other-sentinels": "0"}
+            return _array([_map({key: _bulk(value) for key, value in state.items()})])
         if command[:2] == [b"SENTINEL", b"GET-MASTER-ADDR-BY-NAME"]:
             return _array([_bulk(host), _bulk(str(port))])
         if command[:2] == [b"CLUSTER", b"SLOTS"]:
@@ -229,8 +238,7 @@ class FakeDns(asyncio.DatagramProtocol):
         self.queries: list[str] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         query = dns.message.from_wire(data)

@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from mongo_svc import dial
 from mongo_svc.settings import Settings
 from udb.dialing import AddressDenied, DialGuard, denied_error
+from udb.engine import unreadable_reply
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -257,4 +258,4 @@ def translate(exc: Exception) -> DatabaseError:
             text = str(exc)
             return error(f"mongodb: {text[:300]}")
         return error(f"mongodb: {_MESSAGES.get(cls, error.default_message)}")
-    return Internal()
+    return unreadable_reply(exc, "mongodb", "pymongo", "bson") or Internal()

@@ -15,6 +15,7 @@ import asyncpg
 from pg_svc.settings import Settings
 from pg_svc.values import setup_codecs
 from udb.dialing import AddressDenied, DialGuard, ServerNameContext, denied_error, server_name_context
+from udb.engine import unreadable_reply
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -199,4 +200,4 @@ def translate(exc: Exception, *, position_offset: int = 0) -> DatabaseError:
                 },
             )
         return error(f"postgres: {error.default_message}")
-    return Internal()
+    return unreadable_reply(exc, "postgres", "asyncpg") or Internal()

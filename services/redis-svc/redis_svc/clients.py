@@ -32,6 +32,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from redis_svc.settings import Settings
 from udb.dialing import AddressDenied, DialGuard, denied_error
+from udb.engine import unreadable_reply
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -319,4 +320,4 @@ def translate(exc: BaseException) -> DatabaseError:
         if error is AlreadyExists:
             return AlreadyExists("the key changed while it was being written; try again")
         return error(f"redis: {error.default_message}")
-    return Internal()
+    return unreadable_reply(exc, "redis", "redis", "hiredis") or Internal()
