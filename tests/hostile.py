@@ -4,6 +4,7 @@ the tests run them for real, on loopback, in the test's event loop.
 - :class:`Decoy` listens and counts connections: it stands for the platform's database or a
   service's port, to prove that nothing dialled it.
 - :func:`garbage_server` answers anything with bytes no database protocol reads.
+- :class:`FakePostgres` asks for the password in clear text and records it.
 - :class:`RespServer` speaks enough RESP to be a Redis Sentinel naming a master of its choice, or a
   Redis Cluster node announcing slots on a node of its choice.
 - :class:`FakeMongod` speaks enough of MongoDB's wire protocol to be a replica-set primary that
@@ -120,13 +121,17 @@ class RespServer:
         self.cluster = cluster
         #: The first two words of each command received, upper-cased.
         self.commands: list[list[bytes]] = []
+        #: Every command received, whole.
+        self.received: list[list[bytes]] = []
 
     def serve(self) -> contextlib.AbstractAsyncContextManager[int]:
         return serve(self._handle)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            command = [word.upper() for word in (await _read_command(reader))[:2]]
+            received = await _read_command(reader)
+            self.received.append(received)
+            command = [word.upper() for word in received[:2]]
             self.commands.append(command)
             writer.write(self._reply(command))
             await writer.drain()
@@ -150,6 +155,58 @@ class RespServer:
         if command[:1] == [b"PING"]:
             return b"+PONG\r\n"
         return b"+OK\r\n"
+
+
+# ---- Postgres ---------------------------------------------------------------------------------
+
+
+class FakePostgres:
+    """A server that refuses TLS, asks for the password in clear text (as a Postgres with
+    ``password`` authentication does) and records what it gets."""
+
+    def __init__(self) -> None:
+        self.passwords: list[bytes] = []
+        self.startups = 0
+
+    def serve(self) -> contextlib.AbstractAsyncContextManager[int]:
+        return serve(self._handle)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            length, code = struct.unpack("!ii", await reader.readexactly(8))
+            if code == 80877103:  # SSLRequest
+                writer.write(b"N")
+                continue
+            await reader.readexactly(length - 8)  # the startup parameters
+            self.startups += 1
+            writer.write(b"R" + struct.pack("!ii", 8, 3))  # AuthenticationCleartextPassword
+            await writer.drain()
+            kind = await reader.readexactly(1)
+            size = struct.unpack("!i", await reader.readexactly(4))[0]
+            body = await reader.readexactly(size - 4)
+            if kind == b"p":
+                self.passwords.append(body.rstrip(b"\x00"))
+            error = b"SFATAL\x00C28P01\x00Mpassword authentication failed\x00\x00"
+            writer.write(b"E" + struct.pack("!i", 4 + len(error)) + error)
+            await writer.drain()
+            return
+
+
+def postgres_replying(reply: bytes) -> contextlib.AbstractAsyncContextManager[int]:
+    """A server that refuses TLS and answers a client's startup message with ``reply``."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            length, code = struct.unpack("!ii", await reader.readexactly(8))
+            if code == 80877103:  # SSLRequest
+                writer.write(b"N")
+                continue
+            await reader.readexactly(length - 8)
+            writer.write(reply)
+            await writer.drain()
+            await reader.read()
+
+    return serve(handle)
 
 
 # ---- MongoDB's wire protocol ------------------------------------------------------------------

@@ -27,7 +27,7 @@ from udb.registry_client import Access, RegistryClient
 log = logging.getLogger("udb.engine")
 
 #: What a driver raises when a reply is not what it expects (not its own error classes).
-_PARSE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+PARSE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
 
 
 def unreadable_reply(exc: BaseException, engine: str, *packages: str) -> Unavailable | None:
@@ -35,7 +35,7 @@ def unreadable_reply(exc: BaseException, engine: str, *packages: str) -> Unavail
     a server that answers something the driver cannot read (a hostile or broken one) makes a
     driver fail that way, and the caller should get 503, not 500. Logged with its traceback, in
     case it is a misuse of the driver instead."""
-    if not isinstance(exc, _PARSE_ERRORS):
+    if not isinstance(exc, PARSE_ERRORS):
         return None
     frame = exc.__traceback__
     while frame is not None and frame.tb_next is not None:

@@ -27,7 +27,7 @@ from mongo_svc.cursors import CursorRegistry, CursorScope, Page, PagedCursor, Se
 from mongo_svc.settings import Settings
 from udb.auth import current_principal
 from udb.common.v1 import common_pb2
-from udb.engine import Borrowed, EngineRuntime
+from udb.engine import PARSE_ERRORS, Borrowed, EngineRuntime, unreadable_reply
 from udb.errors import AlreadyExists, DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 from udb.paging import decode_cursor, encode_cursor, page_limit
@@ -82,6 +82,11 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
                 raise translate(exc) from None
             except OverflowError:  # the driver encoding a caller's number
                 raise InvalidArgument("a number is too large for BSON (64-bit integers at most)") from None
+            except PARSE_ERRORS as exc:  # the driver choking on a reply it cannot read
+                error = unreadable_reply(exc, "mongodb", "pymongo", "bson")
+                if error is None:
+                    raise
+                raise error from None
 
     async def _ensure_reachable(self, client: MongoClient, *, write: bool) -> None:
         """Fails within the server selection timeout when no known server can serve the call.
