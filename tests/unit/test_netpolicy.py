@@ -5,14 +5,26 @@ udb.dialing; names resolve through the system resolver only: localhost)."""
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
+import yaml
 
 from udb.config import ConfigError, Env, database_endpoints, network_policy_from_env
 from udb.dialing import AddressDenied, DialGuard, denial_of, denied_error
-from udb.netpolicy import DENIED_MESSAGE, Endpoint, NetworkPolicy, is_path, parse_ip, parse_networks, reached_addresses
+from udb.netpolicy import (
+    BUILTIN_DENIED,
+    DENIED_MESSAGE,
+    Endpoint,
+    NetworkPolicy,
+    is_path,
+    parse_ip,
+    parse_networks,
+    reached_addresses,
+)
 
 DEFAULT = NetworkPolicy()
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -238,3 +250,29 @@ def test_a_refusal_is_found_behind_a_driver_error() -> None:
     error = denied_error(folded)
     assert error is not None and error.http_status == 400 and error.details == {"field": "host", "reason": "loopback"}
     assert denial_of(OSError("refused")) is None
+
+
+def test_the_engines_egress_policy_walls_off_what_the_engines_refuse() -> None:
+    """deploy/k8s's engines-egress lets engine pods reach the registry, DNS and addresses outside every range
+    the engines refuse by default and the cluster's networks the ConfigMap denies: the two walls agree."""
+    documents = list(yaml.safe_load_all((REPO / "deploy/k8s/networkpolicy.yaml").read_text()))
+    (policy,) = [d for d in documents if d and d["metadata"]["name"] == "engines-egress"]
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    excepted = [
+        ipaddress.ip_network(network)
+        for rule in policy["spec"]["egress"]
+        for peer in rule["to"]
+        if "ipBlock" in peer
+        for network in peer["ipBlock"].get("except", [])
+    ]
+    config = yaml.safe_load((REPO / "deploy/k8s/config.yaml").read_text())["data"]
+    refused = [
+        *(ipaddress.ip_network(n) for n, _ in BUILTIN_DENIED),
+        *parse_networks(config["DENIED_NETWORKS"].split(",")),
+    ]
+    for network in refused:
+        assert any(
+            network.version == wall.version and network.subnet_of(wall)  # type: ignore[arg-type]
+            for wall in excepted
+        ), network
+    assert "PLATFORM_ENDPOINTS" in config
