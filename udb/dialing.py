@@ -16,7 +16,9 @@ import logging
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from udb.errors import InvalidArgument
 from udb.netpolicy import (
@@ -33,6 +35,8 @@ from udb.netpolicy import (
 )
 
 log = logging.getLogger("udb.dialing")
+
+T = TypeVar("T")
 
 #: The loopback and unspecified networks, which reach a listener bound to every interface.
 _LOCAL_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("127.0.0.0/8", "0.0.0.0/8", "::1/128", "::/128"))
@@ -92,6 +96,20 @@ class DialGuard:
             if reason is not None:
                 raise AddressDenied(reason)
         return [str(address) for address in resolved]
+
+    async def dial(self, host: str, port: int, connect: Callable[[str], Awaitable[T]]) -> T:
+        """``connect(address)`` for each allowed address of ``host`` in turn, until one answers:
+        :class:`AddressDenied` at once when any address is denied, else the last failure."""
+        failure: OSError | None = None
+        for address in await self.addresses(host, port):
+            try:
+                return await connect(address)
+            except AddressDenied:
+                raise
+            except OSError as exc:  # this address does not answer: the next one may
+                failure = exc
+        assert failure is not None  # addresses() returns one at least
+        raise failure
 
     async def check(self, host: str, port: int) -> None:
         """Like :meth:`addresses`, but a name that does not resolve here passes (the registry's

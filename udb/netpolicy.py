@@ -160,6 +160,18 @@ def reached_addresses(address: IPAddress) -> list[IPAddress]:
 # ---- the policy -----------------------------------------------------------------------------
 
 
+def split_host_port(text: str) -> tuple[str, str]:
+    """The host and the port's text ("" when none) of ``host:port``, ``[v6]:port``, a bare IPv6
+    address or a host alone."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else ""
+    if text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+        return host, port_text
+    return text, ""
+
+
 @dataclass(frozen=True, slots=True)
 class Endpoint:
     """A platform endpoint: a host (an address, a network or a name) and a port (None: any)."""
@@ -176,13 +188,7 @@ class Endpoint:
         if "/" in text:
             ipaddress.ip_network(text, strict=False)
             return cls(text)
-        if text.startswith("["):
-            host, _, rest = text[1:].partition("]")
-            port_text = rest[1:] if rest.startswith(":") else ""
-        elif text.count(":") == 1:
-            host, _, port_text = text.partition(":")
-        else:
-            host, port_text = text, ""
+        host, port_text = split_host_port(text)
         if not host:
             raise ValueError(f"{text!r} has no host")
         if port_text and (not port_text.isdigit() or not 0 < int(port_text) < 65536):

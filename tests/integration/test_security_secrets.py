@@ -104,12 +104,8 @@ async def test_a_secret_follows_its_target(system: System, change: dict[str, Any
     """A change of host, port, TLS, user or a server-choosing option drops the stored password unless the
     change supplies one; the database, the name and other options keep it."""
     ref, owner = await system.new_project()
-    record = await system.add_connection(
-        ref,
-        owner,
-        "pg-meta",
-        {"identifier": "db", "uri": "postgresql://app:pw@db.example.com:5432/shop"},
-    )
+    body = {"identifier": "db", "uri": "postgresql://app:pw@db.example.com:5432/shop"}
+    record = await system.add_connection(ref, owner, "pg-meta", body)
     assert record["has_password"] is True
     updated = await put(system, ref, owner, "pg-meta", record["id"], change)
     assert updated["has_password"] is kept

@@ -89,16 +89,8 @@ async def _guarded_create_connection(address: tuple[str, int], options: PoolOpti
     guard = _guard_of(options)
     if guard is None:
         raise AddressDenied("a client without a network policy")
+    original = _original
     host, port = address
-    failure: OSError | None = None
     # Addresses only, never the name: PyMongo would dial a name ending in ".sock" as a Unix
     # socket, and the guard refuses those (and any path) outright.
-    for allowed in await guard.addresses(host, port):
-        try:
-            return await _original((allowed, port), options)
-        except AddressDenied:
-            raise
-        except OSError as exc:  # this address does not answer: the next one may
-            failure = exc
-    assert failure is not None
-    raise failure
+    return await guard.dial(host, port, lambda allowed: original((allowed, port), options))

@@ -14,7 +14,7 @@ import asyncpg
 
 from pg_svc.settings import Settings
 from pg_svc.values import setup_codecs
-from udb.dialing import AddressDenied, DialGuard, ServerNameContext, denied_error, server_name_context
+from udb.dialing import DialGuard, ServerNameContext, denied_error, server_name_context
 from udb.engine import unreadable_reply
 from udb.errors import (
     AlreadyExists,
@@ -65,17 +65,9 @@ def _connector(guard: DialGuard, record: registry_pb2.Connection, cafile: str | 
 
     async def connect(dsn: str | None = None, **kwargs: Any) -> asyncpg.Connection:
         del dsn  # the pool passes none
-        addresses = await guard.addresses(record.host, record.port)
-        failure: OSError | None = None
-        for address in addresses:
-            try:
-                return await _connect_one(address, context, plaintext_fallback, kwargs)
-            except AddressDenied:
-                raise
-            except OSError as exc:  # this address does not answer: the next one may
-                failure = exc
-        assert failure is not None
-        raise failure
+        return await guard.dial(
+            record.host, record.port, lambda address: _connect_one(address, context, plaintext_fallback, kwargs)
+        )
 
     return connect
 

@@ -31,7 +31,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection, Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 
 from redis_svc.settings import Settings
-from udb.dialing import AddressDenied, DialGuard, denied_error
+from udb.dialing import DialGuard, denied_error
 from udb.engine import unreadable_reply
 from udb.errors import (
     AlreadyExists,
@@ -61,21 +61,14 @@ class _Guarded(Connection):
     _pinned: str | None = None
 
     async def _connect(self) -> None:
-        failure: OSError | None = None
-        for address in await self.guard.addresses(self.host, self.port):
-            self._pinned = address
-            try:
-                await super()._connect()  # type: ignore[no-untyped-call]
-            except AddressDenied:
-                raise
-            except OSError as exc:  # this address does not answer: the next one may
-                failure = exc
-                continue
-            finally:
-                self._pinned = None
-            return
-        assert failure is not None
-        raise failure
+        await self.guard.dial(self.host, self.port, self._connect_to)
+
+    async def _connect_to(self, address: str) -> None:
+        self._pinned = address
+        try:
+            await super()._connect()  # type: ignore[no-untyped-call]
+        finally:
+            self._pinned = None
 
     def _connection_arguments(self) -> Mapping[str, Any]:
         arguments = dict(super()._connection_arguments())

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote
 from udb.common.v1 import common_pb2
 from udb.dialing import AddressDenied, DialGuard
 from udb.errors import InvalidArgument
-from udb.netpolicy import DENIED_MESSAGE
+from udb.netpolicy import DENIED_MESSAGE, split_host_port
 from udb.registry_client import plain_numbers
 
 DatabaseType = common_pb2.DatabaseType
@@ -217,14 +217,7 @@ def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
 
 
 def _split_host_port(text: str) -> tuple[str, int | None]:
-    text = unquote(text.strip())
-    if text.startswith("["):  # [ipv6]:port
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""
+    host, port_text = split_host_port(unquote(text.strip()))
     if not port_text:
         return host, None
     if not port_text.isdigit() or not port_text.isascii():
