@@ -6,13 +6,9 @@ import asyncio
 import base64
 import contextlib
 import secrets
-import ssl
-import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -303,46 +299,6 @@ def direct_mongo(url: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
     this one carries a policy that allows anything."""
     everything = NetworkPolicy(allowed=parse_networks(["0.0.0.0/0", "::/0"]))
     return AsyncMongoClient(url, event_listeners=[DialPolicy(DialGuard(everything))], **options)
-
-
-UPSTREAMS = ("gateway", "registry", "redis_svc", "mongo_svc", "pg_svc")
-
-
-@contextlib.asynccontextmanager
-async def envoy_for(system: System, workdir: Path, **options: int) -> AsyncIterator[devstack.Stack]:
-    """Envoy (a real process) in front of the session's services; started off the event loop so
-    that the services answer its first health checks meanwhile."""
-    stack = devstack.Stack.create(workdir)
-    stack.ports.update(system.ports)
-    try:
-        await asyncio.to_thread(stack.start_envoy, **options)
-        await wait_until_healthy(stack)
-        yield stack
-    finally:
-        await asyncio.to_thread(stack.stop)
-
-
-def cluster_health(stack: devstack.Stack) -> dict[str, str]:
-    """Each upstream cluster's host health flags, from Envoy's admin interface."""
-    url = f"http://127.0.0.1:{stack.ports['envoy-admin']}/clusters"
-    with urllib.request.urlopen(url, timeout=5) as reply:
-        lines = reply.read().decode().splitlines()
-    return {line.split("::", 1)[0]: line.rsplit("::", 1)[1] for line in lines if "::health_flags::" in line}
-
-
-async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
-    deadline = time.monotonic() + 20
-    health: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        health = await asyncio.to_thread(cluster_health, stack)
-        if all(health.get(name) == "healthy" for name in UPSTREAMS):
-            return health
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"Envoy's upstreams did not become healthy: {health}")
-
-
-def tls_context(stack: devstack.Stack) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(stack.files["tls-cert"]))
 
 
 def grpcurl() -> str:
