@@ -6,9 +6,13 @@ import asyncio
 import base64
 import contextlib
 import secrets
+import ssl
+import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -303,3 +307,67 @@ def direct_mongo(url: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
 
 def grpcurl() -> str:
     return devstack.find_binary("grpcurl")
+
+
+@contextlib.asynccontextmanager
+async def own_gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    """A gateway of its own (on a real socket) in front of the session's services, with ``env``
+    over the session's settings and its rate limits on; yields a client and the app."""
+    port = devstack.free_port()
+    environ = {
+        **system.env,
+        "GATEWAY_ADDR": f"127.0.0.1:{port}",
+        "GATEWAY_GRPC_ADDR": "127.0.0.1:0",
+        "RATE_LIMIT_ENABLED": "true",  # the session gateway runs without
+        **env,
+    }
+    app = create_app(GatewaySettings.from_env(Env(environ=environ, env_file=None)))
+    server, task = await start_uvicorn(app, port)
+    try:
+        await asyncio.wait_for(app.state.backends.access.ready.wait(), 10)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/platform", timeout=30) as http:
+            yield http, app
+    finally:
+        server.should_exit = True
+        await task
+
+
+#: Envoy's upstream clusters of ours (deploy/envoy/envoy.yaml).
+UPSTREAMS = ("gateway", "registry", "redis_svc", "mongo_svc", "pg_svc")
+
+
+@contextlib.asynccontextmanager
+async def envoy_for(system: System, workdir: Path, **options: int) -> AsyncIterator[devstack.Stack]:
+    """Envoy (a real process) in front of the session's services; started off the event loop so
+    that the services answer its first health checks meanwhile."""
+    stack = devstack.Stack.create(workdir)
+    stack.ports.update(system.ports)
+    try:
+        await asyncio.to_thread(stack.start_envoy, **options)
+        await wait_until_healthy(stack)
+        yield stack
+    finally:
+        await asyncio.to_thread(stack.stop)
+
+
+def cluster_health(stack: devstack.Stack) -> dict[str, str]:
+    """Each upstream cluster's host health flags, from Envoy's admin interface."""
+    url = f"http://127.0.0.1:{stack.ports['envoy-admin']}/clusters"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        lines = reply.read().decode().splitlines()
+    return {line.split("::", 1)[0]: line.rsplit("::", 1)[1] for line in lines if "::health_flags::" in line}
+
+
+async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
+    deadline = time.monotonic() + 20
+    health: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        health = await asyncio.to_thread(cluster_health, stack)
+        if all(health.get(name) == "healthy" for name in UPSTREAMS):
+            return health
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"Envoy's upstreams did not become healthy: {health}")
+
+
+def tls_context(stack: devstack.Stack) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(stack.files["tls-cert"]))
