@@ -86,10 +86,11 @@ def bench_stack(*, access_log: bool = False) -> Iterator[BenchStack]:
     jwt_secret = "bench-secret-" + os.urandom(16).hex()
     stack = devstack.Stack.create()
     try:
+        stack.start_postgres("platform")
         stack.start_postgres()
         stack.start_redis()
         stack.start_ferretdb()
-        platform_url = stack.create_database("udb_platform")
+        platform_url = stack.create_database("udb_platform", cluster="platform")
         env = stack.service_env(
             jwt_secret=jwt_secret, encryption_key=devstack.new_encryption_key(), platform_url=platform_url
         )

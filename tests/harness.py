@@ -22,10 +22,12 @@ import httpx
 import uvicorn
 from gateway.app import create_app
 from gateway.settings import Settings as GatewaySettings
+from mongo_svc.dial import DialPolicy
 from mongo_svc.server import create_server as create_mongo
 from mongo_svc.settings import Settings as MongoSettings
 from pg_svc.server import create_server as create_pg
 from pg_svc.settings import Settings as PgSettings
+from pymongo import AsyncMongoClient
 from redis_svc.server import create_server as create_redis
 from redis_svc.settings import Settings as RedisSettings
 from registry.server import create_server as create_registry
@@ -34,7 +36,9 @@ from starlette.applications import Starlette
 
 from udb.auth import mint_token
 from udb.config import Env
+from udb.dialing import DialGuard
 from udb.mongo.v1 import mongo_pb2_grpc
+from udb.netpolicy import NetworkPolicy, parse_networks
 from udb.pg.v1 import pg_pb2_grpc
 from udb.redis.v1 import redis_pb2_grpc
 from udb.registry.v1 import registry_pb2_grpc
@@ -43,20 +47,48 @@ from udb.server import Server
 
 @dataclass
 class Servers:
-    """The real database servers of the session."""
+    """The real database servers of the session: tenants' Postgres (``pg_url``, its superuser)
+    and the platform's own (``platform_pg_url``), Redis and the MongoDB wire server."""
 
     pg_url: str
+    platform_pg_url: str
     redis_url: str
     mongo_url: str
     stack: devstack.Stack
 
     async def create_database(self, name: str) -> str:
+        """A database on the tenants' cluster; returns its superuser URL."""
+        return await _create_database(self.pg_url, name)
+
+    async def create_platform_database(self, name: str) -> str:
+        """A database on the platform's cluster, for a registry of a test's own."""
+        return await _create_database(self.platform_pg_url, name)
+
+    async def create_reader(self) -> dict[str, str]:
+        """A login role on the tenants' cluster granted pg_read_all_data only; returns the options that
+        make it a connection's read_only_role (viewers' SQL runs as it)."""
+        role, password = f"reader_{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(16)
         conn = await asyncpg.connect(self.pg_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE pg_read_all_data")
         finally:
             await conn.close()
-        return self.pg_url.rsplit("/", 1)[0] + f"/{name}"
+        return {"read_only_role": role, "read_only_password": password}
+
+    @property
+    def pg_tls_cert(self) -> str | None:
+        """The certificate (for ``localhost``) the tenants' cluster presents, when started here."""
+        path = self.stack.files.get("postgres-tls-cert")
+        return str(path) if path else None
+
+
+async def _create_database(server_url: str, name: str) -> str:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 @dataclass
@@ -161,6 +193,9 @@ def system_env(
         "REDIS_CONNECT_TIMEOUT_S": "2",
         "MONGO_SERVER_SELECTION_TIMEOUT_S": "2",
         "PG_CONNECT_TIMEOUT_S": "2",
+        # The test servers listen on loopback, which production refuses: allowed here explicitly
+        # (the platform database and the services' own ports stay refused, as platform endpoints).
+        "ALLOWED_NETWORKS": devstack.LOOPBACK_NETWORKS,
     }
 
 
@@ -260,6 +295,14 @@ async def own_service(
     finally:
         await channel.close()
         await server.stop(1)
+
+
+def direct_mongo(url: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
+    """A test's own client of its MongoDB server, beside the services. mongo-svc checks every
+    PyMongo dial of this process (mongo_svc.dial) and a client without a policy dials nothing:
+    this one carries a policy that allows anything."""
+    everything = NetworkPolicy(allowed=parse_networks(["0.0.0.0/0", "::/0"]))
+    return AsyncMongoClient(url, event_listeners=[DialPolicy(DialGuard(everything))], **options)
 
 
 def grpcurl() -> str:

@@ -19,7 +19,7 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from udb.auth import TokenVerifier
+from udb.auth import MAX_TOKEN_BYTES, TokenVerifier
 from udb.config import ConfigError, ServiceSettings
 from udb.interceptors import ServiceInterceptor
 from udb.logs import configure_logging
@@ -96,11 +96,17 @@ class Server:
 KEEPALIVE_TIME_MS = 30_000
 
 
+#: Metadata a call may carry: a token of MAX_TOKEN_BYTES and the rest (request id, trace context).
+MAX_METADATA_BYTES = 2 * MAX_TOKEN_BYTES
+
+
 def grpc_options(max_message_bytes: int, *, keepalive_time_ms: int = KEEPALIVE_TIME_MS) -> list[tuple[str, Any]]:
     """Channel options of every peer of this system."""
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         ("grpc.keepalive_time_ms", keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
@@ -115,6 +121,8 @@ def server_options(max_message_bytes: int, *, keepalive_time_ms: int = KEEPALIVE
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         ("grpc.keepalive_time_ms", keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from bson import json_util
-from harness import Servers, System
+from harness import Servers, System, direct_mongo
 from mongo_svc.ejson import RELAXED
 from pymongo import AsyncMongoClient
 
@@ -71,7 +71,7 @@ async def project(system: System, servers: Servers) -> Project:
 @pytest_asyncio.fixture(scope="module")
 async def raw(servers: Servers) -> AsyncIterator[RawClient]:
     """PyMongo straight to the server, to arrange data and check what the API did."""
-    client: RawClient = AsyncMongoClient(servers.mongo_url, tz_aware=True)
+    client: RawClient = direct_mongo(servers.mongo_url, tz_aware=True)
     yield client
     await client.close()
 

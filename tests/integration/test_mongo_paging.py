@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
-from harness import Servers, System
+from harness import Servers, System, direct_mongo
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
@@ -24,7 +24,7 @@ async def test_paging_through_100000_documents_keeps_memory_flat(system: System,
     ref, owner = await system.new_project()
     await system.add_connection(ref, owner, "mongodb", {"identifier": "main", "uri": servers.mongo_url})
     database = f"paging_{uuid.uuid4().hex[:10]}"
-    raw: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url)
+    raw: AsyncMongoClient[dict[str, Any]] = direct_mongo(servers.mongo_url)
     pad = "m" * 300
     try:
         for start in range(0, DOCUMENTS, 5000):

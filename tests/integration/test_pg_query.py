@@ -49,7 +49,8 @@ class Project:
 
 @pytest_asyncio.fixture(scope="module")
 async def project(system: System) -> AsyncIterator[Project]:
-    """A project on a fresh database, with a viewer and a developer besides its owner."""
+    """A project on a fresh database (its connection's user a superuser, viewers' SQL running as a
+    read-only login), with a viewer and a developer besides its owner."""
     db_url = await system.servers.create_database(f"udb_query_{uuid.uuid4().hex[:8]}")
     connection = await asyncpg.connect(db_url)
     try:
@@ -57,7 +58,9 @@ async def project(system: System) -> AsyncIterator[Project]:
     finally:
         await connection.close()
     ref, owner = await system.new_project()
-    record = await system.add_connection(ref, owner, "pg-meta", {"identifier": "main", "uri": db_url})
+    record = await system.add_connection(
+        ref, owner, "pg-meta", {"identifier": "main", "uri": db_url, "options": await system.servers.create_reader()}
+    )
     viewer, developer = f"viewer-{uuid.uuid4().hex[:8]}", f"dev-{uuid.uuid4().hex[:8]}"
     await system.add_member(ref, owner, viewer, "viewer")
     await system.add_member(ref, owner, developer, "developer")

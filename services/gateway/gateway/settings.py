@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from udb.config import DEFAULT_ADDRESSES, AuthSettings, ConfigError, Env, metrics_address
+from udb.config import DEFAULT_ADDRESSES, GATEWAY_ADDRESSES, AuthSettings, ConfigError, Env, metrics_address
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     #: gRPC health and reflection of the gateway itself (for probes and grpcurl, like every service).
-    grpc_address: str = "127.0.0.1:50050"
+    grpc_address: str = GATEWAY_ADDRESSES["gateway-grpc"][1]
     auth: AuthSettings
     registry_address: str = DEFAULT_ADDRESSES["registry"][1]
     redis_address: str = DEFAULT_ADDRESSES["redis-svc"][1]
@@ -73,11 +73,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
         env = env or Env()
-        host, _, port = env.str("GATEWAY_ADDR", "127.0.0.1:8080").rpartition(":")
+        host, _, port = env.str(*GATEWAY_ADDRESSES["gateway"]).rpartition(":")
         return cls(
             host=host or "127.0.0.1",
             port=int(port),
-            grpc_address=env.str("GATEWAY_GRPC_ADDR", "127.0.0.1:50050"),
+            grpc_address=env.str(*GATEWAY_ADDRESSES["gateway-grpc"]),
             auth=AuthSettings.from_env(env),
             registry_address=env.str(*DEFAULT_ADDRESSES["registry"]),
             redis_address=env.str(*DEFAULT_ADDRESSES["redis-svc"]),

@@ -21,7 +21,7 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         settings,
         [Registration(pg_pb2_grpc.add_PgServiceServicer_to_server, servicer, SERVICE_NAME)],
         address=address,
-        on_start=[runtime.start],
-        on_stop=[runtime.close],
+        on_start=[runtime.start, servicer.start],
+        on_stop=[runtime.close, servicer.close],
         components={"runtime": runtime},
     )

@@ -18,6 +18,7 @@ from pg_svc.query import Limits, StatementError, run
 from pg_svc.settings import Settings
 from pg_svc.sql_errors import query_error
 from pg_svc.typegen import generate as typegen
+from pg_svc.viewer import ViewerPools
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
 from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument
@@ -38,6 +39,14 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         self.runtime = runtime
         self.settings = settings
         self._flights: Flights[str] = Flights()
+        self.viewers = ViewerPools(settings, acquire_timeout_s=settings.connect_timeout_s)
+        runtime.registry.add_listener(self.viewers.invalidate)
+
+    async def start(self) -> None:
+        await self.viewers.start()
+
+    async def close(self) -> None:
+        await self.viewers.close()
 
     @contextlib.asynccontextmanager
     async def _connection(
@@ -54,6 +63,26 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 yield connection, borrowed.access
             finally:
                 await pool.release(connection)
+
+    @contextlib.asynccontextmanager
+    async def _sql_connection(
+        self, target: common_pb2.ConnectionTarget
+    ) -> AsyncIterator[tuple[asyncpg.pool.PoolConnectionProxy, bool]]:
+        """A connection for a caller's SQL, and whether it is a viewer's (read only): a developer's
+        runs as the connection's user, a viewer's with read rights only (:mod:`pg_svc.viewer`)."""
+        async with self.runtime.borrow(target, common_pb2.ROLE_VIEWER) as borrowed:
+            if borrowed.access.role < common_pb2.ROLE_DEVELOPER:
+                async with self.viewers.connection(borrowed) as connection:
+                    yield connection, True
+                return
+            try:
+                connection = await borrowed.client.acquire(timeout=self.settings.connect_timeout_s)
+            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+                raise translate(exc) from None
+            try:
+                yield connection, False
+            finally:
+                await borrowed.client.release(connection)
 
     async def _catalog(self, target: common_pb2.ConnectionTarget, sql: str, *args: Any) -> str:
         """One catalogue query's JSON text (any member may read the catalogue). Equal questions
@@ -110,8 +139,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         parameters = _parameters(request.parameters)
         limits = self._limits(request.statement_timeout_ms)
         configured = int(self.settings.statement_timeout_s * 1000)
-        async with self._connection(request.target, common_pb2.ROLE_VIEWER) as (connection, access):
-            read_only = access.role < common_pb2.ROLE_DEVELOPER
+        async with self._sql_connection(request.target) as (connection, read_only):
             try:
                 result = await run(
                     connection,

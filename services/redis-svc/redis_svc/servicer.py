@@ -38,7 +38,7 @@ from redis_svc.inputs import (
 )
 from redis_svc.settings import Settings
 from udb.common.v1 import common_pb2
-from udb.engine import EngineRuntime
+from udb.engine import PARSE_ERRORS, EngineRuntime, unreadable_reply
 from udb.errors import AlreadyExists, DatabaseError, InvalidArgument, NotFound
 from udb.redis.v1 import redis_pb2, redis_pb2_grpc
 
@@ -119,6 +119,11 @@ async def _redis(call: Awaitable[T]) -> T:
         raise
     except (rex.RedisError, OSError) as exc:
         raise translate(exc) from None
+    except PARSE_ERRORS as exc:  # redis-py choking on a reply it cannot read
+        error = unreadable_reply(exc, "redis", "redis", "hiredis")
+        if error is None:
+            raise
+        raise error from None
 
 
 def _is_script_refusal(exc: rex.ResponseError) -> bool:
