@@ -34,6 +34,17 @@ class _NoQuery:
 class TextConnection(asyncpg.Connection):
     """An asyncpg connection on which every type is exchanged as text (see the module's docstring)."""
 
+    def __init__(self, protocol: Any, transport: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(protocol, transport, *args, **kwargs)
+        except BaseException:
+            # A server that answers with a version asyncpg cannot parse fails __init__ half way,
+            # and asyncpg leaves its socket open: close it, and let __del__ know it is closed.
+            transport.abort()
+            self._aborted = True
+            self._source_traceback = None
+            raise
+
     async def _introspect_types(self, typeoids: Iterable[int], timeout: float | None) -> tuple[list[Any], Any]:  # noqa: ASYNC109 (asyncpg's signature)
         register(self, typeoids)
         return [], _NoQuery()
