@@ -114,6 +114,8 @@ class MuxChannel(grpc.aio.Channel):
         self._in_flight = 0
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
+        #: Frames written, over the channel's life (calls per frame shows how well calls batch).
+        self.frames_sent = 0
 
     # ---- calls -------------------------------------------------------------------------------
 
@@ -414,6 +416,7 @@ class _ClientStream:
                     frame.cancelled.extend(self._cancels)
                     self._cancels = []
                 await rpc.write(frame)
+                self._owner.frames_sent += 1
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 (the reader sees the stream's status and fails the calls)

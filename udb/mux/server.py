@@ -200,6 +200,8 @@ class ServerStream:
         except asyncio.CancelledError:
             raise
         except Exception:  # a frame that does not decode ends the stream
+            if self._end.done():
+                return  # the stream was cut or ended: its reads fail
             log.warning("mux stream unreadable", exc_info=True)
             self._finish((grpc.StatusCode.INVALID_ARGUMENT, "a frame of calls does not decode"))
             return
