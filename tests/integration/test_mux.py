@@ -440,6 +440,26 @@ async def test_a_mux_channel_finishes_its_calls_across_a_graceful_shutdown(syste
 # ---- what stays as it was ------------------------------------------------------------------------
 
 
+async def test_a_server_without_the_stream_is_called_unary(system: System) -> None:
+    """A server that does not serve the stream (an older release) answers its calls all the same: the channel
+    learns it from the UNIMPLEMENTED stream and makes unary calls from then on."""
+    server = grpc.aio.server()
+    redis_pb2_grpc.add_RedisServiceServicer_to_server(Probe(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with mux_to(port) as mux:
+            stub = redis_pb2_grpc.RedisServiceStub(mux)
+            replies = await asyncio.gather(*(stub.GetKey(probe_get(f"old:{n}"), timeout=10) for n in range(3)))
+            assert [reply.key for reply in replies] == [b"old:0", b"old:1", b"old:2"]
+            assert mux.unary_only
+            sent = mux.frames_sent
+            assert (await stub.GetKey(probe_get("next"), timeout=10)).key == b"next"
+            assert mux.frames_sent == sent
+    finally:
+        await server.stop(1)
+
+
 async def test_health_and_reflection_are_unaffected(system: System) -> None:
     """Health checks through a MuxChannel go as plain unary calls (no token needed); reflection lists the stream's
     service beside the engine's."""

@@ -16,6 +16,8 @@ reflection use the wrapped channel as they are.
 - A stream that breaks fails its calls in flight with UNAVAILABLE; the next call opens a new one.
   A server that shuts down tells its streams: new calls go to a new stream, calls in flight
   finish, and a call the server refused before starting it is sent once more.
+- A server without the stream (an older release, during a rolling upgrade) answers UNIMPLEMENTED
+  for it: the channel then makes plain unary calls.
 - Failures are ``grpc.aio.AioRpcError``, with the status code, message and trailers
   (``grpc-status-details-bin``) a unary call would have raised, so ``udb.errors.from_rpc_error``
   and everything above it work unchanged.
@@ -114,6 +116,9 @@ class MuxChannel(grpc.aio.Channel):
         self._in_flight = 0
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
+        #: Set when the server does not serve the stream: calls go as plain unary calls.
+        self.unary_only = False
+        self._unary_calls: dict[str, Any] = {}
         #: Frames written, over the channel's life (calls per frame shows how well calls batch).
         self.frames_sent = 0
 
@@ -152,6 +157,8 @@ class MuxChannel(grpc.aio.Channel):
         try:
             fields = _call_fields(metadata)
             for attempt in range(2):
+                if self.unary_only:
+                    return await self._unary(method, request, metadata, deadline)
                 timeout_us = 0
                 if deadline is not None:
                     remaining = deadline - time.monotonic()
@@ -162,11 +169,9 @@ class MuxChannel(grpc.aio.Channel):
                 if stream is None or not stream.accepting:
                     stream = self._new_stream()
                 call_id = next(self._ids)
-                reply = await stream.submit(
-                    loop, (call_id, method, request, timeout_us, *fields), len(request), timeout_us
-                )
+                reply = await stream.submit(loop, (call_id, method, request, timeout_us, *fields), timeout_us)
                 if reply is _RESEND:
-                    if attempt == 0:
+                    if attempt == 0 or self.unary_only:
                         continue
                     raise rpc_error(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
                 assert isinstance(reply, mux_pb2.Reply)
@@ -175,7 +180,8 @@ class MuxChannel(grpc.aio.Channel):
                 if reply.not_started and attempt == 0:
                     continue
                 raise _error_of(reply)
-            raise AssertionError("unreachable")
+            # Only a server found not to serve the stream leaves the loop: the call goes unary.
+            return await self._unary(method, request, metadata, deadline)
         finally:
             self._in_flight -= 1
             while self._slot_waiters:
@@ -183,6 +189,14 @@ class MuxChannel(grpc.aio.Channel):
                 if not waiter.done():
                     waiter.set_result(None)
                     break
+
+    async def _unary(self, method: str, request: bytes, metadata: MetadataArg, deadline: float | None) -> bytes:
+        call = self._unary_calls.get(method)
+        if call is None:
+            call = self._unary_calls[method] = self.channel.unary_unary(method, None, None)  # bytes in and out
+        timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        reply: bytes = await call(request, metadata=metadata, timeout=timeout)
+        return reply
 
     async def _wait_for_slot(self, timeout_s: float | None) -> None:
         while self._in_flight >= self._max_in_flight:
@@ -341,7 +355,7 @@ class _ClientStream:
         self._reader = loop.create_task(self._read())
 
     async def submit(
-        self, loop: asyncio.AbstractEventLoop, queued: _Queued, size: int, timeout_us: int
+        self, loop: asyncio.AbstractEventLoop, queued: _Queued, timeout_us: int
     ) -> mux_pb2.Reply | _Resend:
         call_id = queued[0]
         future: asyncio.Future[mux_pb2.Reply | _Resend] = loop.create_future()
@@ -452,14 +466,18 @@ class _ClientStream:
 
     def _end(self, failure: grpc.StatusCode | None) -> None:
         self.accepting = False
+        if failure is grpc.StatusCode.UNIMPLEMENTED and not self._owner.unary_only:
+            log.info("the server has no multiplexed stream: plain unary calls from now on")
+            self._owner.unary_only = True
         self._owner.stream_ended(self)
         self._writer.cancel()
         pending, self._pending = self._pending, {}
         for future in pending.values():
             if future.done():
                 continue
-            if failure is None:
-                # A stream that ends with OK has answered every call it started: these never ran.
+            if failure is None or self._owner.unary_only:
+                # A stream that ends with OK has answered every call it started, and one refused as
+                # unknown started none: these never ran.
                 future.set_result(_RESEND)
             else:
                 future.set_exception(
