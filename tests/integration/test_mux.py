@@ -21,6 +21,7 @@ from harness import Servers, System, grpcurl
 from redis_svc.settings import Settings as RedisSettings
 
 from udb import metrics
+from udb.clients import multiplexed_channel
 from udb.common.v1 import common_pb2
 from udb.config import Env
 from udb.errors import DeadlineExceeded, from_rpc_error
@@ -463,7 +464,7 @@ async def test_a_server_without_the_stream_is_called_unary(system: System) -> No
 async def test_health_and_reflection_are_unaffected(system: System) -> None:
     """Health checks through a MuxChannel go as plain unary calls (no token needed); reflection lists the stream's
     service beside the engine's."""
-    async with mux_to(system.ports["redis-svc"]) as mux:
+    async with multiplexed_channel(f"127.0.0.1:{system.ports['redis-svc']}") as mux:
         reply = await health_pb2_grpc.HealthStub(mux).Check(health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         assert mux.frames_sent == 0

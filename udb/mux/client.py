@@ -84,7 +84,12 @@ _RESEND = _Resend()
 
 
 class MuxChannel(grpc.aio.Channel):
-    """A ``grpc.aio.Channel`` whose unary-unary calls ride one multiplexed stream (see the module)."""
+    """A ``grpc.aio.Channel`` whose unary-unary calls ride one multiplexed stream (see the module).
+
+    The wrapped channel must accept messages as large as the largest reply, as the channels of
+    :func:`udb.clients.insecure_channel` do (a frame too large for it fails the whole stream).
+    :func:`udb.clients.multiplexed_channel` makes both.
+    """
 
     def __init__(
         self,
