@@ -90,8 +90,10 @@ class _CallScope:
         # Calls this RPC makes to peers get no more than the time its caller gave it.
         deadline_var.set(None if remaining is None else time.monotonic() + remaining)
         parent = tracing.extract(trace_headers) if trace_headers else None
-        self.span = tracing.tracer.start_span(self.method, context=parent, kind=trace.SpanKind.SERVER)
-        self._otel_token = otel_context.attach(trace.set_span_in_context(self.span, parent))
+        # With no caller's trace and no exporter, a span would be invalid and carry nothing on.
+        if parent is not None or tracing.exporting():
+            self.span = tracing.tracer.start_span(self.method, context=parent, kind=trace.SpanKind.SERVER)
+            self._otel_token = otel_context.attach(trace.set_span_in_context(self.span, parent))
         token = bearer_token(authorization if isinstance(authorization, str) else None)
         verifier = self._interceptor.verifier
         principal = verifier.cached(token) or await verifier.verify(token)
