@@ -427,10 +427,7 @@ class _ClientStream:
                     size += len(request) + len(auth) + 64
                     if size >= budget:
                         break
-                if taken == len(queue):
-                    self._queue = []
-                else:
-                    del queue[:taken]
+                del queue[:taken]
                 if self._cancels:
                     frame.cancelled.extend(self._cancels)
                     self._cancels = []

@@ -333,10 +333,7 @@ class ServerStream:
             taken += 1
             if size >= budget:
                 break
-        if taken == len(queued):
-            self._replies = []
-        else:
-            del queued[:taken]
+        del queued[:taken]
         self._queued_bytes = max(self._queued_bytes - size, 0)
         return frame
 
