@@ -373,7 +373,7 @@ class _ClientStream:
         except asyncio.CancelledError:
             if self._pending.pop(call_id, None) is not None and call_id <= self._last_written:
                 self._cancels.append(call_id)
-                self._wake.set()
+            self._wake.set()  # the cancel goes out; a draining stream with no call left closes
             raise
         finally:
             if timer is not None:
@@ -384,6 +384,7 @@ class _ClientStream:
         future = self._pending.pop(call_id, None)
         if future is not None and not future.done():
             future.set_exception(rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded"))
+            self._wake.set()  # a draining stream with no call left closes
 
     def stop_accepting(self) -> None:
         """New calls go elsewhere; once the calls in flight have answered, the stream is closed."""

@@ -245,7 +245,9 @@ class ServerStream:
         if context.timer is not None:
             context.timer.cancel()
         if self._end.done() and self._end.result() is not None:
-            return  # cut: nothing more is written
+            if not task.cancelled():
+                task.exception()  # retrieved: a cut stream writes nothing more
+            return
         reply = self._reply_of(context, task)
         if reply is not None:
             self._queue(reply)
