@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 PROTO_FILES := $(shell find protos -name '*.proto' | sort)
-GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg/v1
+GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg/v1 udb/mux/v1
 
 .PHONY: install tools proto proto-check lint format typecheck test test-unit test-integration test-debug bench dev check \
 	certs validate-deploy validate-deploy-tools monitoring
