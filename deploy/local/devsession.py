@@ -44,7 +44,7 @@ PROJECT_REF = "dev-project"
 #: The dev token outlives a working day (and a weekend); each start writes a new one.
 TOKEN_TTL_S = 7 * 24 * 3600
 #: The lines `make dev` prints and the README's first screen shows, after `source <env file>`:
-#: each engine's demo data, through the edge, as pasted (tests/integration/test_ops_dev.py).
+#: each engine's demo data, through the edge, as pasted (tests/integration/test_ops_devstack.py).
 _CURL = 'curl -sS --cacert "$UDB_CACERT" -H "Authorization: Bearer $UDB_TOKEN"'
 CURL_LINES = (
     f'{_CURL} "$UDB_URL/redis/$UDB_REF/keys?pattern=shop:*"',
