@@ -348,26 +348,51 @@ class Targets:
     mongo_url: str
 
 
-async def load(targets: Targets) -> dict[str, str]:
-    """The dataset into every engine where it is absent; says per engine what was done."""
+async def load_targets(targets: Targets) -> dict[str, str]:
+    """``load`` with clients of its own for ``targets`` (what `make dev` runs)."""
     from pymongo import AsyncMongoClient
     from redis.asyncio import Redis
 
-    postgres = await load_postgres(targets.postgres_owner_url, reader=targets.postgres_reader)
-    redis_client = Redis.from_url(targets.redis_url)
+    redis = Redis.from_url(targets.redis_url)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(targets.mongo_url, serverSelectionTimeoutMS=10_000)
     try:
-        written = await load_redis(redis_client)
+        return await load(
+            postgres_owner_url=targets.postgres_owner_url,
+            postgres_reader=targets.postgres_reader,
+            redis=redis,
+            mongo=mongo,
+        )
     finally:
-        await redis_client.aclose()
-    mongo_client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        targets.mongo_url, serverSelectionTimeoutMS=10_000
-    )
-    try:
-        mongo = await load_mongo(mongo_client)
-    finally:
-        await mongo_client.close()
-    return {
-        "postgres": "schema shop loaded" if postgres else "schema shop already there",
-        "redis": f"{len(written)} keys written" if written else "every key already there",
-        "mongodb": "shop.orders loaded" if mongo else "shop.orders already there",
-    }
+        await redis.aclose()
+        await mongo.close()
+
+
+async def load(
+    *, postgres_owner_url: str, postgres_reader: str, redis: Redis, mongo: AsyncMongoClient[dict[str, Any]]
+) -> dict[str, str]:
+    """The dataset into every engine where it is absent; says per engine what was done. An engine
+    that refuses it (say, a key of another type where a demo key goes) is reported, and the others
+    are loaded all the same: the stack is useful without its demo."""
+    import asyncpg
+    from pymongo.errors import PyMongoError
+    from redis.exceptions import RedisError
+
+    async def postgres_step() -> str:
+        loaded = await load_postgres(postgres_owner_url, reader=postgres_reader)
+        return "schema shop loaded" if loaded else "schema shop already there"
+
+    async def redis_step() -> str:
+        written = await load_redis(redis)
+        return f"{len(written)} keys written" if written else "every key already there"
+
+    async def mongo_step() -> str:
+        loaded = await load_mongo(mongo)
+        return "shop.orders loaded" if loaded else "shop.orders already there"
+
+    done = {}
+    for engine, step in (("postgres", postgres_step), ("redis", redis_step), ("mongodb", mongo_step)):
+        try:
+            done[engine] = await step()
+        except (OSError, asyncpg.PostgresError, RedisError, PyMongoError) as exc:
+            done[engine] = f"not loaded ({type(exc).__name__}: {exc})"
+    return done

@@ -196,7 +196,7 @@ def _start(stack: devstack.Stack, folder: WorkFolder, tls_dir: Path | None) -> s
     token = mint_token(dev.jwt_secret, subject=DEV_USER, ttl_s=TOKEN_TTL_S)
     service_token = mint_token(dev.jwt_secret, subject="dev-operator", role="service_role", ttl_s=TOKEN_TTL_S)
     targets = _bootstrap(stack, token, dev)
-    loaded = asyncio.run(demo.load(targets))
+    loaded = asyncio.run(demo.load_targets(targets))
     until = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=TOKEN_TTL_S)).strftime("%Y-%m-%d %H:%M UTC")
     folder.write_env(
         {

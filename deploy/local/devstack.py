@@ -35,7 +35,7 @@ from pathlib import Path
 import pgcluster
 from pgcluster import AS_POSTGRES
 from postgres_meta import POSTGRES_META_VERSION, ensure_postgres_meta
-from processes import Managed, StackError, alive, find_binary, free_port, pid_in, wait_for_port
+from processes import Managed, StackError, alive, find_binary, free_port, pid_in, port_is_free, wait_for_port
 from tlspair import make_tls_pair
 
 # Where the tests, the benchmarks and the tools have always found them.
@@ -48,6 +48,7 @@ __all__ = [
     "find_binary",
     "free_port",
     "make_tls_pair",
+    "port_is_free",
     "wait_for_port",
 ]
 

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 import demo
+import devstack
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
@@ -256,3 +257,24 @@ async def test_mongo_holds_nested_orders_with_an_index(system: System, loaded: L
     assert indexes.status_code == 200, indexes.text
     by_name = {index["name"]: index for index in indexes.json()["data"]}
     assert by_name[demo.MONGO_INDEX]["key"] == {"customer.email": 1, "placed_at": -1}
+
+
+async def test_an_engine_that_refuses_the_demo_is_reported_and_the_others_are_loaded(
+    servers: Servers, loaded: Loaded
+) -> None:
+    """With Postgres refusing the login and Redis down, load() says so per engine (no exception) and
+    still loads MongoDB."""
+    wrong_password = _login(servers.pg_url, urlsplit(loaded.owner_url).username or "", "wrong", "postgres")
+    closed = redis.Redis.from_url(f"redis://127.0.0.1:{devstack.free_port()}/0")
+    mongo = direct_mongo(servers.mongo_url)
+    try:
+        await mongo.drop_database(demo.MONGO_DATABASE)
+        done = await demo.load(postgres_owner_url=wrong_password, postgres_reader="nobody", redis=closed, mongo=mongo)
+        assert done["postgres"].startswith("not loaded (InvalidPasswordError: ")
+        assert done["redis"].startswith("not loaded (ConnectionError: ")
+        assert done["mongodb"] == "shop.orders loaded"
+        assert await mongo[demo.MONGO_DATABASE][demo.MONGO_COLLECTION].count_documents({}) == len(demo.ORDERS)
+    finally:
+        await mongo.drop_database(demo.MONGO_DATABASE)
+        await mongo.close()
+        await closed.aclose()
