@@ -33,13 +33,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pgcluster
-from pgcluster import AS_POSTGRES
+from pgcluster import AS_POSTGRES, PG_BIN_DIRS
 from postgres_meta import POSTGRES_META_VERSION, ensure_postgres_meta
-from processes import Managed, StackError, alive, find_binary, free_port, pid_in, port_is_free, wait_for_port
+from processes import (
+    Managed,
+    StackError,
+    alive,
+    find_binary,
+    free_port,
+    log_tail,
+    pid_in,
+    port_is_free,
+    wait_for_port,
+)
 from tlspair import make_tls_pair
 
 # Where the tests, the benchmarks and the tools have always found them.
 __all__ = [
+    "PG_BIN_DIRS",
     "POSTGRES_META_VERSION",
     "Managed",
     "Stack",
@@ -47,6 +58,7 @@ __all__ = [
     "ensure_postgres_meta",
     "find_binary",
     "free_port",
+    "log_tail",
     "make_tls_pair",
     "port_is_free",
     "wait_for_port",

@@ -69,9 +69,9 @@ def openapi_document(routes: list[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI 3 document of ``routes``, from their docstrings.
 
     A function route serving several methods has one docstring keyed by method, which Starlette
-    gives whole to each method: each operation keeps its own part. Path parameters and a query
-    parameter's string schema are implied by the route, so they are filled in here rather than
-    repeated in every docstring.
+    gives whole to each method: each operation keeps its own part. Path parameters (required, as
+    every path parameter is) and a parameter's string schema are implied by the route, so they are
+    filled in here rather than repeated in every docstring.
     """
     document = schemas.get_schema(routes=routes)
     paths: dict[str, dict[str, Any]] = {}
@@ -93,6 +93,8 @@ def _parameters(path: str, declared: list[dict[str, Any]]) -> list[dict[str, Any
     for parameter in parameters:
         if "content" not in parameter:
             parameter.setdefault("schema", {"type": "string"})
+        if parameter.get("in") == "path":
+            parameter["required"] = True  # OpenAPI's rule: a path has every one of its parameters
     return parameters
 
 
