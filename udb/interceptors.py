@@ -16,6 +16,7 @@ the trace context on.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import itertools
@@ -95,6 +96,13 @@ class _CallScope:
         principal = verifier.cached(token) or await verifier.verify(token)
         self.user = principal.subject
         principal_var.set(principal)
+
+    def cancelled(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        """Records why grpc.aio cancelled the handler: the caller's deadline ran out (it has then
+        been answered DEADLINE_EXCEEDED already), or the caller went away."""
+        remaining = context.time_remaining()
+        ran_out = remaining is not None and remaining <= 0
+        self.code = grpc.StatusCode.DEADLINE_EXCEEDED if ran_out else grpc.StatusCode.CANCELLED
 
     async def fail(self, context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
         error = exc if isinstance(exc, DatabaseError) else Internal()
@@ -192,6 +200,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             try:
                 await scope.begin(context)
                 return await behavior(request, context)
+            except asyncio.CancelledError:
+                scope.cancelled(context)
+                raise
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
@@ -214,6 +225,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 await scope.begin(context)
                 async for response in behavior(request, context):
                     yield response
+            except asyncio.CancelledError:
+                scope.cancelled(context)
+                raise
             except grpc.aio.AbortError:
                 raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
