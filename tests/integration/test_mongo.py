@@ -322,18 +322,20 @@ async def test_next_cursor_pages_through_every_document_once(project: Project, d
             break
         reply = await project.get("viewer", db, "collections", "c", "documents", cursor=cursor, limit=20)
     assert seen == list(range(95))
-    # A cursor that was used up (or never given) is 404.
-    stale = await project.get("viewer", db, "collections", "c", "documents", cursor=cursor or "nope")
-    assert stale.status_code == 404
+    # A cursor this API never gave out is 400.
+    forged = await project.get("viewer", db, "collections", "c", "documents", cursor="nope")
+    assert forged.status_code == 400
+    assert error_of(forged)["details"]["field"] == "cursor"
 
 
 async def test_a_cursor_belongs_to_its_caller(project: Project, db: str) -> None:
-    """Another member presenting my next_cursor gets 404, and I can still continue it."""
+    """Another member presenting my next_cursor gets 400, and I can still continue it."""
     await insert(project, db, "c", [{"_id": i} for i in range(10)])
     first = await project.get("developer", db, "collections", "c", "documents", limit=4)
     cursor = first.json()["next_cursor"]
     stolen = await project.get("viewer", db, "collections", "c", "documents", cursor=cursor)
-    assert stolen.status_code == 404
+    assert stolen.status_code == 400
+    assert "not given to this caller" in error_of(stolen)["message"]
     mine = await project.get("developer", db, "collections", "c", "documents", cursor=cursor, limit=4)
     assert mine.status_code == 200
     assert len(mine.json()["data"]) == 4
