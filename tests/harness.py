@@ -6,9 +6,12 @@ import asyncio
 import base64
 import contextlib
 import secrets
+import signal
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -256,6 +259,32 @@ async def own_service(
     finally:
         await channel.close()
         await server.stop(1)
+
+
+@dataclass
+class OwnRedis:
+    """A Redis of a test's own, to stop and start."""
+
+    port: int
+    workdir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(devstack.find_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        devstack.wait_for_port(self.port, None, "redis", self.workdir / "log")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(10)
+            self.process = None
 
 
 def grpcurl() -> str:

@@ -192,7 +192,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        raise TypeError(f"{method}: client-streaming RPCs are not part of this API")
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream(method, cast(StreamBehavior, handler.stream_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise TypeError(f"{method}: client-streaming RPCs with one reply are not part of this API")
 
     def _unary(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -214,7 +220,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     def _stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
         active = metrics.GRPC_ACTIVE_STREAMS.labels(self.service, method)
-        subscribers = metrics.PUBSUB_SUBSCRIBERS.labels(self.service) if method.endswith("/Subscribe") else None
+        subscribing = method.endswith(("/Subscribe", "/SubscribeShared"))
+        subscribers = metrics.PUBSUB_SUBSCRIBERS.labels(self.service) if subscribing else None
 
         async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             scope = _CallScope(self, method)

@@ -10,6 +10,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.requests import HTTPConnection
 
+from gateway.pubsub import PubSubHub
 from gateway.settings import Settings
 from udb.auth import Principal, ServiceCredentials, TokenVerifier, bearer_token
 from udb.clients import bearer_metadata, insecure_channel
@@ -55,11 +56,13 @@ class Backends:
         self.access = RegistryClient(
             self.channels["registry"], self.credentials, membership_ttl_s=settings.membership_cache_ttl_s
         )
+        self.pubsub = PubSubHub(self.redis, self.credentials, self.access, share=settings.pubsub_share_streams)
 
     async def start(self) -> None:
         await self.access.start()
 
     async def close(self) -> None:
+        await self.pubsub.close()
         await self.access.close()
         for channel in self.channels.values():
             await channel.close(None)

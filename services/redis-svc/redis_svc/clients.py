@@ -67,6 +67,8 @@ class RedisHandle:
     async def subscriber(self) -> Any:
         """A client with a connection of its own, outside the operation pool, for one subscription."""
         if self.cluster:
+            # Pub/sub picks its node from the slot map: the client must have read it.
+            await self.client.initialize()
             return self.client
         if self.sentinel is not None:
             return self.sentinel.master_for(self.sentinel_master, redis_class=redis.Redis, **self.connection_kwargs)

@@ -1,0 +1,228 @@
+"""redis-svc's subscriptions: one Redis pub/sub connection per connection record and process,
+shared by every Subscribe and SubscribeShared stream of it (the books are kept by
+:mod:`udb.fanout`).
+
+- The connection is opened by the first subscriber of a record and closed with the last one;
+  a channel or pattern is subscribed on first interest and unsubscribed on the last.
+- Each message becomes one ``SubscribeResponse`` handed to every subscriber of its channel or
+  pattern (gRPC writes it once per stream).
+- When the connection drops, redis-py reconnects on the next read and subscribes every channel
+  and pattern again; once Redis confirmed them all, every subscriber gets a ``resubscribe``
+  event (messages published in between are lost: Redis pub/sub keeps none). Past
+  ``subscribe_reconnect_s`` without Redis, every stream ends UNAVAILABLE.
+- A change of the connection record (or its deletion) ends the streams on it (UNAVAILABLE: the
+  caller subscribes again, on the new record); a member who lost the project has their streams
+  ended (NOT_FOUND, or PERMISSION_DENIED for a role below viewer).
+- Redis Cluster: classic SUBSCRIBE/PSUBSCRIBE on one node (a cluster forwards every PUBLISH to
+  every node); sharded pub/sub (SSUBSCRIBE) is not offered. Sentinel: the master's connection,
+  found again through the sentinels after a failover.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import redis.exceptions as rex
+
+from redis_svc.clients import RedisHandle, translate
+from redis_svc.settings import Settings
+from udb.errors import DatabaseError, Unavailable
+from udb.fanout import Name, Subscriber, Topics, recheck_access
+from udb.pool import PoolManager
+from udb.redis.v1 import redis_pb2
+from udb.registry.v1 import registry_pb2
+from udb.registry_client import RegistryClient
+
+log = logging.getLogger("redis_svc.pubsub")
+
+Event = redis_pb2.SubscribeResponse
+#: A quiet connection is read this often (and redis-py health-checks it).
+_POLL_S = 5.0
+RESUBSCRIBED = Event(type="resubscribe")
+
+
+def event_size(event: Event) -> int:
+    """What an event weighs in a subscriber's queue."""
+    return len(event.data) + len(event.channel) + len(event.pattern) + 32
+
+
+class SharedSubscription:
+    """One Redis connection's channels and patterns, for every subscriber of one record."""
+
+    def __init__(
+        self, hub: PubSubHub, handle: RedisHandle, record: registry_pb2.Connection, hold: contextlib.AsyncExitStack
+    ) -> None:
+        self.hub = hub
+        self.handle = handle
+        self.project_id = record.project_id
+        self.connection_id = record.id
+        self.topics: Topics[Event] = Topics(self, confirm_timeout_s=hub.settings.command_timeout_s)
+        self._hold = hold
+        self._client: Any = None
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self.closed = False
+
+    # ---- upstream (udb.fanout.Upstream) ----------------------------------------------------------
+
+    async def subscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
+        if self._pubsub is None:
+            self._client = await _redis(self.handle.subscriber())
+            self._pubsub = self._client.pubsub()
+        if channels:
+            await _redis(self._pubsub.subscribe(*channels))
+        if patterns:
+            await _redis(self._pubsub.psubscribe(*patterns))
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name=f"redis-pubsub-{self.connection_id}")
+
+    async def unsubscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
+        if self._pubsub is None or self.closed:
+            return
+        if channels:
+            await _redis(self._pubsub.unsubscribe(*channels))
+        if patterns:
+            await _redis(self._pubsub.punsubscribe(*patterns))
+
+    # ---- subscribers -------------------------------------------------------------------------
+
+    async def remove(self, subscriber: Subscriber[Event], names: list[Name] | None = None) -> None:
+        """Takes names from a subscriber, or the subscriber itself (None); the last subscriber to
+        leave closes the connection."""
+        await self.topics.remove(subscriber, names)
+        if not self.topics.subscribers:
+            await self.close(None)
+
+    async def close(self, error: DatabaseError | None) -> None:
+        """Ends every subscriber (with ``error``) and closes the connection."""
+        if self.closed:
+            return
+        self.closed = True
+        self.hub.forget(self)
+        self.topics.fail(error)
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        try:
+            if self._pubsub is not None:
+                await self._pubsub.aclose()
+            if self._client is not None:
+                await self.handle.close_subscriber(self._client)
+        except Exception:
+            log.debug("closing a subscription's connection failed", exc_info=True)
+        finally:
+            await self._hold.aclose()
+
+    async def _read(self) -> None:
+        """Reads the connection and hands each message to its subscribers."""
+        down_since: float | None = None
+        resubscribing: set[Name] | None = None
+        pubsub = self._pubsub
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=_POLL_S)
+            except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
+                # redis-py connects again on the next read and subscribes every name again.
+                now = time.monotonic()
+                down_since = down_since or now
+                resubscribing = set(self.topics.names)
+                if now - down_since > self.hub.settings.subscribe_reconnect_s:
+                    log.warning("subscription lost: Redis did not come back", extra={"connection": self.connection_id})
+                    await self.close(translate(exc))
+                    return
+                await asyncio.sleep(0.2)
+                continue
+            except rex.RedisError as exc:
+                await self.close(translate(exc))
+                return
+            down_since = None
+            if message is None:
+                continue
+            kind = message["type"]
+            if kind == "message":
+                channel = message["channel"]
+                self.topics.dispatch("channel", channel, Event(type="message", channel=channel, data=message["data"]))
+            elif kind == "pmessage":
+                pattern, channel = message["pattern"], message["channel"]
+                event = Event(type="pmessage", channel=channel, pattern=pattern, data=message["data"])
+                self.topics.dispatch("pattern", pattern, event)
+            elif kind in ("subscribe", "psubscribe"):
+                name: Name = ("channel" if kind == "subscribe" else "pattern", message["channel"])
+                self.topics.confirmed(*name)
+                if resubscribing is not None:
+                    resubscribing.discard(name)
+                    if not resubscribing.intersection(self.topics.names):
+                        resubscribing = None
+                        self.topics.broadcast(lambda _: RESUBSCRIBED)
+
+
+class PubSubHub:
+    """The shared subscriptions of this process, by pooled client (one per connection record)."""
+
+    def __init__(self, settings: Settings, pools: PoolManager[RedisHandle], registry: RegistryClient) -> None:
+        self.settings = settings
+        self._pools = pools
+        self._registry = registry
+        self._shared: dict[RedisHandle, SharedSubscription] = {}
+        self._opening = asyncio.Lock()
+        registry.add_listener(self.on_record_change)
+        registry.add_access_listener(self.on_access_change)
+
+    def __len__(self) -> int:
+        return len(self._shared)
+
+    async def join(
+        self,
+        resolved: registry_pb2.ResolvedConnection,
+        subscriber: Subscriber[Event],
+        channels: list[bytes],
+        patterns: list[bytes],
+    ) -> SharedSubscription:
+        """Adds a subscriber (and names) to its record's shared subscription; returns once Redis
+        holds every name."""
+        async with self._opening:
+            hold = contextlib.AsyncExitStack()
+            handle = await hold.enter_async_context(self._pools.hold(resolved))
+            shared = self._shared.get(handle)
+            if shared is None or shared.closed:
+                shared = self._shared[handle] = SharedSubscription(self, handle, resolved.connection, hold)
+            else:
+                await hold.aclose()  # the shared subscription holds the client already
+            shared.topics.subscribers.add(subscriber)
+        try:
+            await shared.topics.add(subscriber, channels, patterns)
+        except BaseException:
+            await shared.remove(subscriber)
+            raise
+        return shared
+
+    def forget(self, shared: SharedSubscription) -> None:
+        if self._shared.get(shared.handle) is shared:
+            del self._shared[shared.handle]
+
+    async def on_record_change(self, project_id: str, connection_id: str) -> None:
+        """A connection record changed or went: its streams end, to be opened on the new one."""
+        for shared in list(self._shared.values()):
+            if shared.connection_id == connection_id or (not connection_id and shared.project_id == project_id):
+                await shared.close(Unavailable("the connection changed: subscribe again"))
+
+    async def on_access_change(self, user_id: str, project_ref: str) -> None:
+        subscribers = [s for shared in list(self._shared.values()) for s in shared.topics.subscribers]
+        await recheck_access(subscribers, self._registry, user_id, project_ref)
+
+    async def close(self) -> None:
+        for shared in list(self._shared.values()):
+            await shared.close(Unavailable("the service is stopping"))
+
+
+async def _redis(call: Any) -> Any:
+    try:
+        return await call
+    except (rex.RedisError, OSError) as exc:
+        raise translate(exc) from None
