@@ -24,14 +24,26 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import redis.exceptions as rex
 
 from redis_svc.clients import RedisHandle, translate
+from redis_svc.inputs import check_pattern
 from redis_svc.settings import Settings
-from udb.errors import DatabaseError, Unavailable
-from udb.fanout import Name, Subscriber, Topics, recheck_access
+from udb.auth import current_principal
+from udb.common.v1 import common_pb2
+from udb.errors import DatabaseError, InvalidArgument, Unavailable
+from udb.fanout import (
+    MAX_QUEUED_BYTES,
+    MAX_QUEUED_MESSAGES,
+    Name,
+    Subscriber,
+    SubscriptionClosed,
+    Topics,
+    recheck_access,
+)
 from udb.pool import PoolManager
 from udb.redis.v1 import redis_pb2
 from udb.registry.v1 import registry_pb2
@@ -42,7 +54,11 @@ log = logging.getLogger("redis_svc.pubsub")
 Event = redis_pb2.SubscribeResponse
 #: A quiet connection is read this often (and redis-py health-checks it).
 _POLL_S = 5.0
+SUBSCRIBED = Event(type="subscribe")
 RESUBSCRIBED = Event(type="resubscribe")
+#: Channels and patterns of one Subscribe stream; a SubscribeShared stream serves many subscribers.
+MAX_SUBSCRIPTIONS = 100
+MAX_SHARED_SUBSCRIPTIONS = 100_000
 
 
 def event_size(event: Event) -> int:
@@ -202,6 +218,71 @@ class PubSubHub:
             raise
         return shared
 
+    async def serve(
+        self,
+        resolved: registry_pb2.ResolvedConnection,
+        subscriber: Subscriber[Event],
+        channels: list[bytes],
+        patterns: list[bytes],
+    ) -> AsyncIterator[Event]:
+        """A Subscribe stream: "subscribe" once every name holds, then the subscriber's events
+        until it ends (raising its error) or the caller goes."""
+        shared = await self.join(resolved, subscriber, channels, patterns)
+        try:
+            yield SUBSCRIBED
+            while True:
+                yield await subscriber.get()
+        except SubscriptionClosed:
+            return
+        finally:
+            await shared.remove(subscriber)
+
+    async def serve_changes(
+        self,
+        resolved: registry_pb2.ResolvedConnection,
+        subscriber: Subscriber[Event],
+        first: redis_pb2.SubscriptionChange,
+        changes: AsyncIterator[redis_pb2.SubscriptionChange],
+    ) -> AsyncIterator[Event]:
+        """A SubscribeShared stream: names come and go with the caller's changes; each added one
+        is confirmed by a "subscribe" event carrying it. The stream ends when the caller closes
+        its side, or with the first change that fails."""
+        shared = await self.join(resolved, subscriber, [], [])
+
+        async def apply(change: redis_pb2.SubscriptionChange) -> None:
+            added = subscription_names(change.subscribe_channels, change.subscribe_patterns, shared=True)
+            removed = subscription_names(change.unsubscribe_channels, change.unsubscribe_patterns, shared=True)
+            gone: list[Name] = [("channel", c) for c in removed[0]] + [("pattern", p) for p in removed[1]]
+            if gone:
+                await shared.remove(subscriber, gone)
+            if added[0] or added[1]:
+                await shared.topics.add(subscriber, *added)
+                for channel in added[0]:
+                    subscriber.offer(Event(type="subscribe", channel=channel))
+                for pattern in added[1]:
+                    subscriber.offer(Event(type="subscribe", pattern=pattern))
+
+        async def follow() -> None:
+            try:
+                await apply(first)
+                async for change in changes:
+                    await apply(change)
+                subscriber.end(None)  # the caller closed its side
+            except DatabaseError as error:
+                subscriber.end(error)
+
+        following = asyncio.create_task(follow(), name="subscribe-shared-changes")
+        try:
+            while True:
+                yield await subscriber.get()
+        except SubscriptionClosed:
+            return
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await following
+            await shared.remove(subscriber)
+
     def forget(self, shared: SharedSubscription) -> None:
         if self._shared.get(shared.handle) is shared:
             del self._shared[shared.handle]
@@ -226,3 +307,29 @@ async def _redis(call: Any) -> Any:
         return await call
     except (rex.RedisError, OSError) as exc:
         raise translate(exc) from None
+
+
+def subscription_names(
+    channels: Iterable[bytes], patterns: Iterable[bytes], *, shared: bool = False
+) -> tuple[list[bytes], list[bytes]]:
+    """Channels and patterns of a request, without repeats, checked."""
+    unique_channels = list(dict.fromkeys(channels))
+    unique_patterns = list(dict.fromkeys(check_pattern(pattern) for pattern in patterns))
+    limit = MAX_SHARED_SUBSCRIPTIONS if shared else MAX_SUBSCRIPTIONS
+    if len(unique_channels) + len(unique_patterns) > limit:
+        raise InvalidArgument(f"at most {limit} channels and patterns", details={"field": "channels"})
+    if any(not channel for channel in unique_channels):
+        raise InvalidArgument("a channel name must not be empty", details={"field": "channels"})
+    return unique_channels, unique_patterns
+
+
+def new_subscriber(target: common_pb2.ConnectionTarget, *, shared: bool = False) -> Subscriber[Event]:
+    """A subscriber for the current caller. A shared stream's caller serves many subscribers of
+    its own: it may fall further behind before it is ended."""
+    return Subscriber(
+        event_size,
+        principal=current_principal(),
+        project_ref=target.project_ref,
+        max_messages=MAX_QUEUED_MESSAGES * (100 if shared else 1),
+        max_bytes=MAX_QUEUED_BYTES * (8 if shared else 1),
+    )

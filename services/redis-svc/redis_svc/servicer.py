@@ -7,11 +7,9 @@ FLUSHDB, FLUSHALL, CONFIG, KEYS, DEBUG or SHUTDOWN is ever sent.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import math
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 import grpc
@@ -36,13 +34,11 @@ from redis_svc.inputs import (
     scan_cursor,
     stream_id,
 )
-from redis_svc.pubsub import PubSubHub, event_size
+from redis_svc.pubsub import PubSubHub, new_subscriber, subscription_names
 from redis_svc.settings import Settings
-from udb.auth import current_principal
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
 from udb.errors import AlreadyExists, DatabaseError, InvalidArgument, NotFound
-from udb.fanout import MAX_QUEUED_BYTES, MAX_QUEUED_MESSAGES, Subscriber, SubscriptionClosed
 from udb.redis.v1 import redis_pb2, redis_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -105,10 +101,6 @@ return 1
 _SIZE_COMMANDS = {"hash": "HLEN", "list": "LLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
 #: How many times a write retries when the key changes between WATCH and EXEC.
 _WRITE_ATTEMPTS = 3
-#: Channels and patterns of one Subscribe stream; a SubscribeShared stream serves many subscribers.
-_MAX_SUBSCRIPTIONS = 100
-_MAX_SHARED_SUBSCRIPTIONS = 100_000
-_SUBSCRIBED = redis_pb2.SubscribeResponse(type="subscribe")
 
 
 def _text(value: bytes | str) -> str:
@@ -465,20 +457,12 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         """Messages until the caller goes away, from the record's shared subscription. The first
         reply (type "subscribe") says every subscription holds. A caller that falls behind is
         ended (RESOURCE_EXHAUSTED) without slowing the others."""
-        channels, patterns = _subscription_names(request.channels, request.patterns)
+        channels, patterns = subscription_names(request.channels, request.patterns)
         if not channels and not patterns:
             raise InvalidArgument("give at least one channel or pattern", details={"field": "channels"})
         _, resolved = await self.runtime.resolve(request.target, VIEWER)
-        subscriber = _subscriber(request.target)
-        shared = await self.pubsub.join(resolved, subscriber, channels, patterns)
-        try:
-            yield _SUBSCRIBED
-            while True:
-                yield await subscriber.get()
-        except SubscriptionClosed:
-            return
-        finally:
-            await shared.remove(subscriber)
+        async for event in self.pubsub.serve(resolved, new_subscriber(request.target), channels, patterns):
+            yield event
 
     async def SubscribeShared(
         self, request_iterator: AsyncIterator[redis_pb2.SubscriptionChange], context: Context
@@ -488,43 +472,9 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if first is None:
             return
         _, resolved = await self.runtime.resolve(first.target, VIEWER)
-        # Its caller serves many subscribers: it may hold more names, and fall further behind.
-        subscriber = _subscriber(first.target, shared=True)
-        shared = await self.pubsub.join(resolved, subscriber, [], [])
-
-        async def apply(change: redis_pb2.SubscriptionChange) -> None:
-            added = _subscription_names(change.subscribe_channels, change.subscribe_patterns, shared=True)
-            removed = _subscription_names(change.unsubscribe_channels, change.unsubscribe_patterns, shared=True)
-            if removed[0] or removed[1]:
-                names = [("channel", c) for c in removed[0]] + [("pattern", p) for p in removed[1]]
-                await shared.remove(subscriber, names)  # type: ignore[arg-type]
-            if added[0] or added[1]:
-                await shared.topics.add(subscriber, *added)
-                for channel in added[0]:
-                    subscriber.offer(redis_pb2.SubscribeResponse(type="subscribe", channel=channel))
-                for pattern in added[1]:
-                    subscriber.offer(redis_pb2.SubscribeResponse(type="subscribe", pattern=pattern))
-
-        async def follow() -> None:
-            try:
-                await apply(first)
-                async for change in request_iterator:
-                    await apply(change)
-                subscriber.end(None)  # the caller closed its side
-            except DatabaseError as error:
-                subscriber.end(error)
-
-        changes = asyncio.create_task(follow(), name="subscribe-shared-changes")
-        try:
-            while True:
-                yield await subscriber.get()
-        except SubscriptionClosed:
-            return
-        finally:
-            changes.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await changes
-            await shared.remove(subscriber)
+        subscriber = new_subscriber(first.target, shared=True)
+        async for event in self.pubsub.serve_changes(resolved, subscriber, first, request_iterator):
+            yield event
 
     # ---- server ----------------------------------------------------------------------------
 
@@ -639,31 +589,3 @@ def _score(score: float) -> float | str:
     if math.isinf(score):
         return "+inf" if score > 0 else "-inf"
     return score
-
-
-def _subscription_names(
-    channels: Iterable[bytes], patterns: Iterable[bytes], *, shared: bool = False
-) -> tuple[list[bytes], list[bytes]]:
-    """Channels and patterns of a request, without repeats, checked."""
-    unique_channels = list(dict.fromkeys(channels))
-    unique_patterns = list(dict.fromkeys(check_pattern(pattern) for pattern in patterns))
-    limit = _MAX_SHARED_SUBSCRIPTIONS if shared else _MAX_SUBSCRIPTIONS
-    if len(unique_channels) + len(unique_patterns) > limit:
-        raise InvalidArgument(f"at most {limit} channels and patterns", details={"field": "channels"})
-    if any(not channel for channel in unique_channels):
-        raise InvalidArgument("a channel name must not be empty", details={"field": "channels"})
-    return unique_channels, unique_patterns
-
-
-def _subscriber(
-    target: common_pb2.ConnectionTarget, *, shared: bool = False
-) -> Subscriber[redis_pb2.SubscribeResponse]:
-    """A subscriber for the current caller. A shared stream's caller serves many subscribers of
-    its own: it may fall further behind before it is ended."""
-    return Subscriber(
-        event_size,
-        principal=current_principal(),
-        project_ref=target.project_ref,
-        max_messages=MAX_QUEUED_MESSAGES * (100 if shared else 1),
-        max_bytes=MAX_QUEUED_BYTES * (8 if shared else 1),
-    )
