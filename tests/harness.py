@@ -8,8 +8,9 @@ import contextlib
 import secrets
 import signal
 import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,19 @@ class OwnRedis:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(10)
             self.process = None
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], limit_s: float = 15.0) -> None:
+    """Waits until an async predicate holds; fails the test past ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while not await predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def redis_numsub(direct: Any, channel: str) -> int:
+    """PUBSUB NUMSUB of one channel, by a redis-py client."""
+    return int(dict(await direct.pubsub_numsub(channel)).get(channel.encode(), 0))
 
 
 def grpcurl() -> str:

@@ -13,9 +13,11 @@ same books, here:
   one event object (built, encoded, once) to every subscriber of its channel or pattern.
 - :func:`recheck_access`: members whose role changed are checked again; those who lost the
   project (or the viewer role) are ended.
+- :class:`SharedUpstream` and :class:`SharedHub`: the life of one upstream subscription (closed
+  with its last subscriber) and the process's upstreams by key.
 
-Nothing here knows Redis or gRPC: the owner passes an :class:`Upstream` and calls
-:meth:`Topics.confirmed`, :meth:`Topics.dispatch` and :meth:`Topics.fail` from its reader.
+Nothing here knows Redis or gRPC: a :class:`SharedUpstream` subclass is the transport, and its
+reader calls :meth:`Topics.confirmed`, :meth:`Topics.dispatch` and :meth:`SharedUpstream.close`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -293,3 +295,103 @@ async def recheck_access(
         except DatabaseError:
             log.warning("could not check a subscriber's access again", exc_info=True)
     return ended
+
+
+class SharedUpstream(Generic[EventT]):
+    """One upstream subscription (a Redis connection, a stream to redis-svc) and its subscribers.
+    A subclass implements :class:`Upstream`, starts its reader with :meth:`start_reader`, and
+    frees its transport in :meth:`disconnect`."""
+
+    def __init__(self, hub: SharedHub[Any], key: object, *, confirm_timeout_s: float) -> None:
+        self.hub = hub
+        self.key = key
+        self.topics: Topics[EventT] = Topics(self, confirm_timeout_s=confirm_timeout_s)  # type: ignore[arg-type]
+        self.closed = False
+        self._reader: asyncio.Task[None] | None = None
+
+    def start_reader(self, reader: Coroutine[Any, Any, None], name: str) -> None:
+        if self._reader is None:
+            self._reader = asyncio.create_task(reader, name=name)
+        else:
+            reader.close()
+
+    async def disconnect(self) -> None:
+        """Frees the transport (after every subscriber was ended)."""
+
+    async def remove(self, subscriber: Subscriber[EventT], names: list[Name] | None = None) -> None:
+        """Takes names from a subscriber, or the subscriber itself (None); the last subscriber to
+        leave closes the upstream."""
+        await self.topics.remove(subscriber, names)
+        if not self.topics.subscribers:
+            await self.close(None)
+
+    async def close(self, error: DatabaseError | None) -> None:
+        """Ends every subscriber (with ``error``: None for a plain close) and the upstream."""
+        if self.closed:
+            return
+        self.closed = True
+        self.hub.forget(self)
+        self.topics.fail(error)
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+        try:
+            await self.disconnect()
+        except Exception:
+            log.debug("closing an upstream subscription failed", exc_info=True)
+
+
+SharedT = TypeVar("SharedT", bound=SharedUpstream[Any])
+
+
+class SharedHub(Generic[SharedT]):
+    """A process's shared upstream subscriptions, by key; members whose access changes are
+    checked again."""
+
+    def __init__(self, registry: RegistryClient) -> None:
+        self.registry = registry
+        self._shared: dict[object, SharedT] = {}
+        self._lock = asyncio.Lock()
+        registry.add_access_listener(self.on_access_change)
+
+    def __len__(self) -> int:
+        return len(self._shared)
+
+    def shared(self) -> list[SharedT]:
+        return list(self._shared.values())
+
+    async def add(
+        self,
+        key: object,
+        create: Callable[[], SharedT],
+        subscriber: Subscriber[Any],
+        channels: list[bytes],
+        patterns: list[bytes],
+    ) -> SharedT:
+        """Adds a subscriber (and names) to the key's upstream, made by ``create`` when there is
+        none; returns once upstream holds every name."""
+        async with self._lock:
+            shared = self._shared.get(key)
+            if shared is None or shared.closed:
+                shared = self._shared[key] = create()
+            shared.topics.subscribers.add(subscriber)
+        try:
+            await shared.topics.add(subscriber, channels, patterns)
+        except BaseException:
+            await shared.remove(subscriber)
+            raise
+        return shared
+
+    def forget(self, shared: SharedUpstream[Any]) -> None:
+        if self._shared.get(shared.key) is shared:
+            del self._shared[shared.key]
+
+    async def on_access_change(self, user_id: str, project_ref: str) -> None:
+        subscribers = [s for shared in self.shared() for s in shared.topics.subscribers]
+        await recheck_access(subscribers, self.registry, user_id, project_ref)
+
+    async def close(self, error: DatabaseError | None = None) -> None:
+        for shared in self.shared():
+            await shared.close(error)

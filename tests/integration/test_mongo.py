@@ -8,7 +8,6 @@ a real MongoDB (MONGO_URL) those tests run in full.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -69,26 +68,10 @@ async def project(system: System, servers: Servers) -> Project:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def raw(servers: Servers) -> AsyncIterator[RawClient]:
-    """PyMongo straight to the server, to arrange data and check what the API did."""
-    client: RawClient = AsyncMongoClient(servers.mongo_url, tz_aware=True)
-    yield client
-    await client.close()
-
-
-@pytest_asyncio.fixture(scope="module")
 async def ferretdb(raw: RawClient) -> bool:
     """Whether the wire server is FerretDB (it says so in buildInfo)."""
     info = await raw.admin.command("buildInfo")
     return "ferretdbVersion" in info
-
-
-@pytest_asyncio.fixture
-async def db(raw: RawClient) -> AsyncIterator[str]:
-    """A fresh database name for one test, dropped after it."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield name
-    await raw.drop_database(name)
 
 
 def error_of(reply: httpx.Response) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -33,13 +32,6 @@ RawClient = AsyncMongoClient[dict[str, Any]]
 
 
 @pytest_asyncio.fixture(scope="module")
-async def raw(servers: Servers) -> AsyncIterator[RawClient]:
-    client: RawClient = AsyncMongoClient(servers.mongo_url, tz_aware=True)
-    yield client
-    await client.close()
-
-
-@pytest_asyncio.fixture(scope="module")
 async def project(system: System, servers: Servers) -> tuple[str, str, str]:
     """(project ref, owner, viewer) with the session's MongoDB as primary connection."""
     ref, owner = await system.new_project()
@@ -47,13 +39,6 @@ async def project(system: System, servers: Servers) -> tuple[str, str, str]:
     await system.add_member(ref, owner, viewer, "viewer")
     await system.add_connection(ref, owner, "mongodb", {"identifier": "main", "uri": servers.mongo_url})
     return ref, owner, viewer
-
-
-@pytest_asyncio.fixture
-async def db(raw: RawClient) -> AsyncIterator[str]:
-    name = f"k_{uuid.uuid4().hex[:12]}"
-    yield name
-    await raw.drop_database(name)
 
 
 def url(ref: str, db: str, collection: str = "c") -> str:

@@ -8,12 +8,10 @@ import asyncio
 import gc
 import statistics
 import tracemalloc
-import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from bson import Int64
 from harness import Servers, System, own_service
 from mongo_svc.cursors import CursorRegistry
@@ -32,20 +30,6 @@ RawClient = AsyncMongoClient[dict[str, Any]]
 DOCUMENTS = 20_000
 PAGE = 1000
 MIB = 1024 * 1024
-
-
-@pytest_asyncio.fixture(scope="module")
-async def raw(servers: Servers) -> AsyncIterator[RawClient]:
-    client: RawClient = AsyncMongoClient(servers.mongo_url)
-    yield client
-    await client.close()
-
-
-@pytest_asyncio.fixture
-async def db(raw: RawClient) -> AsyncIterator[str]:
-    name = f"paging_{uuid.uuid4().hex[:10]}"
-    yield name
-    await raw.drop_database(name)
 
 
 async def new_project(system: System, servers: Servers) -> tuple[str, str]:

@@ -20,7 +20,7 @@ import devstack
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
-from harness import OwnRedis, Servers, System
+from harness import OwnRedis, Servers, System, eventually, redis_numsub
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -500,17 +500,6 @@ async def websocket(url: str, **options: Any) -> AsyncIterator[ClientConnection]
         yield ws
 
 
-async def numsub(direct: redis.Redis, channel: str) -> int:
-    return int(dict(await direct.pubsub_numsub(channel)).get(channel.encode(), 0))
-
-
-async def eventually(predicate: Any, limit_s: float = 10.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_websocket_subscribe_receives_channel_and_pattern_messages(
     system: System, rp: RedisProject, prefix: str
 ) -> None:
@@ -522,7 +511,7 @@ async def test_websocket_subscribe_receives_channel_and_pattern_messages(
     async with websocket(url) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert first == {"type": "subscribe", "channels": [channel], "patterns": [f"{prefix}ev.*"]}
-        assert await numsub(rp.direct, channel) == 1
+        assert await redis_numsub(rp.direct, channel) == 1
         published = await call(system, rp, "POST", "pubsub/publish", {"channel": channel, "message": "hello"})
         assert published.json() == {"receivers": 1}
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -532,7 +521,7 @@ async def test_websocket_subscribe_receives_channel_and_pattern_messages(
         assert message["pattern"] == base64.b64encode(f"{prefix}ev.*".encode()).decode()
         assert message["encoding"] == "base64"
         assert base64.b64decode(message["data"]) == b"\xff\xfe"
-    await eventually(lambda: _is_zero(numsub(rp.direct, channel)))
+    await eventually(lambda: _is_zero(redis_numsub(rp.direct, channel)))
 
 
 async def drain(ws: ClientConnection) -> None:
@@ -586,11 +575,11 @@ async def test_slow_websocket_client_is_closed_not_buffered(
         # Never read: the socket buffers fill, the gateway's send blocks and its queue overflows.
         for _ in range(400):
             await rp.direct.publish(channel, payload)
-            if await numsub(rp.direct, channel) == 0:
+            if await redis_numsub(rp.direct, channel) == 0:
                 break
         with pytest.raises(ConnectionClosed) as closed:
             await drain(ws)
-    await eventually(lambda: _is_zero(numsub(rp.direct, channel)), limit_s=20)
+    await eventually(lambda: _is_zero(redis_numsub(rp.direct, channel)), limit_s=20)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1013
     assert "too slow" in closed.value.rcvd.reason
@@ -702,7 +691,7 @@ async def test_websocket_subscription_survives_a_redis_restart(system: System, o
             own_redis.start()
             again = json.loads(await asyncio.wait_for(ws.recv(), 15))
             assert again == {"type": "resubscribe", "channels": ["c"], "patterns": []}
-            assert await numsub(direct, "c") == 1
+            assert await redis_numsub(direct, "c") == 1
             await direct.publish("c", "back")
             assert json.loads(await asyncio.wait_for(ws.recv(), 10))["data"] == "back"
     finally:

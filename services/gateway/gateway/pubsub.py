@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -22,7 +21,7 @@ import orjson
 
 from udb.auth import ServiceCredentials
 from udb.errors import DatabaseError, Unavailable, from_rpc_error
-from udb.fanout import Kind, Name, Subscriber, Topics, recheck_access
+from udb.fanout import Kind, SharedHub, SharedUpstream, Subscriber
 from udb.redis.v1 import redis_pb2, redis_pb2_grpc
 from udb.registry_client import RegistryClient
 
@@ -72,29 +71,25 @@ def names_frame(kind: str, subscriber: Subscriber[Frame]) -> Frame:
     ).decode()
 
 
-class SharedStream:
+class SharedStream(SharedUpstream[Frame]):
     """One SubscribeShared stream to redis-svc and the WebSockets it serves."""
 
-    def __init__(self, hub: PubSubHub, key: TargetKey, stream_key: object) -> None:
-        self.hub = hub
-        self.key = key
-        self.stream_key = stream_key
-        self.topics: Topics[Frame] = Topics(self, confirm_timeout_s=hub.confirm_timeout_s)
+    def __init__(self, hub: PubSubHub, target: TargetKey, key: object) -> None:
+        super().__init__(hub, key, confirm_timeout_s=hub.confirm_timeout_s)
+        self.target = target
+        self._stub = hub.stub
+        self._credentials = hub.credentials
         self._call: Any = None
         self._outgoing: asyncio.Queue[redis_pb2.SubscriptionChange | None] = asyncio.Queue()
-        self._reader: asyncio.Task[None] | None = None
-        self.closed = False
-
-    # ---- upstream (udb.fanout.Upstream) --------------------------------------------------------
 
     async def subscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
         change = redis_pb2.SubscriptionChange(subscribe_channels=channels, subscribe_patterns=patterns)
         if self._call is None:
-            project_ref, connection_id = self.key
+            project_ref, connection_id = self.target
             change.target.project_ref, change.target.connection_id = project_ref, connection_id
-            stub = cast("redis_pb2_grpc.RedisServiceAsyncStub", self.hub.stub)  # typed only in the .pyi
-            self._call = stub.SubscribeShared(self._changes(), metadata=self.hub.credentials.metadata())
-            self._reader = asyncio.create_task(self._read(self._call), name=f"pubsub-{project_ref}")
+            stub = cast("redis_pb2_grpc.RedisServiceAsyncStub", self._stub)  # typed only in the .pyi
+            self._call = stub.SubscribeShared(self._changes(), metadata=self._credentials.metadata())
+            self.start_reader(self._read(self._call), f"pubsub-{project_ref}")
         self._outgoing.put_nowait(change)
 
     async def unsubscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
@@ -108,29 +103,10 @@ class SharedStream:
         while (change := await self._outgoing.get()) is not None:
             yield change
 
-    # ---- subscribers --------------------------------------------------------------------------
-
-    async def remove(self, subscriber: Subscriber[Frame], names: list[Name] | None = None) -> None:
-        """Takes names from a subscriber, or the subscriber itself (None); the last one to leave
-        ends the stream."""
-        await self.topics.remove(subscriber, names)
-        if not self.topics.subscribers:
-            await self.close(None)
-
-    async def close(self, error: DatabaseError | None) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.hub.forget(self)
-        self.topics.fail(error)
+    async def disconnect(self) -> None:
         self._outgoing.put_nowait(None)
         if self._call is not None:
             self._call.cancel()
-        reader, self._reader = self._reader, None
-        if reader is not None and reader is not asyncio.current_task():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
 
     async def _read(self, call: Any) -> None:
         error: DatabaseError | None = Unavailable("the subscription's stream to redis-svc ended")
@@ -153,7 +129,7 @@ class SharedStream:
         await self.close(error)
 
 
-class PubSubHub:
+class PubSubHub(SharedHub[SharedStream]):
     """The shared streams of this gateway process, by target."""
 
     def __init__(
@@ -165,45 +141,17 @@ class PubSubHub:
         share: bool = True,
         confirm_timeout_s: float = 10.0,
     ) -> None:
+        super().__init__(access)
         self.stub = stub
         self.credentials = credentials
-        self.access = access
         self.confirm_timeout_s = confirm_timeout_s
         #: False gives every WebSocket a stream of its own (to measure what sharing saves).
         self.share = share
-        self._streams: dict[object, SharedStream] = {}
-        self._lock = asyncio.Lock()
-        access.add_access_listener(self.on_access_change)
-
-    def __len__(self) -> int:
-        return len(self._streams)
 
     async def join(
-        self, key: TargetKey, subscriber: Subscriber[Frame], channels: list[bytes], patterns: list[bytes]
+        self, target: TargetKey, subscriber: Subscriber[Frame], channels: list[bytes], patterns: list[bytes]
     ) -> SharedStream:
         """Adds a subscriber (already authorized) to its target's stream; returns once redis-svc
         holds every name."""
-        async with self._lock:
-            stream_key: object = key if self.share else (key, id(subscriber))
-            stream = self._streams.get(stream_key)
-            if stream is None or stream.closed:
-                stream = self._streams[stream_key] = SharedStream(self, key, stream_key)
-            stream.topics.subscribers.add(subscriber)
-        try:
-            await stream.topics.add(subscriber, channels, patterns)
-        except BaseException:
-            await stream.remove(subscriber)
-            raise
-        return stream
-
-    def forget(self, stream: SharedStream) -> None:
-        if self._streams.get(stream.stream_key) is stream:
-            del self._streams[stream.stream_key]
-
-    async def on_access_change(self, user_id: str, project_ref: str) -> None:
-        subscribers = [s for stream in list(self._streams.values()) for s in stream.topics.subscribers]
-        await recheck_access(subscribers, self.access, user_id, project_ref)
-
-    async def close(self) -> None:
-        for stream in list(self._streams.values()):
-            await stream.close(None)
+        key: object = target if self.share else (target, id(subscriber))
+        return await self.add(key, lambda: SharedStream(self, target, key), subscriber, channels, patterns)

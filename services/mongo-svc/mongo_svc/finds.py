@@ -69,6 +69,18 @@ class _Reading:
         self.last_values = values
 
 
+@dataclass(frozen=True, slots=True)
+class _After:
+    """A keyset continuation: the query's parts and the boundary it continues after."""
+
+    collection: AsyncCollection[Document]
+    query_filter: Document
+    sort: keyset.SortSpec
+    plan: keyset.FetchPlan
+    keys: list[tuple[str, int]]
+    values: list[Any]
+
+
 class _RareTypeRefused(Exception):
     """The server refused a segment that names a type it does not implement."""
 
@@ -106,7 +118,8 @@ class FindPager:
         position = after.position if after is not None else skip
         by_keyset = after.after is not None if after is not None else not skip
         if after is not None and after.after is not None and keys is not None:
-            reading = await self._read_after(collection, query.filter, sort, plan, keys, after.after, reading)
+            following = _After(collection, query.filter, sort, plan, keys, after.after)
+            reading = await self._read_after(following, reading)
         else:
             await self._read(collection, query.filter, sort, plan, reading, skip=position)
         page = Page(reading.documents, truncated=reading.truncated, more=reading.more)
@@ -122,48 +135,28 @@ class FindPager:
                 values = None
         return page, FindCursor(connection_id, query, position + len(reading.documents), values)
 
-    async def _read_after(
-        self,
-        collection: AsyncCollection[Document],
-        query_filter: Document,
-        sort: keyset.SortSpec,
-        plan: keyset.FetchPlan,
-        keys: list[tuple[str, int]],
-        values: list[Any],
-        reading: _Reading,
-    ) -> _Reading:
+    async def _read_after(self, after: _After, reading: _Reading) -> _Reading:
         """Reads the segments after the boundary one after another until the page is full."""
-        client = collection.database.client
+        client = after.collection.database.client
         if client not in self._without_rare_types:
             try:
-                await self._read_segments(collection, query_filter, sort, plan, keys, values, reading, rare_types=True)
+                await self._read_segments(after, reading, rare_types=True)
                 return reading
             except _RareTypeRefused:
                 # The server cannot name (so holds no value of) some rare type: read the page
                 # again without them, and never name them to this server again.
                 self._without_rare_types.add(client)
                 reading = reading.fresh()
-        await self._read_segments(collection, query_filter, sort, plan, keys, values, reading, rare_types=False)
+        await self._read_segments(after, reading, rare_types=False)
         return reading
 
-    async def _read_segments(
-        self,
-        collection: AsyncCollection[Document],
-        query_filter: Document,
-        sort: keyset.SortSpec,
-        plan: keyset.FetchPlan,
-        keys: list[tuple[str, int]],
-        values: list[Any],
-        reading: _Reading,
-        *,
-        rare_types: bool,
-    ) -> None:
-        for segment in keyset.segments_after(keys, values, rare_types=rare_types):
+    async def _read_segments(self, after: _After, reading: _Reading, *, rare_types: bool) -> None:
+        for segment in keyset.segments_after(after.keys, after.values, rare_types=rare_types):
             if reading.more:
                 return
-            conditions = {"$and": [query_filter, segment]} if query_filter else segment
+            conditions = {"$and": [after.query_filter, segment]} if after.query_filter else segment
             try:
-                await self._read(collection, conditions, sort, plan, reading)
+                await self._read(after.collection, conditions, after.sort, after.plan, reading)
             except pymongo.errors.OperationFailure as exc:
                 if rare_types and keyset.names_rare_types(segment):
                     raise _RareTypeRefused from exc

@@ -11,9 +11,9 @@ subscription needs.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as redis
 import redis.exceptions as rex
@@ -35,6 +35,8 @@ from udb.errors import (
 )
 from udb.pool import ClientFactory
 from udb.registry.v1 import registry_pb2
+
+T = TypeVar("T")
 
 #: A client of one Redis deployment: standalone and Sentinel give a Redis, Cluster a RedisCluster.
 AnyRedis = redis.Redis | RedisCluster
@@ -195,6 +197,16 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     OSError: Unavailable,
     TimeoutError: DeadlineExceeded,
 }
+
+
+async def redis_call(call: Awaitable[T]) -> T:
+    """Awaits a redis-py call, turning its errors into API errors."""
+    try:
+        return await call
+    except DatabaseError:
+        raise
+    except (rex.RedisError, OSError) as exc:
+        raise translate(exc) from None
 
 
 def translate(exc: BaseException) -> DatabaseError:

@@ -29,7 +29,7 @@ from typing import Any
 
 import redis.exceptions as rex
 
-from redis_svc.clients import RedisHandle, translate
+from redis_svc.clients import RedisHandle, redis_call, translate
 from redis_svc.inputs import check_pattern
 from redis_svc.settings import Settings
 from udb.auth import current_principal
@@ -39,10 +39,10 @@ from udb.fanout import (
     MAX_QUEUED_BYTES,
     MAX_QUEUED_MESSAGES,
     Name,
+    SharedHub,
+    SharedUpstream,
     Subscriber,
     SubscriptionClosed,
-    Topics,
-    recheck_access,
 )
 from udb.pool import PoolManager
 from udb.redis.v1 import redis_pb2
@@ -66,72 +66,45 @@ def event_size(event: Event) -> int:
     return len(event.data) + len(event.channel) + len(event.pattern) + 32
 
 
-class SharedSubscription:
+class SharedSubscription(SharedUpstream[Event]):
     """One Redis connection's channels and patterns, for every subscriber of one record."""
 
     def __init__(
         self, hub: PubSubHub, handle: RedisHandle, record: registry_pb2.Connection, hold: contextlib.AsyncExitStack
     ) -> None:
-        self.hub = hub
+        super().__init__(hub, handle, confirm_timeout_s=hub.settings.command_timeout_s)
         self.handle = handle
+        self.reconnect_s = hub.settings.subscribe_reconnect_s
         self.project_id = record.project_id
         self.connection_id = record.id
-        self.topics: Topics[Event] = Topics(self, confirm_timeout_s=hub.settings.command_timeout_s)
         self._hold = hold
         self._client: Any = None
         self._pubsub: Any = None
-        self._reader: asyncio.Task[None] | None = None
-        self.closed = False
-
-    # ---- upstream (udb.fanout.Upstream) ----------------------------------------------------------
 
     async def subscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
         if self._pubsub is None:
-            self._client = await _redis(self.handle.subscriber())
+            self._client = await redis_call(self.handle.subscriber())
             self._pubsub = self._client.pubsub()
         if channels:
-            await _redis(self._pubsub.subscribe(*channels))
+            await redis_call(self._pubsub.subscribe(*channels))
         if patterns:
-            await _redis(self._pubsub.psubscribe(*patterns))
-        if self._reader is None:
-            self._reader = asyncio.create_task(self._read(), name=f"redis-pubsub-{self.connection_id}")
+            await redis_call(self._pubsub.psubscribe(*patterns))
+        self.start_reader(self._read(), f"redis-pubsub-{self.connection_id}")
 
     async def unsubscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
         if self._pubsub is None or self.closed:
             return
         if channels:
-            await _redis(self._pubsub.unsubscribe(*channels))
+            await redis_call(self._pubsub.unsubscribe(*channels))
         if patterns:
-            await _redis(self._pubsub.punsubscribe(*patterns))
+            await redis_call(self._pubsub.punsubscribe(*patterns))
 
-    # ---- subscribers -------------------------------------------------------------------------
-
-    async def remove(self, subscriber: Subscriber[Event], names: list[Name] | None = None) -> None:
-        """Takes names from a subscriber, or the subscriber itself (None); the last subscriber to
-        leave closes the connection."""
-        await self.topics.remove(subscriber, names)
-        if not self.topics.subscribers:
-            await self.close(None)
-
-    async def close(self, error: DatabaseError | None) -> None:
-        """Ends every subscriber (with ``error``) and closes the connection."""
-        if self.closed:
-            return
-        self.closed = True
-        self.hub.forget(self)
-        self.topics.fail(error)
-        reader, self._reader = self._reader, None
-        if reader is not None and reader is not asyncio.current_task():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+    async def disconnect(self) -> None:
         try:
             if self._pubsub is not None:
                 await self._pubsub.aclose()
             if self._client is not None:
                 await self.handle.close_subscriber(self._client)
-        except Exception:
-            log.debug("closing a subscription's connection failed", exc_info=True)
         finally:
             await self._hold.aclose()
 
@@ -148,7 +121,7 @@ class SharedSubscription:
                 now = time.monotonic()
                 down_since = down_since or now
                 resubscribing = set(self.topics.names)
-                if now - down_since > self.hub.settings.subscribe_reconnect_s:
+                if now - down_since > self.reconnect_s:
                     log.warning("subscription lost: Redis did not come back", extra={"connection": self.connection_id})
                     await self.close(translate(exc))
                     return
@@ -178,20 +151,14 @@ class SharedSubscription:
                         self.topics.broadcast(lambda _: RESUBSCRIBED)
 
 
-class PubSubHub:
+class PubSubHub(SharedHub[SharedSubscription]):
     """The shared subscriptions of this process, by pooled client (one per connection record)."""
 
     def __init__(self, settings: Settings, pools: PoolManager[RedisHandle], registry: RegistryClient) -> None:
+        super().__init__(registry)
         self.settings = settings
         self._pools = pools
-        self._registry = registry
-        self._shared: dict[RedisHandle, SharedSubscription] = {}
-        self._opening = asyncio.Lock()
         registry.add_listener(self.on_record_change)
-        registry.add_access_listener(self.on_access_change)
-
-    def __len__(self) -> int:
-        return len(self._shared)
 
     async def join(
         self,
@@ -202,21 +169,19 @@ class PubSubHub:
     ) -> SharedSubscription:
         """Adds a subscriber (and names) to its record's shared subscription; returns once Redis
         holds every name."""
-        async with self._opening:
-            hold = contextlib.AsyncExitStack()
-            handle = await hold.enter_async_context(self._pools.hold(resolved))
-            shared = self._shared.get(handle)
-            if shared is None or shared.closed:
-                shared = self._shared[handle] = SharedSubscription(self, handle, resolved.connection, hold)
-            else:
-                await hold.aclose()  # the shared subscription holds the client already
-            shared.topics.subscribers.add(subscriber)
+        hold = contextlib.AsyncExitStack()
+        handle = await hold.enter_async_context(self._pools.hold(resolved))
+        made: list[SharedSubscription] = []
+
+        def create() -> SharedSubscription:
+            made.append(SharedSubscription(self, handle, resolved.connection, hold))
+            return made[0]
+
         try:
-            await shared.topics.add(subscriber, channels, patterns)
-        except BaseException:
-            await shared.remove(subscriber)
-            raise
-        return shared
+            return await self.add(handle, create, subscriber, channels, patterns)
+        finally:
+            if not made:
+                await hold.aclose()  # the shared subscription holds the client already
 
     async def serve(
         self,
@@ -283,30 +248,11 @@ class PubSubHub:
                 await following
             await shared.remove(subscriber)
 
-    def forget(self, shared: SharedSubscription) -> None:
-        if self._shared.get(shared.handle) is shared:
-            del self._shared[shared.handle]
-
     async def on_record_change(self, project_id: str, connection_id: str) -> None:
         """A connection record changed or went: its streams end, to be opened on the new one."""
-        for shared in list(self._shared.values()):
+        for shared in self.shared():
             if shared.connection_id == connection_id or (not connection_id and shared.project_id == project_id):
                 await shared.close(Unavailable("the connection changed: subscribe again"))
-
-    async def on_access_change(self, user_id: str, project_ref: str) -> None:
-        subscribers = [s for shared in list(self._shared.values()) for s in shared.topics.subscribers]
-        await recheck_access(subscribers, self._registry, user_id, project_ref)
-
-    async def close(self) -> None:
-        for shared in list(self._shared.values()):
-            await shared.close(Unavailable("the service is stopping"))
-
-
-async def _redis(call: Any) -> Any:
-    try:
-        return await call
-    except (rex.RedisError, OSError) as exc:
-        raise translate(exc) from None
 
 
 def subscription_names(

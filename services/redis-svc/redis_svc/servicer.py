@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import grpc
@@ -17,7 +17,7 @@ import redis.exceptions as rex
 from google.protobuf import struct_pb2
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from redis_svc.clients import RedisHandle, translate
+from redis_svc.clients import RedisHandle, redis_call, translate
 from redis_svc.inputs import (
     MAX_RANGE,
     MAX_REDIS_BYTES,
@@ -107,16 +107,6 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-async def _redis(call: Awaitable[T]) -> T:
-    """Awaits a redis-py call, turning its errors into API errors."""
-    try:
-        return await call
-    except DatabaseError:
-        raise
-    except (rex.RedisError, OSError) as exc:
-        raise translate(exc) from None
-
-
 def _is_script_refusal(exc: rex.ResponseError) -> bool:
     if isinstance(exc, rex.NoPermissionError):
         return True
@@ -143,7 +133,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             if handle.cluster:
                 keys, cursor = await self._scan_cluster(handle, request.cursor, pattern, type_filter, count)
             else:
-                position, keys = await _redis(
+                position, keys = await redis_call(
                     handle.ops.scan(
                         cursor=scan_cursor(request.cursor), match=pattern, count=count, _type=type_filter or None
                     )
@@ -162,7 +152,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         args: list[Any] = [position, "MATCH", pattern, "COUNT", count]
         if type_filter:
             args += ["TYPE", type_filter]
-        reply = await _redis(handle.ops.execute_command("SCAN", *args, target_nodes=primaries[node_index]))
+        reply = await redis_call(handle.ops.execute_command("SCAN", *args, target_nodes=primaries[node_index]))
         # The cluster client merges SCAN replies as ({node name: cursor}, keys).
         cursors, keys = reply
         next_position = int(next(iter(cursors.values()))) if isinstance(cursors, dict) else int(cursors)
@@ -182,7 +172,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                 if not type_filter:
                     pipe.type(key)
                 pipe.ttl(key)
-            replies = await _redis(pipe.execute(raise_on_error=False))
+            replies = await redis_call(pipe.execute(raise_on_error=False))
         summaries = []
         step = 1 if type_filter else 2
         for index, key in enumerate(keys):
@@ -237,7 +227,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                 raise translate(exc) from None
         async with client.pipeline(transaction=False) as pipe:
             pipe.type(key).ttl(key).object("encoding", key)
-            key_type, ttl, encoding = await _redis(pipe.execute())
+            key_type, ttl, encoding = await redis_call(pipe.execute())
         key_type = _text(key_type)
         if key_type == "none":
             return [key_type]
@@ -245,10 +235,10 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if key_type == "string":
             async with client.pipeline(transaction=False) as pipe:
                 pipe.strlen(key).getrange(key, 0, max_bytes - 1)
-                size, value = await _redis(pipe.execute())
+                size, value = await redis_call(pipe.execute())
             return [key_type, ttl, encoding, size, value]
         command = _SIZE_COMMANDS.get(key_type)
-        size = await _redis(client.execute_command(command, key)) if command else 0
+        size = await redis_call(client.execute_command(command, key)) if command else 0
         return [key_type, ttl, encoding, size]
 
     async def _page(self, client: Any, key: bytes, request: redis_pb2.GetKeyRequest, reply: redis_pb2.Key) -> None:
@@ -258,15 +248,15 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if key_type in ("hash", "set", "zset"):
             cursor = scan_cursor(request.cursor)
             if key_type == "hash":
-                next_cursor, fields = await _redis(client.hscan(key, cursor=cursor, count=count))
+                next_cursor, fields = await redis_call(client.hscan(key, cursor=cursor, count=count))
                 reply.value.hash_value.fields.extend(
                     redis_pb2.HashField(field=name, value=value) for name, value in fields.items()
                 )
             elif key_type == "set":
-                next_cursor, members = await _redis(client.sscan(key, cursor=cursor, count=count))
+                next_cursor, members = await redis_call(client.sscan(key, cursor=cursor, count=count))
                 reply.value.set_value.members.extend(members)
             else:
-                next_cursor, scored = await _redis(client.zscan(key, cursor=cursor, count=count))
+                next_cursor, scored = await redis_call(client.zscan(key, cursor=cursor, count=count))
                 reply.value.zset_value.members.extend(
                     redis_pb2.ZSetMember(member=member, score=score) for member, score in scored
                 )
@@ -274,13 +264,13 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             reply.truncated = cursor != 0 or next_cursor != 0
         elif key_type == "list":
             start, stop = _range(request, count)
-            elements = await _redis(client.lrange(key, start, stop))
+            elements = await redis_call(client.lrange(key, start, stop))
             reply.value.list_value.elements.extend(elements)
             reply.truncated = len(elements) < reply.size
         elif key_type == "stream":
             await self._stream_page(client, key, request, count, reply)
         elif key_type == "ReJSON-RL":
-            document = await _redis(client.execute_command("JSON.GET", key))
+            document = await redis_call(client.execute_command("JSON.GET", key))
             reply.value.json_value = _text(document or b"null")
         else:
             reply.value.Clear()
@@ -292,13 +282,13 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if request.HasField("start") or request.HasField("stop"):
             start, stop = _range(request, count)
             if start >= 0 and stop >= 0:
-                entries = (await _redis(client.xrange(key, "-", "+", count=stop + 1)))[start:]
+                entries = (await redis_call(client.xrange(key, "-", "+", count=stop + 1)))[start:]
             else:
                 if start >= 0 or stop >= 0:
                     raise InvalidArgument(
                         "a stream range takes two indexes of the same sign", details={"field": "start"}
                     )
-                newest = await _redis(client.xrevrange(key, "+", "-", count=-start))
+                newest = await redis_call(client.xrevrange(key, "+", "-", count=-start))
                 entries = list(reversed(newest))[: stop - start + 1]
             reply.cursor = "0"
         else:
@@ -306,7 +296,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             if after:
                 stream_id(after)
             low = f"({after}" if after else "-"
-            entries = await _redis(client.xrange(key, low, "+", count=count))
+            entries = await redis_call(client.xrange(key, low, "+", count=count))
             reply.cursor = _text(entries[-1][0]) if len(entries) == count else "0"
         for entry_id, fields in entries:
             reply.value.stream_value.entries.append(
@@ -338,7 +328,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
             client = borrowed.client.ops
             if kind == "string_value":
-                written = await _redis(client.set(key, value.string_value, ex=ttl, nx=create, xx=not create))
+                written = await redis_call(client.set(key, value.string_value, ex=ttl, nx=create, xx=not create))
                 if not written:
                     raise _exists_error(key, create=create)
             elif borrowed.client.cluster:
@@ -399,14 +389,14 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                     args += (item.field, item.value)
         elif kind == "json_value":
             args.append(value.json_value)
-        written = await _redis(client.eval(_WRITE_SCRIPT, 1, key, *args))
+        written = await redis_call(client.eval(_WRITE_SCRIPT, 1, key, *args))
         if int(written) != 1:
             raise _exists_error(key, create=create)
 
     async def DeleteKey(self, request: redis_pb2.DeleteKeyRequest, context: Context) -> redis_pb2.DeleteKeyResponse:
         key = check_key(request.key)
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
-            deleted = int(await _redis(borrowed.client.ops.unlink(key)))
+            deleted = int(await redis_call(borrowed.client.ops.unlink(key)))
         if not deleted:
             raise NotFound("no such key")
         return redis_pb2.DeleteKeyResponse(deleted=deleted)
@@ -422,7 +412,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             else:
                 pipe.expire(key, ttl)
             pipe.ttl(key)
-            exists, _, remaining = await _redis(pipe.execute())
+            exists, _, remaining = await redis_call(pipe.execute())
         if not exists:
             raise NotFound("no such key")
         # EXPIRE 0 deletes the key at once: its TTL is then 0, not "missing".
@@ -436,10 +426,10 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         pattern = check_pattern(request.pattern)
         async with self.runtime.borrow(request.target, VIEWER) as borrowed:
             client = borrowed.client.ops
-            channels = sorted(set(await _redis(client.pubsub_channels(pattern))))
+            channels = sorted(set(await redis_call(client.pubsub_channels(pattern))))
             counts: list[tuple[bytes, int]] = []
             for start in range(0, len(channels), 500):
-                counts += await _redis(client.pubsub_numsub(*channels[start : start + 500]))
+                counts += await redis_call(client.pubsub_numsub(*channels[start : start + 500]))
         return redis_pb2.ListChannelsResponse(
             channels=[redis_pb2.Channel(channel=channel, subscribers=int(n)) for channel, n in counts]
         )
@@ -448,7 +438,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if not request.channel:
             raise InvalidArgument("channel is required", details={"field": "channel"})
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
-            receivers = await _redis(borrowed.client.ops.publish(request.channel, request.message))
+            receivers = await redis_call(borrowed.client.ops.publish(request.channel, request.message))
         return redis_pb2.PublishResponse(receivers=int(receivers))
 
     async def Subscribe(
@@ -509,7 +499,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
 
     async def _info(self, handle: RedisHandle, section: str) -> str:
         args = [section] if section else []
-        raw = await _redis(handle.ops.execute_command("INFO", *args))
+        raw = await redis_call(handle.ops.execute_command("INFO", *args))
         if isinstance(raw, dict):  # a cluster answers per node: the first primary's
             raw = raw[sorted(raw)[0]]
         return _text(raw)
