@@ -289,3 +289,17 @@ async def test_a_redis_that_stays_away_ends_the_streams(system: System, own_redi
 async def _zero(value: Any) -> bool:
     result = await value
     return (len(result) if isinstance(result, list) else result) == 0
+
+
+async def test_a_subscription_to_a_redis_that_is_down_fails_with_1011(system: System, own_redis: OwnRedis) -> None:
+    """Subscribing while the target's Redis is down answers an error frame (unavailable) and
+    close code 1011, within the connect timeout, not a hang."""
+    ref, owner, direct = await own_project(system, own_redis)
+    await direct.aclose()
+    own_redis.stop()
+    async with websocket(ws_url(system, ref, "channels=x", system.token(owner))) as ws:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        assert frame["type"] == "error"
+        assert frame["error"]["code"] == "unavailable"
+        code, _ = await closed_with(ws)
+    assert code == 1011

@@ -62,11 +62,13 @@ def _close_code(error: DatabaseError | None) -> tuple[int, str]:
 
 
 async def _refuse(websocket: WebSocket, error: DatabaseError) -> None:
-    """Tells the client why (an error frame, then close code 4000 + the HTTP status)."""
+    """Tells the client why the subscription could not start: an error frame, then the close
+    code (4000 + the HTTP status for a refusal, 1011 when it failed)."""
     await websocket.send_text(
         orjson.dumps({"type": "error", "error": {"code": error.code, "message": error.message}}).decode()
     )
-    await websocket.close(code=4000 + error.http_status, reason=error.message[:120])
+    code, reason = _close_code(error)
+    await websocket.close(code=code, reason=reason)
 
 
 async def subscribe(websocket: WebSocket) -> None:
