@@ -231,11 +231,17 @@ class Topics(Generic[EventT]):
             with contextlib.suppress(DatabaseError):  # a lost upstream has dropped them anyway
                 await self.upstream.unsubscribe(_of(unused, "channel"), _of(unused, "pattern"))
 
-    def confirmed(self, kind: Kind, name: bytes) -> None:
-        """Upstream confirmed a name (again, after a reconnect: nothing more to do then)."""
+    def confirmed(self, kind: Kind, name: bytes) -> bool:
+        """Upstream confirmed a name; True when it had confirmed it before (a name is subscribed
+        once, so a second confirmation means upstream subscribed it again by itself: after a
+        reconnect)."""
         entry = self._names.get((kind, name))
-        if entry is not None and not entry.confirmed.done():
-            entry.confirmed.set_result(None)
+        if entry is None:
+            return False
+        if entry.confirmed.done():
+            return True
+        entry.confirmed.set_result(None)
+        return False
 
     def dispatch(self, kind: Kind, name: bytes, event: EventT) -> int:
         """Offers one event to every subscriber of a channel or pattern; returns how many."""

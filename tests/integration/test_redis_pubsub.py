@@ -303,3 +303,26 @@ async def test_a_subscription_to_a_redis_that_is_down_fails_with_1011(system: Sy
         assert frame["error"]["code"] == "unavailable"
         code, _ = await closed_with(ws)
     assert code == 1011
+
+
+async def test_a_dropped_connection_is_resubscribed_and_subscribers_told(system: System, own_redis: OwnRedis) -> None:
+    """When Redis drops the shared connection while staying up (CLIENT KILL), redis-svc
+    reconnects at once, subscribes again, and every WebSocket gets a resubscribe frame."""
+    ref, owner, direct = await own_project(system, own_redis)
+    token = system.token(owner)
+    async with (
+        websocket(ws_url(system, ref, "channels=k", token)) as first,
+        websocket(ws_url(system, ref, "patterns=k.*", token)) as second,
+    ):
+        await subscribed(first)
+        await subscribed(second)
+        assert await direct.client_kill_filter(_type="pubsub") == 1
+        assert json.loads(await asyncio.wait_for(first.recv(), 15)) == {
+            "type": "resubscribe",
+            "channels": ["k"],
+            "patterns": [],
+        }
+        assert json.loads(await asyncio.wait_for(second.recv(), 15))["type"] == "resubscribe"
+        await direct.publish("k", "again")
+        assert json.loads(await asyncio.wait_for(first.recv(), 10))["data"] == "again"
+    await direct.aclose()

@@ -143,7 +143,9 @@ class SharedSubscription(SharedUpstream[Event]):
                 self.topics.dispatch("pattern", pattern, event)
             elif kind in ("subscribe", "psubscribe"):
                 name: Name = ("channel" if kind == "subscribe" else "pattern", message["channel"])
-                self.topics.confirmed(*name)
+                if self.topics.confirmed(*name) and resubscribing is None:
+                    # redis-py reconnected within one read (its own retry) and subscribed again.
+                    resubscribing = set(self.topics.names)
                 if resubscribing is not None:
                     resubscribing.discard(name)
                     if not resubscribing.intersection(self.topics.names):
