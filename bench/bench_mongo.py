@@ -8,13 +8,13 @@ paging through a large collection with the services' memory watched.
 
 The services run as their own processes (bench/common.py). The machine is shared and noisy: each
 path is measured in several short rounds, interleaved with the others, and the rounds are merged.
-Then BENCH_MONGO_PAGING_DOCS documents (default 100,000) are inserted, the first pages are
+Then BENCH_MONGO_PAGING_DOCS documents (default 110,000) are inserted, the first pages are
 walked through the gateway 1000 at a time by next_cursor (keyset), reading the resident set of
 mongo-svc and the gateway, and page 100 is timed by keyset against skip.
 
     python bench/bench_mongo.py     # BENCH_SECONDS (per row, default 5), BENCH_ROUNDS (3),
-                                    # BENCH_MONGO_PAGING_DOCS (100000; 0 skips the paging run),
-                                    # BENCH_MONGO_WALK_PAGES (20)
+                                    # BENCH_MONGO_PAGING_DOCS (110000; 0 skips the paging run),
+                                    # BENCH_MONGO_WALK_PAGES (10)
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from udb.config import Env
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-PAGING_DOCS = int(os.environ.get("BENCH_MONGO_PAGING_DOCS", "100000"))
+PAGING_DOCS = int(os.environ.get("BENCH_MONGO_PAGING_DOCS", "110000"))
 #: Pages walked by next_cursor with the services' memory watched (each is a fresh sorted find).
-WALK_PAGES = int(os.environ.get("BENCH_MONGO_WALK_PAGES", "20"))
+WALK_PAGES = int(os.environ.get("BENCH_MONGO_WALK_PAGES", "10"))
 DEEP_PAGE = 100
 #: The user bench/common.py's token is minted for.
 BENCH_SUBJECT = "bench-user"

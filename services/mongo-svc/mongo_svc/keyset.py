@@ -14,8 +14,8 @@ each one simple enough for an index range:
         (b) of a class past the boundary's class ("past" is later for 1, earlier for -1).
 
 Segments are disjoint and come in sort order, so reading them one after another until the page
-is full reads exactly the documents after the boundary. ``_id`` ends every sort, so the order is
-total.
+is full reads exactly the documents after the boundary (so does one query of their union, sorted).
+``_id`` ends every sort, so the order is total.
 
 Where a keyset cannot be exact the continuation counts documents instead (``skip``, stateless
 all the same): a sort by ``$meta``/``$natural``; a boundary of a class a query cannot range over
