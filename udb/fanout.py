@@ -126,6 +126,20 @@ class Subscriber(Generic[EventT]):
         await self._ended.wait()
         return self.error
 
+    async def get_batch(self, limit: int = 64) -> list[EventT]:
+        """The next event and those queued behind it (up to ``limit``), in order: a subscriber
+        that fell behind catches up with one wake-up, not one per event."""
+        batch = [await self.get()]
+        while len(batch) < limit and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is _END:
+                self._queue.put_nowait(_END)  # the next call raises
+                break
+            event: EventT = item  # type: ignore[assignment]
+            self._queued_bytes -= self._size(event)
+            batch.append(event)
+        return batch
+
     async def get(self) -> EventT:
         """The next event, in order."""
         item = await self._queue.get()

@@ -133,3 +133,16 @@ async def test_broadcast_gives_each_subscriber_its_own_event() -> None:
     await topics.add(two, [b"b"], [])
     topics.broadcast(lambda s: ",".join(sorted(c.decode() for c in s.channels)))
     assert (await one.get(), await two.get()) == ("a", "b")
+
+
+async def test_a_batch_takes_what_waits_in_order_and_stops_at_the_end() -> None:
+    """get_batch returns every queued event in order (at most limit); after an end the next
+    call raises."""
+    one = subscriber()
+    for i in range(5):
+        one.offer(str(i))
+    assert await one.get_batch(limit=3) == ["0", "1", "2"]
+    one.offer("5")
+    one.end(None)
+    with pytest.raises(SubscriptionClosed):
+        await one.get_batch()

@@ -108,7 +108,8 @@ async def _serve(
             orjson.dumps({"type": "subscribe", "channels": channels, "patterns": patterns}).decode()
         )
         while True:
-            await websocket.send_text(await subscriber.get())
+            for frame in await subscriber.get_batch():
+                await websocket.send_text(frame)
 
     async def watch_client() -> None:
         # The client sends nothing we act on; this notices when it goes away.
