@@ -1,0 +1,130 @@
+"""pg-svc's catalogue RPCs (PgCatalogService): postgres-meta's lists, objects and writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import grpc
+
+from pg_svc import writes
+from pg_svc.catalog import kinds
+from pg_svc.clients import translate
+from pg_svc.ddl import Change, from_value
+from pg_svc.flights import Flights
+from pg_svc.settings import Settings
+from pg_svc.writes.request import Write
+from udb.common.v1 import common_pb2
+from udb.engine import EngineRuntime
+from udb.errors import AlreadyExists, DatabaseError, DeadlineExceeded, InvalidArgument, NotFound, PermissionDenied
+from udb.pg.v1 import catalog_pb2, catalog_pb2_grpc
+from udb.pool import record_version
+from udb.registry.v1 import registry_pb2
+
+#: Errors of a pooled connection that died while idle (a restarted server): a catalogue read
+#: is tried once more on a fresh connection.
+_CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
+
+
+class PgCatalogService(catalog_pb2_grpc.PgCatalogServiceServicer):
+    """The catalogue of a project's Postgres databases, in postgres-meta's shapes."""
+
+    def __init__(self, runtime: EngineRuntime[asyncpg.Pool], settings: Settings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self._flights: Flights[str | None] = Flights()
+
+    async def ListObjects(
+        self, request: catalog_pb2.ListObjectsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> catalog_pb2.CatalogReply:
+        sql, args = kinds.list_query(request)
+        found = await self._read(request.target, sql, args)
+        if found is None:  # the first object of an empty page
+            raise kinds.not_found(catalog_pb2.CATALOG_KIND_TABLES, str(request.table_id))
+        return catalog_pb2.CatalogReply(json=found)
+
+    async def GetObject(
+        self, request: catalog_pb2.GetObjectRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> catalog_pb2.CatalogReply:
+        sql, args = kinds.object_query(request.kind, request.key)
+        found = await self._read(request.target, sql, args)
+        if found is None:
+            raise kinds.not_found(request.kind, request.key)
+        return catalog_pb2.CatalogReply(json=found)
+
+    async def WriteObject(
+        self, request: catalog_pb2.WriteObjectRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> catalog_pb2.CatalogReply:
+        rule = writes.WRITES.get((request.kind, request.action))
+        if rule is None:
+            raise InvalidArgument("this kind of object has no such write", details={"field": "action"})
+        write = Write(request.key, from_value(request.body) if request.HasField("body") else None, request.cascade)
+        async with self.runtime.borrow(request.target, rule.role) as borrowed:
+            pool = borrowed.client
+            try:
+                connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
+            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+                raise translate(exc) from None
+            try:
+                async with connection.transaction():
+                    reply = await rule.handler(Change(connection), write)
+            except DatabaseError:
+                raise
+            except TimeoutError:
+                raise DeadlineExceeded("the write ran past its time limit") from None
+            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+                raise _write_error(exc) from None
+            finally:
+                await pool.release(connection)
+        return catalog_pb2.CatalogReply(json=reply)
+
+    async def _read(self, target: common_pb2.ConnectionTarget, sql: str, args: tuple[Any, ...]) -> str | None:
+        """One catalogue query's JSON text (any member may read the catalogue). Equal questions
+        about one database, asked at the same time, share one query (see :mod:`pg_svc.flights`)."""
+        _, resolved = await self.runtime.resolve(target, common_pb2.ROLE_VIEWER)
+        key = (
+            resolved.connection.id,
+            record_version(resolved.connection),
+            sql,
+            tuple(tuple(arg) if isinstance(arg, list) else arg for arg in args),
+        )
+        return await self._flights.run(key, lambda: self._fetch(resolved, sql, args))
+
+    async def _fetch(self, resolved: registry_pb2.ResolvedConnection, sql: str, args: tuple[Any, ...]) -> str | None:
+        for attempt in (1, 2):
+            try:
+                async with self.runtime.pools.acquire(resolved) as pool:
+                    try:
+                        connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
+                    except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+                        raise translate(exc) from None
+                    try:
+                        # The driver's own deadline, shortly after the statement's.
+                        text: str | None = await connection.fetchval(
+                            sql, *args, timeout=self.settings.statement_timeout_s + 2
+                        )
+                        return text
+                    finally:
+                        await pool.release(connection)
+            except DatabaseError:
+                raise
+            except _CONNECTION_LOST as exc:
+                if attempt == 2:
+                    raise translate(exc) from None
+            except TimeoutError:
+                raise DeadlineExceeded("the catalogue query ran past its time limit") from None
+            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+                raise translate(exc) from None
+        raise AssertionError("unreachable")
+
+
+def _write_error(exc: Exception) -> DatabaseError:
+    """postgres-meta answers every database error of a write with 400 and the database's message
+    (404 only for what it cannot find): a driver error keeps its own class only when it is about
+    the connection or a time limit."""
+    error = translate(exc)
+    if isinstance(error, InvalidArgument | NotFound | AlreadyExists | PermissionDenied):
+        if error.message.startswith("Cannot find"):
+            return NotFound(error.message, details=error.details)
+        return InvalidArgument(error.message, details=error.details)
+    return error
