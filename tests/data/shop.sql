@@ -127,7 +127,7 @@ CREATE UNIQUE INDEX products_title_lower ON shop.products (lower(title));
 CREATE INDEX orders_open ON shop.orders (placed_at DESC NULLS LAST) WHERE status <> 'cancelled';
 CREATE INDEX order_lines_sku_qty ON shop.order_lines (sku) INCLUDE (quantity);
 COMMENT ON INDEX shop.orders_open IS 'Orders still to ship';
-CREATE EXTENSION postgres_fdw;
+CREATE EXTENSION IF NOT EXISTS postgres_fdw;
 CREATE SERVER shop_archive FOREIGN DATA WRAPPER postgres_fdw OPTIONS (dbname 'shop_archive');
 CREATE FOREIGN TABLE audit.archived_orders (id bigint NOT NULL, total numeric(12, 2), note text)
     SERVER shop_archive OPTIONS (table_name 'orders');

@@ -10,7 +10,7 @@ import grpc
 from pg_svc import writes
 from pg_svc.catalog import kinds
 from pg_svc.clients import translate
-from pg_svc.ddl import Change, from_value
+from pg_svc.ddl import Change, parse_body
 from pg_svc.flights import Flights
 from pg_svc.settings import Settings
 from pg_svc.writes.request import Write
@@ -58,7 +58,7 @@ class PgCatalogService(catalog_pb2_grpc.PgCatalogServiceServicer):
         rule = writes.WRITES.get((request.kind, request.action))
         if rule is None:
             raise InvalidArgument("this kind of object has no such write", details={"field": "action"})
-        write = Write(request.key, from_value(request.body) if request.HasField("body") else None, request.cascade)
+        write = Write(request.key, parse_body(request.body), request.cascade)
         async with self.runtime.borrow(request.target, rule.role) as borrowed:
             pool = borrowed.client
             try:

@@ -9,7 +9,7 @@ protocol, which refuses a second statement in one text: a body's expression cann
 statement and start another. Every statement runs in the write's transaction, with the caller's
 database privileges.
 
-Request bodies arrive as protobuf ``Value`` (the JSON postgres-meta takes); :class:`Body` reads
+Request bodies arrive as the JSON the caller sent (postgres-meta's bodies); :class:`Body` reads
 their fields with postgres-meta's JSON types and names a field that has the wrong one.
 """
 
@@ -22,7 +22,6 @@ from typing import Any, Final
 
 import asyncpg
 import orjson
-from google.protobuf import struct_pb2
 
 from pg_svc.catalog import kinds
 from udb.errors import InvalidArgument, NotFound
@@ -105,22 +104,14 @@ class Change:
 _ABSENT: Final = object()
 
 
-def from_value(value: struct_pb2.Value) -> Any:
-    """A protobuf Value as the JSON value it carries. Numbers are doubles, as in JavaScript: a
-    whole one becomes an int, so that 5 is written 5 and not 5.0, as postgres-meta writes it."""
-    kind = value.WhichOneof("kind")
-    if kind == "struct_value":
-        return {name: from_value(item) for name, item in value.struct_value.fields.items()}
-    if kind == "list_value":
-        return [from_value(item) for item in value.list_value.values]
-    if kind == "number_value":
-        number = value.number_value
-        return int(number) if number.is_integer() else number
-    if kind == "string_value":
-        return value.string_value
-    if kind == "bool_value":
-        return value.bool_value
-    return None
+def parse_body(body: bytes) -> Any:
+    """A write's JSON body (None when there is none); 400 when it is not JSON."""
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:
@@ -240,8 +231,11 @@ def literal_text(value: Any) -> str | None:
 
 
 def js_number(value: float) -> str:
-    """A float as JavaScript's Number.prototype.toString spells it: positional from 1e-6 up to
-    1e21, else an exponent without leading zeros (1e-7, 1.5e+21)."""
+    """A number as JavaScript's Number.prototype.toString spells it (JSON has no int and float:
+    JavaScript reads 5.0 as 5): positional from 1e-6 up to 1e21, else an exponent without leading
+    zeros (1e-7, 1.5e+21)."""
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
     if 1e-6 <= abs(value) < 1e21:
         return format(decimal.Decimal(repr(value)), "f")
     return re.sub(r"e([+-])0*(\d)", r"e\1\2", repr(value))

@@ -22,30 +22,29 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from udb.common.v1 import common_pb2 as udb_dot_common_dot_v1_dot_common__pb2
 from udb.pg.v1 import pg_pb2 as udb_dot_pg_dot_v1_dot_pg__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17udb/pg/v1/catalog.proto\x12\tudb.pg.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1audb/common/v1/common.proto\x1a\x12udb/pg/v1/pg.proto\"\xb6\x02\n\x12ListObjectsRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.udb.pg.v1.CatalogKind\x12(\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\x12\x1c\n\x0finclude_columns\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x1b\n\x13include_array_types\x18\x05 \x01(\x08\x12\x1d\n\x15include_default_roles\x18\x06 \x01(\x08\x12\x15\n\x08table_id\x18\x07 \x01(\x03H\x01\x88\x01\x01\x12\r\n\x05\x66irst\x18\x08 \x01(\x08\x42\x12\n\x10_include_columnsB\x0b\n\t_table_id\"v\n\x10GetObjectRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.udb.pg.v1.CatalogKind\x12\x0b\n\x03key\x18\x03 \x01(\t\"\xd7\x01\n\x12WriteObjectRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.udb.pg.v1.CatalogKind\x12&\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x16.udb.pg.v1.WriteAction\x12\x0b\n\x03key\x18\x04 \x01(\t\x12$\n\x04\x62ody\x18\x05 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x0f\n\x07\x63\x61scade\x18\x06 \x01(\x08\"\x1c\n\x0c\x43\x61talogReply\x12\x0c\n\x04json\x18\x01 \x01(\t*\xa8\x04\n\x0b\x43\x61talogKind\x12\x1c\n\x18\x43\x41TALOG_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41TALOG_KIND_TABLES\x10\x01\x12\x16\n\x12\x43\x41TALOG_KIND_VIEWS\x10\x02\x12#\n\x1f\x43\x41TALOG_KIND_MATERIALIZED_VIEWS\x10\x03\x12\x1f\n\x1b\x43\x41TALOG_KIND_FOREIGN_TABLES\x10\x04\x12\x18\n\x14\x43\x41TALOG_KIND_COLUMNS\x10\x05\x12\x18\n\x14\x43\x41TALOG_KIND_SCHEMAS\x10\x06\x12\x1a\n\x16\x43\x41TALOG_KIND_FUNCTIONS\x10\x07\x12\x16\n\x12\x43\x41TALOG_KIND_TYPES\x10\x08\x12\x19\n\x15\x43\x41TALOG_KIND_POLICIES\x10\t\x12\x19\n\x15\x43\x41TALOG_KIND_TRIGGERS\x10\n\x12\x1b\n\x17\x43\x41TALOG_KIND_EXTENSIONS\x10\x0b\x12\x1d\n\x19\x43\x41TALOG_KIND_PUBLICATIONS\x10\x0c\x12\x16\n\x12\x43\x41TALOG_KIND_ROLES\x10\r\x12\x18\n\x14\x43\x41TALOG_KIND_INDEXES\x10\x0e\x12\"\n\x1e\x43\x41TALOG_KIND_COLUMN_PRIVILEGES\x10\x0f\x12!\n\x1d\x43\x41TALOG_KIND_TABLE_PRIVILEGES\x10\x10\x12\x17\n\x13\x43\x41TALOG_KIND_CONFIG\x10\x11\x12\x18\n\x14\x43\x41TALOG_KIND_VERSION\x10\x12*\xa7\x01\n\x0bWriteAction\x12\x1c\n\x18WRITE_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13WRITE_ACTION_CREATE\x10\x01\x12\x17\n\x13WRITE_ACTION_UPDATE\x10\x02\x12\x17\n\x13WRITE_ACTION_DELETE\x10\x03\x12\x16\n\x12WRITE_ACTION_GRANT\x10\x04\x12\x17\n\x13WRITE_ACTION_REVOKE\x10\x05\x32\xe3\x01\n\x10PgCatalogService\x12\x45\n\x0bListObjects\x12\x1d.udb.pg.v1.ListObjectsRequest\x1a\x17.udb.pg.v1.CatalogReply\x12\x41\n\tGetObject\x12\x1b.udb.pg.v1.GetObjectRequest\x1a\x17.udb.pg.v1.CatalogReply\x12\x45\n\x0bWriteObject\x12\x1d.udb.pg.v1.WriteObjectRequest\x1a\x17.udb.pg.v1.CatalogReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17udb/pg/v1/catalog.proto\x12\tudb.pg.v1\x1a\x1audb/common/v1/common.proto\x1a\x12udb/pg/v1/pg.proto\"\xb6\x02\n\x12ListObjectsRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.udb.pg.v1.CatalogKind\x12(\n\x06\x66ilter\x18\x03 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\x12\x1c\n\x0finclude_columns\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x1b\n\x13include_array_types\x18\x05 \x01(\x08\x12\x1d\n\x15include_default_roles\x18\x06 \x01(\x08\x12\x15\n\x08table_id\x18\x07 \x01(\x03H\x01\x88\x01\x01\x12\r\n\x05\x66irst\x18\x08 \x01(\x08\x42\x12\n\x10_include_columnsB\x0b\n\t_table_id\"v\n\x10GetObjectRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.udb.pg.v1.CatalogKind\x12\x0b\n\x03key\x18\x03 \x01(\t\"\xbf\x01\n\x12WriteObjectRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.udb.pg.v1.CatalogKind\x12&\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x16.udb.pg.v1.WriteAction\x12\x0b\n\x03key\x18\x04 \x01(\t\x12\x0c\n\x04\x62ody\x18\x05 \x01(\x0c\x12\x0f\n\x07\x63\x61scade\x18\x06 \x01(\x08\"\x1c\n\x0c\x43\x61talogReply\x12\x0c\n\x04json\x18\x01 \x01(\t*\xa8\x04\n\x0b\x43\x61talogKind\x12\x1c\n\x18\x43\x41TALOG_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41TALOG_KIND_TABLES\x10\x01\x12\x16\n\x12\x43\x41TALOG_KIND_VIEWS\x10\x02\x12#\n\x1f\x43\x41TALOG_KIND_MATERIALIZED_VIEWS\x10\x03\x12\x1f\n\x1b\x43\x41TALOG_KIND_FOREIGN_TABLES\x10\x04\x12\x18\n\x14\x43\x41TALOG_KIND_COLUMNS\x10\x05\x12\x18\n\x14\x43\x41TALOG_KIND_SCHEMAS\x10\x06\x12\x1a\n\x16\x43\x41TALOG_KIND_FUNCTIONS\x10\x07\x12\x16\n\x12\x43\x41TALOG_KIND_TYPES\x10\x08\x12\x19\n\x15\x43\x41TALOG_KIND_POLICIES\x10\t\x12\x19\n\x15\x43\x41TALOG_KIND_TRIGGERS\x10\n\x12\x1b\n\x17\x43\x41TALOG_KIND_EXTENSIONS\x10\x0b\x12\x1d\n\x19\x43\x41TALOG_KIND_PUBLICATIONS\x10\x0c\x12\x16\n\x12\x43\x41TALOG_KIND_ROLES\x10\r\x12\x18\n\x14\x43\x41TALOG_KIND_INDEXES\x10\x0e\x12\"\n\x1e\x43\x41TALOG_KIND_COLUMN_PRIVILEGES\x10\x0f\x12!\n\x1d\x43\x41TALOG_KIND_TABLE_PRIVILEGES\x10\x10\x12\x17\n\x13\x43\x41TALOG_KIND_CONFIG\x10\x11\x12\x18\n\x14\x43\x41TALOG_KIND_VERSION\x10\x12*\xa7\x01\n\x0bWriteAction\x12\x1c\n\x18WRITE_ACTION_UNSPECIFIED\x10\x00\x12\x17\n\x13WRITE_ACTION_CREATE\x10\x01\x12\x17\n\x13WRITE_ACTION_UPDATE\x10\x02\x12\x17\n\x13WRITE_ACTION_DELETE\x10\x03\x12\x16\n\x12WRITE_ACTION_GRANT\x10\x04\x12\x17\n\x13WRITE_ACTION_REVOKE\x10\x05\x32\xe3\x01\n\x10PgCatalogService\x12\x45\n\x0bListObjects\x12\x1d.udb.pg.v1.ListObjectsRequest\x1a\x17.udb.pg.v1.CatalogReply\x12\x41\n\tGetObject\x12\x1b.udb.pg.v1.GetObjectRequest\x1a\x17.udb.pg.v1.CatalogReply\x12\x45\n\x0bWriteObject\x12\x1d.udb.pg.v1.WriteObjectRequest\x1a\x17.udb.pg.v1.CatalogReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'udb.pg.v1.catalog_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CATALOGKIND']._serialized_start=798
-  _globals['_CATALOGKIND']._serialized_end=1350
-  _globals['_WRITEACTION']._serialized_start=1353
-  _globals['_WRITEACTION']._serialized_end=1520
-  _globals['_LISTOBJECTSREQUEST']._serialized_start=117
-  _globals['_LISTOBJECTSREQUEST']._serialized_end=427
-  _globals['_GETOBJECTREQUEST']._serialized_start=429
-  _globals['_GETOBJECTREQUEST']._serialized_end=547
-  _globals['_WRITEOBJECTREQUEST']._serialized_start=550
-  _globals['_WRITEOBJECTREQUEST']._serialized_end=765
-  _globals['_CATALOGREPLY']._serialized_start=767
-  _globals['_CATALOGREPLY']._serialized_end=795
-  _globals['_PGCATALOGSERVICE']._serialized_start=1523
-  _globals['_PGCATALOGSERVICE']._serialized_end=1750
+  _globals['_CATALOGKIND']._serialized_start=744
+  _globals['_CATALOGKIND']._serialized_end=1296
+  _globals['_WRITEACTION']._serialized_start=1299
+  _globals['_WRITEACTION']._serialized_end=1466
+  _globals['_LISTOBJECTSREQUEST']._serialized_start=87
+  _globals['_LISTOBJECTSREQUEST']._serialized_end=397
+  _globals['_GETOBJECTREQUEST']._serialized_start=399
+  _globals['_GETOBJECTREQUEST']._serialized_end=517
+  _globals['_WRITEOBJECTREQUEST']._serialized_start=520
+  _globals['_WRITEOBJECTREQUEST']._serialized_end=711
+  _globals['_CATALOGREPLY']._serialized_start=713
+  _globals['_CATALOGREPLY']._serialized_end=741
+  _globals['_PGCATALOGSERVICE']._serialized_start=1469
+  _globals['_PGCATALOGSERVICE']._serialized_end=1696
 # @@protoc_insertion_point(module_scope)

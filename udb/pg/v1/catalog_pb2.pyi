@@ -1,4 +1,3 @@
-from google.protobuf import struct_pb2 as _struct_pb2
 from udb.common.v1 import common_pb2 as _common_pb2
 from udb.pg.v1 import pg_pb2 as _pg_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -107,9 +106,9 @@ class WriteObjectRequest(_message.Message):
     kind: CatalogKind
     action: WriteAction
     key: str
-    body: _struct_pb2.Value
+    body: bytes
     cascade: bool
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., kind: _Optional[_Union[CatalogKind, str]] = ..., action: _Optional[_Union[WriteAction, str]] = ..., key: _Optional[str] = ..., body: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., cascade: _Optional[bool] = ...) -> None: ...
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., kind: _Optional[_Union[CatalogKind, str]] = ..., action: _Optional[_Union[WriteAction, str]] = ..., key: _Optional[str] = ..., body: _Optional[bytes] = ..., cascade: _Optional[bool] = ...) -> None: ...
 
 class CatalogReply(_message.Message):
     __slots__ = ("json",)

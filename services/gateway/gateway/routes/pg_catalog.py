@@ -12,16 +12,14 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from google.protobuf import json_format, struct_pb2
 from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.http import query_bool, query_int, query_list, raw_json, read_json
+from gateway.http import query_bool, query_int, query_list, raw_json, read_body
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
-from udb.errors import InvalidArgument
 from udb.pg.v1 import catalog_pb2, pg_pb2
 
 Kind = catalog_pb2.CatalogKind
@@ -144,23 +142,13 @@ def _get(route: CatalogRoute) -> Endpoint:
     return endpoint
 
 
-async def _body(request: Request) -> struct_pb2.Value:
-    """The request's JSON body as a protobuf Value (pg-svc checks its fields)."""
-    value = struct_pb2.Value()
-    try:
-        json_format.ParseDict(await read_json(request, backends(request).settings.max_body_bytes), value)
-    except json_format.ParseError as exc:
-        raise InvalidArgument(f"the body cannot be read: {exc}") from None
-    return value
-
-
 def _write(route: CatalogRoute, action: catalog_pb2.WriteAction) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         message = catalog_pb2.WriteObjectRequest(
             kind=route.kind, action=action, key=str(request.path_params.get("key", ""))
         )
         if action != Action.WRITE_ACTION_DELETE:
-            message.body.CopyFrom(await _body(request))
+            message.body = await read_body(request, backends(request).settings.max_body_bytes)
         elif route.cascade:
             message.cascade = query_bool(request, "cascade", False)
         return await _call(request, "WriteObject", message, write=True)

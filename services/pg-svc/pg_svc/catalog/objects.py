@@ -202,8 +202,9 @@ _FUNCTION = """json_build_object(
     'prorows', CASE WHEN r.proretset THEN nullif(r.prorows, 0) END,
     'behavior', CASE r.provolatile WHEN 'i' THEN 'IMMUTABLE' WHEN 's' THEN 'STABLE' ELSE 'VOLATILE' END,
     'security_definer', r.prosecdef,
+    -- jsonb orders the keys (by length, then bytes), as postgres-meta's object has them.
     'config_params', (
-        SELECT json_object_agg(split_part(setting, '=', 1), split_part(setting, '=', 2))
+        SELECT jsonb_object_agg(split_part(setting, '=', 1), split_part(setting, '=', 2))
         FROM unnest(r.proconfig) AS setting))"""
 
 

@@ -163,6 +163,13 @@ async def create_function(change: Change, write: Write) -> str:
     return await change.object(FUNCTIONS, made[0])
 
 
+def _jsonb_key_order(item: list[str]) -> tuple[int, bytes]:
+    """postgres-meta rewrites a function's settings in the order of the keys of its catalogue
+    object, a jsonb one: shorter keys first, then by their bytes."""
+    key = item[0].encode()
+    return len(key), key
+
+
 async def update_function(change: Change, write: Write) -> str:
     body = Body(write.body)
     _, old = await change.object_fields(FUNCTIONS, write.key)
@@ -183,7 +190,7 @@ async def update_function(change: Change, write: Write) -> str:
             language=old["language"],
             behavior=old["behavior"],
             security_definer=old["security_definer"],
-            config=dict(setting.split("=", 1) for setting in stored),
+            config=dict(sorted((setting.split("=", 1) for setting in stored), key=_jsonb_key_order)),
         )
         change.add(template, *args)
         same: int | None = await change.value(

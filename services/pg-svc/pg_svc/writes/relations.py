@@ -214,7 +214,7 @@ async def _single_column_constraints(change: Change, column: dict[str, Any], kin
     """The names of the constraints of type ``kind`` on this column alone, oldest first."""
     names: list[str] = await change.value(
         "SELECT coalesce(array_agg(conname ORDER BY oid), '{}') FROM pg_constraint"
-        " WHERE contype = $3 AND cardinality(conkey) = 1 AND conrelid = $1::oid AND conkey[1] = $2::int2",
+        " WHERE contype::text = $3 AND cardinality(conkey) = 1 AND conrelid = $1::oid AND conkey[1] = $2::int2",
         column["table_id"],
         column["ordinal_position"],
         kind,
