@@ -25,7 +25,8 @@ import devstack  # noqa: E402
 import grpc  # noqa: E402
 import uvloop  # noqa: E402
 from common import BenchStack, Result, bench_stack, measure, report  # noqa: E402
-from pg_svc import catalog  # noqa: E402
+from pg_svc.catalog import relations  # noqa: E402
+from pg_svc.catalog.scope import list_scope  # noqa: E402
 
 from udb.common.v1 import common_pb2  # noqa: E402
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc  # noqa: E402
@@ -77,8 +78,9 @@ async def run(bench: BenchStack, meta_url: str | None) -> None:
     http = aiohttp.ClientSession(connector=connector, headers=headers)
     gateway = f"{bench.gateway_url}/pg-meta/{bench.project_ref}"
     envoy = f"{bench.envoy_url}/pg-meta/{bench.project_ref}"
-    tables_sql = catalog.tables(include_columns=True)
-    tables_args = catalog.schema_filter(pg_pb2.CatalogFilter()).as_args()
+    tables_scope = list_scope(pg_pb2.CatalogFilter())
+    tables_sql = relations.tables(tables_scope, include_columns=True)
+    tables_args = tables_scope.args
     select_one = json.dumps({"query": "SELECT 1"})
 
     async def http_post(url: str) -> None:

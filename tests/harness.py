@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -256,6 +257,21 @@ async def own_service(
     finally:
         await channel.close()
         await server.stop(1)
+
+
+async def audit_rows(system: System, ref: str, user: str, *, until: Any, query: str = "") -> list[dict[str, Any]]:
+    """The project's audit rows once ``until(rows)`` holds (the writer is asynchronous)."""
+    deadline = time.monotonic() + 15
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        await system.app.state.audit.flush()
+        reply = await system.http.get(f"/projects/{ref}/audit?limit=1000{query}", headers=system.headers(user))
+        assert reply.status_code == 200, reply.text
+        rows = reply.json()["data"]
+        if until(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"audit rows never matched: {rows}")
 
 
 def grpcurl() -> str:

@@ -124,7 +124,7 @@ REVOKE ALL ON shop.products FROM udb_shop_reader;
 ALTER ROLE udb_shop_clerk SET search_path = shop, public;
 ALTER ROLE udb_shop_reader VALID UNTIL '2030-01-01 00:00:00+00' CONNECTION LIMIT 5;
 CREATE UNIQUE INDEX products_title_lower ON shop.products (lower(title));
-CREATE INDEX orders_open ON shop.orders (placed_at DESC NULLS LAST) WHERE status <> 'cancelled';
+CREATE INDEX orders_open ON shop.orders (id DESC NULLS LAST) WHERE status <> 'cancelled';
 CREATE INDEX order_lines_sku_qty ON shop.order_lines (sku) INCLUDE (quantity);
 COMMENT ON INDEX shop.orders_open IS 'Orders still to ship';
 CREATE EXTENSION IF NOT EXISTS postgres_fdw;

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 from harness import System
-from pg_meta import PgDatabase
+from pg_meta import PgDatabase, error_text
 
 pytestmark = pytest.mark.integration
 
@@ -339,3 +339,106 @@ async def test_concurrent_catalogue_reads_share_one_pool(system: System, shop: P
     finally:
         await connection.close()
     assert 1 <= backends <= 10
+
+
+async def test_publications_roles_and_privileges(system: System, shop: PgDatabase) -> None:
+    """GET publications, roles, column-privileges and table-privileges: postgres-meta's objects,
+    tables of a publication (none listed for one of all tables), role settings and limits, and
+    the privileges granted in the schema."""
+    publications = await _get(system, shop, "publications")
+    changes = _by(publications, name="shop_changes")
+    assert (changes["publish_insert"], changes["publish_delete"], changes["owner"]) == (True, False, "postgres")
+    assert sorted(t["name"] for t in changes["tables"]) == ["customers", "orders"]
+    assert _by(publications, name="shop_everything")["tables"] is None
+    assert _by(publications, name="shop_nothing")["tables"] == []
+    assert await _get(system, shop, f"publications/{changes['id']}") == changes
+
+    roles = await _get(system, shop, "roles")
+    clerk, reader = _by(roles, name="udb_shop_clerk"), _by(roles, name="udb_shop_reader")
+    assert clerk["config"] == {"search_path": "shop, public"}
+    assert (reader["connection_limit"], reader["valid_until"], reader["password"]) == (
+        5,
+        "2030-01-01 00:00:00+00",
+        "********",
+    )
+    assert not any(r["name"].startswith("pg_") for r in roles)
+    assert any(r["name"] == "pg_monitor" for r in await _get(system, shop, "roles", include_default_roles="true"))
+
+    columns = await _get(system, shop, "column-privileges", included_schemas="shop")
+    status = _by(columns, relation_name="orders", column_name="status")
+    assert {"grantor": "postgres", "grantee": "udb_shop_clerk", "privilege_type": "UPDATE", "is_grantable": True} in (
+        status["privileges"]
+    )
+    email = _by(columns, relation_name="customers", column_name="email")
+    assert {"grantor": "postgres", "grantee": "PUBLIC", "privilege_type": "SELECT", "is_grantable": False} in (
+        email["privileges"]
+    )
+    tables = await _get(system, shop, "table-privileges", included_schemas="shop")
+    orders = _by(tables, name="orders")
+    assert orders["kind"] == "table" and orders["relation_id"] == await _oid(shop, "shop.orders")
+    assert {"grantor": "postgres", "grantee": "udb_shop_reader", "privilege_type": "SELECT", "is_grantable": False} in (
+        orders["privileges"]
+    )
+    assert _by(tables, name="order_totals")["kind"] == "view"
+
+
+async def test_indexes_config_and_version(system: System, shop: PgDatabase) -> None:
+    """GET indexes (definition, predicate, comment, attributes; as postgres-meta, an index none of
+    whose own attribute numbers is among its table's column numbers is left out), config
+    (ordered by category and name) and config/version."""
+    indexes = await _get(system, shop, "indexes", included_schemas="shop")
+    open_orders = next(i for i in indexes if "orders_open" in i["index_definition"])
+    assert open_orders["comment"] == "Orders still to ship" and open_orders["index_predicate"]
+    assert open_orders["access_method"] == "btree" and open_orders["is_unique"] is False
+    lines_id = await _oid(shop, "shop.order_lines")
+    lines_pk = next(i for i in indexes if i["is_primary"] and i["table_id"] == lines_id)
+    assert [a["attribute_name"] for a in lines_pk["index_attributes"]] == ["order_id", "line_no"]
+    assert lines_pk["key_attributes"] == [1, 2]
+    assert await _get(system, shop, f"indexes/{lines_pk['id']}") == lines_pk
+    assert not any("order_lines_sku_qty" in i["index_definition"] for i in indexes)
+
+    config = await _get(system, shop, "config")
+    assert [(c["category"], c["name"]) for c in config] == sorted((c["category"], c["name"]) for c in config)
+    work_mem = _by(config, name="work_mem")
+    assert (work_mem["unit"], work_mem["vartype"], work_mem["group"]) == ("kB", "integer", "Resource Usage")
+    assert len(await _get(system, shop, "config", limit=3, offset=2)) == 3
+
+    version = await _get(system, shop, "config/version")
+    assert set(version) == {"version", "version_number", "active_connections", "max_connections"}
+    assert version["version"].startswith("PostgreSQL 15") and 150000 <= version["version_number"] < 160000
+
+
+async def test_objects_by_key(system: System, shop: PgDatabase) -> None:
+    """The /[key] forms answer one object as the list shows it, with columns for relations, and
+    404 with postgres-meta's message for a key that names nothing; a foreign table is found by
+    its own id (postgres-meta answers its first foreign table for any id)."""
+    orders_id = await _oid(shop, "shop.orders")
+    table = await _get(system, shop, f"tables/{orders_id}")
+    assert (table["name"], [c["name"] for c in table["columns"]][:2]) == ("orders", ["id", "customer_id"])
+    archived = await _get(system, shop, f"foreign-tables/{await _oid(shop, 'audit.archived_orders')}")
+    assert (archived["name"], archived["comment"]) == ("archived_orders", "Orders of past years")
+    assert [c["name"] for c in archived["columns"]] == ["id", "total", "note"]
+    column = await _get(system, shop, f"columns/{orders_id}.3")
+    assert (column["name"], column["enums"]) == ("status", ["pending", "paid", "shipped", "cancelled"])
+    assert (await _get(system, shop, f"columns/{orders_id}", offset=1))["name"] == "customer_id"
+    assert (await _get(system, shop, "extensions/citext"))["installed_version"]
+    for route, message in (
+        ("foreign-tables/1", "Cannot find a foreign table with ID 1"),
+        (f"columns/{orders_id}.99", f"Cannot find a column with ID {orders_id}.99"),
+        ("extensions/no_such", "Cannot find an extension named no_such"),
+        ("functions/4294967296", "Cannot find a function with ID 4294967296"),
+        ("indexes/1", "Cannot find a index with ID 1"),
+    ):
+        reply = await system.http.get(shop.path(route), headers=shop.headers(system))
+        assert reply.status_code == 404, (route, reply.text)
+        assert error_text(reply.json()) == message
+
+
+async def test_openapi_documents_every_pg_meta_route(system: System) -> None:
+    """/openapi.json lists postgres-meta's routes with their methods."""
+    paths = (await system.http.get("/openapi.json")).json()["paths"]
+    assert set(paths["/pg-meta/{ref}/tables"]) == {"get", "post"}
+    assert set(paths["/pg-meta/{ref}/tables/{key}"]) == {"get", "patch", "delete"}
+    assert set(paths["/pg-meta/{ref}/column-privileges"]) == {"get", "post", "delete"}
+    assert set(paths["/pg-meta/{ref}/extensions/{key}"]) == {"get", "patch", "delete"}
+    assert "get" in paths["/pg-meta/{ref}/config/version"]

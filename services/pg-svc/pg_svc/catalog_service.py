@@ -58,8 +58,8 @@ class PgCatalogService(catalog_pb2_grpc.PgCatalogServiceServicer):
         rule = writes.WRITES.get((request.kind, request.action))
         if rule is None:
             raise InvalidArgument("this kind of object has no such write", details={"field": "action"})
-        write = Write(request.key, parse_body(request.body), request.cascade)
         async with self.runtime.borrow(request.target, rule.role) as borrowed:
+            write = Write(request.key, parse_body(request.body), request.cascade)
             pool = borrowed.client
             try:
                 connection = await pool.acquire(timeout=self.settings.connect_timeout_s)

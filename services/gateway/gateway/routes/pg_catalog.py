@@ -101,11 +101,15 @@ def catalog_filter(request: Request) -> pg_pb2.CatalogFilter:
     return catalog_filter
 
 
-async def _call(request: Request, call: str, message: Message, *, write: bool = False) -> Response:
-    """One PgCatalogService call for any member of the project (``message``'s target is filled
-    in here); its JSON is the reply."""
+Build = Callable[[], Awaitable[Message]]
+
+
+async def _call(request: Request, call: str, build: Build, *, write: bool = False) -> Response:
+    """One PgCatalogService call for any member of the project: the caller is checked first, then
+    ``build`` reads the request into the message; its JSON is the reply."""
     b = backends(request)
     caller = await b.authorize(request, common_pb2.ROLE_VIEWER)
+    message = await build()
     message.target.CopyFrom(caller.target)  # type: ignore[attr-defined]
     timeout = b.settings.write_deadline_s if write else b.settings.read_deadline_s
     reply = await getattr(b.pg_catalog, call)(message, metadata=caller.metadata, timeout=timeout)
@@ -117,10 +121,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def _list(route: CatalogRoute) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        message = catalog_pb2.ListObjectsRequest(kind=route.kind, filter=catalog_filter(request))
-        for flag, default in route.flags:
-            setattr(message, flag, query_bool(request, flag, default))
-        return await _call(request, "ListObjects", message)
+        async def build() -> Message:
+            message = catalog_pb2.ListObjectsRequest(kind=route.kind, filter=catalog_filter(request))
+            for flag, default in route.flags:
+                setattr(message, flag, query_bool(request, flag, default))
+            return message
+
+        return await _call(request, "ListObjects", build)
 
     return endpoint
 
@@ -131,27 +138,34 @@ _TABLE_ID = re.compile(r"\d{1,10}")
 def _get(route: CatalogRoute) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         key = str(request.path_params["key"])
-        if route.kind == Kind.CATALOG_KIND_COLUMNS and _TABLE_ID.fullmatch(key):
-            # postgres-meta's /columns/[tableId]: the first column of the table's page.
-            page = catalog_pb2.ListObjectsRequest(
-                kind=route.kind, filter=catalog_filter(request), table_id=int(key), first=True
-            )
-            return await _call(request, "ListObjects", page)
-        return await _call(request, "GetObject", catalog_pb2.GetObjectRequest(kind=route.kind, key=key))
+        # postgres-meta's /columns/[tableId]: the first column of the table's page.
+        first_column = route.kind == Kind.CATALOG_KIND_COLUMNS and _TABLE_ID.fullmatch(key) is not None
+
+        async def build() -> Message:
+            if first_column:
+                return catalog_pb2.ListObjectsRequest(
+                    kind=route.kind, filter=catalog_filter(request), table_id=int(key), first=True
+                )
+            return catalog_pb2.GetObjectRequest(kind=route.kind, key=key)
+
+        return await _call(request, "ListObjects" if first_column else "GetObject", build)
 
     return endpoint
 
 
 def _write(route: CatalogRoute, action: catalog_pb2.WriteAction) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        message = catalog_pb2.WriteObjectRequest(
-            kind=route.kind, action=action, key=str(request.path_params.get("key", ""))
-        )
-        if action != Action.WRITE_ACTION_DELETE:
-            message.body = await read_body(request, backends(request).settings.max_body_bytes)
-        elif route.cascade:
-            message.cascade = query_bool(request, "cascade", False)
-        return await _call(request, "WriteObject", message, write=True)
+        async def build() -> Message:
+            message = catalog_pb2.WriteObjectRequest(
+                kind=route.kind, action=action, key=str(request.path_params.get("key", ""))
+            )
+            if action != Action.WRITE_ACTION_DELETE:
+                message.body = await read_body(request, backends(request).settings.max_body_bytes)
+            elif route.cascade:
+                message.cascade = query_bool(request, "cascade", False)
+            return message
+
+        return await _call(request, "WriteObject", build, write=True)
 
     return endpoint
 
@@ -163,7 +177,11 @@ async def version(request: Request) -> Response:
       responses:
         200: {description: '{"version", "version_number", "active_connections", "max_connections"}'}
     """
-    return await _call(request, "GetObject", catalog_pb2.GetObjectRequest(kind=Kind.CATALOG_KIND_VERSION))
+
+    async def build() -> Message:
+        return catalog_pb2.GetObjectRequest(kind=Kind.CATALOG_KIND_VERSION)
+
+    return await _call(request, "GetObject", build)
 
 
 def _parameter_doc(name: str, kind: str, where: str = "query") -> str:
