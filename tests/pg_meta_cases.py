@@ -998,4 +998,72 @@ PRIVILEGES = [
     ),
 ]
 
-CASES = [*TABLES, *COLUMNS, *SCHEMAS, *FUNCTIONS, *POLICIES, *TRIGGERS, *EXTENSIONS, *PUBLICATIONS, *ROLES, *PRIVILEGES]
+SERVER = [
+    Case(
+        "invalid payloads are 400 with the database's message",
+        "test/functions.test.ts, schemas.test.ts, triggers.test.ts, extensions.test.ts, publications.test.ts > "
+        "should return 400 for invalid payload",
+        (
+            # postgres-meta writes the missing definition as NULL and reports the syntax error;
+            # we name the missing field.
+            post("functions", {"name": "test_function12"}, status=BAD, same_error=False),
+            post("schemas", {"name": "pg_"}, status=BAD, error='^unacceptable schema name "pg_"$'),
+            post(
+                "triggers",
+                {
+                    "name": "test_trigger_invalid",
+                    "table": "non_existent_table",
+                    "function_name": "audit_action",
+                    "activation": "AFTER",
+                    "events": ["UPDATE"],
+                },
+                status=BAD,
+                error='relation "public.non_existent_table" does not exist',
+            ),
+            # Postgres 14 (postgres-meta's snapshot) says "could not open extension control file".
+            post("extensions", {"name": "invalid-extension", "version": "1.3"}, status=BAD, error="invalid-extension"),
+            post("publications", {"name": "test_publication", "tables": ["non_existent_table"]}, status=BAD),
+        ),
+    ),
+    Case(
+        "a reserved role name is 400",
+        "test/roles.test.ts > should return 400 for invalid payload",
+        (post("roles", {"name": "pg_"}, status=BAD, error='^role name "pg_" is reserved$'),),
+        roles=True,
+    ),
+    Case(
+        "triggers with one name in two schemas, columns with two unique constraints",
+        "test/lib/triggers.ts > triggers with the same name on different schemas; "
+        "test/lib/columns.ts > column with multiple unique constraints",
+        (
+            sql(
+                "CREATE FUNCTION tr_f() RETURNS trigger LANGUAGE plpgsql AS 'begin end';"
+                " CREATE SCHEMA s1; CREATE TABLE s1.t ();"
+                " CREATE TRIGGER tr BEFORE INSERT ON s1.t EXECUTE FUNCTION tr_f();"
+                " CREATE SCHEMA s2; CREATE TABLE s2.t ();"
+                " CREATE TRIGGER tr BEFORE INSERT ON s2.t EXECUTE FUNCTION tr_f();"
+                " CREATE TABLE public.t (c int8 UNIQUE); ALTER TABLE public.t ADD UNIQUE (c)"
+            ),
+            get(
+                "triggers?included_schemas=s1,s2",
+                expect=[{"name": "tr", "schema": "s1"}, {"name": "tr", "schema": "s2"}],
+            ),
+            get("columns/{col:public.t.c}", expect={"is_unique": True}),
+            sql("DROP SCHEMA s1, s2 CASCADE; DROP FUNCTION tr_f(); DROP TABLE public.t"),
+        ),
+    ),
+]
+
+CASES = [
+    *SERVER,
+    *TABLES,
+    *COLUMNS,
+    *SCHEMAS,
+    *FUNCTIONS,
+    *POLICIES,
+    *TRIGGERS,
+    *EXTENSIONS,
+    *PUBLICATIONS,
+    *ROLES,
+    *PRIVILEGES,
+]

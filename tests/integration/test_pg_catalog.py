@@ -153,7 +153,8 @@ async def test_views_report_updatability_and_columns(system: System, shop: PgDat
 
 
 async def test_materialized_views_report_population(system: System, shop: PgDatabase) -> None:
-    """GET materialized-views: PostgresMaterializedView objects, columns only when asked."""
+    """GET materialized-views: PostgresMaterializedView objects, columns only when asked, every
+    column of each view of the page."""
     views = await _get(system, shop, "materialized-views")
     assert views == [
         {
@@ -166,6 +167,9 @@ async def test_materialized_views_report_population(system: System, shop: PgData
     ]
     with_columns = await _get(system, shop, "materialized-views", include_columns="true")
     assert [c["name"] for c in with_columns[0]["columns"]] == ["customer_id", "orders"]
+    # The page is of views, not of their columns (postgres-meta pages both).
+    paged = await _get(system, shop, "materialized-views", include_columns="true", limit=1)
+    assert paged == with_columns
 
 
 async def test_policies_show_roles_commands_and_expressions(system: System, shop: PgDatabase) -> None:

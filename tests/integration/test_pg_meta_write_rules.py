@@ -332,3 +332,15 @@ async def test_settings_postgres_meta_cannot_write_back_are_kept(system: System,
     )
     assert changed.json()["argument_types"] == "a integer, b double precision DEFAULT 1.5"
     await _send(system, scratch, owner, "DELETE", f"functions/{made.json()['id']}", None)
+
+
+async def test_identity_generation_is_kept_when_not_named(system: System, scratch: PgDatabase) -> None:
+    """Changing an ALWAYS identity column's comment leaves it ALWAYS (postgres-meta sets every
+    identity column it changes to BY DEFAULT unless told otherwise)."""
+    owner = scratch.owner
+    table = (await _send(system, scratch, owner, "POST", "tables", {"name": "w_identity"})).json()
+    body = {"table_id": table["id"], "name": "i", "type": "int8", "is_identity": True, "identity_generation": "ALWAYS"}
+    column = (await _send(system, scratch, owner, "POST", "columns", body)).json()
+    changed = await _send(system, scratch, owner, "PATCH", f"columns/{column['id']}", {"comment": "kept"})
+    assert (changed.json()["identity_generation"], changed.json()["comment"]) == ("ALWAYS", "kept")
+    await _send(system, scratch, owner, "DELETE", f"tables/{table['id']}", None)
