@@ -12,6 +12,7 @@ from pg_svc.catalog import kinds
 from pg_svc.clients import translate
 from pg_svc.ddl import Change, parse_body
 from pg_svc.flights import Flights
+from pg_svc.pooled import pooled_connection
 from pg_svc.settings import Settings
 from pg_svc.writes.request import Write
 from udb.common.v1 import common_pb2
@@ -60,22 +61,16 @@ class PgCatalogService(catalog_pb2_grpc.PgCatalogServiceServicer):
             raise InvalidArgument("this kind of object has no such write", details={"field": "action"})
         async with self.runtime.borrow(request.target, rule.role) as borrowed:
             write = Write(request.key, parse_body(request.body), request.cascade)
-            pool = borrowed.client
-            try:
-                connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
-            try:
-                async with connection.transaction():
-                    reply = await rule.handler(Change(connection), write)
-            except DatabaseError:
-                raise
-            except TimeoutError:
-                raise DeadlineExceeded("the write ran past its time limit") from None
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise _write_error(exc) from None
-            finally:
-                await pool.release(connection)
+            async with pooled_connection(borrowed.client, self.settings.connect_timeout_s) as connection:
+                try:
+                    async with connection.transaction():
+                        reply = await rule.handler(Change(connection), write)
+                except DatabaseError:
+                    raise
+                except TimeoutError:
+                    raise DeadlineExceeded("the write ran past its time limit") from None
+                except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+                    raise _write_error(exc) from None
         return catalog_pb2.CatalogReply(json=reply)
 
     async def _read(self, target: common_pb2.ConnectionTarget, sql: str, args: tuple[Any, ...]) -> str | None:
@@ -93,19 +88,15 @@ class PgCatalogService(catalog_pb2_grpc.PgCatalogServiceServicer):
     async def _fetch(self, resolved: registry_pb2.ResolvedConnection, sql: str, args: tuple[Any, ...]) -> str | None:
         for attempt in (1, 2):
             try:
-                async with self.runtime.pools.acquire(resolved) as pool:
-                    try:
-                        connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
-                    except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                        raise translate(exc) from None
-                    try:
-                        # The driver's own deadline, shortly after the statement's.
-                        text: str | None = await connection.fetchval(
-                            sql, *args, timeout=self.settings.statement_timeout_s + 2
-                        )
-                        return text
-                    finally:
-                        await pool.release(connection)
+                async with (
+                    self.runtime.pools.acquire(resolved) as pool,
+                    pooled_connection(pool, self.settings.connect_timeout_s) as connection,
+                ):
+                    # The driver's own deadline, shortly after the statement's.
+                    text: str | None = await connection.fetchval(
+                        sql, *args, timeout=self.settings.statement_timeout_s + 2
+                    )
+                    return text
             except DatabaseError:
                 raise
             except _CONNECTION_LOST as exc:

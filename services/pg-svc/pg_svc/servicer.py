@@ -11,6 +11,7 @@ import grpc
 import orjson
 
 from pg_svc.clients import translate
+from pg_svc.pooled import pooled_connection
 from pg_svc.query import Limits, StatementError, run
 from pg_svc.settings import Settings
 from udb.common.v1 import common_pb2
@@ -34,16 +35,11 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         self, target: common_pb2.ConnectionTarget, required_role: int
     ) -> AsyncIterator[tuple[asyncpg.pool.PoolConnectionProxy, Access]]:
         """A pooled connection to the target's database, after the access check."""
-        async with self.runtime.borrow(target, required_role) as borrowed:
-            pool = borrowed.client
-            try:
-                connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
-            try:
-                yield connection, borrowed.access
-            finally:
-                await pool.release(connection)
+        async with (
+            self.runtime.borrow(target, required_role) as borrowed,
+            pooled_connection(borrowed.client, self.settings.connect_timeout_s) as connection,
+        ):
+            yield connection, borrowed.access
 
     def _limits(self, requested_ms: int) -> Limits:
         configured = int(self.settings.statement_timeout_s * 1000)

@@ -5,6 +5,9 @@ answered (pg_roles shows '********')."""
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from pg_svc.ddl import Body, Change, body_list
 from pg_svc.writes.objects import setting_values
@@ -109,13 +112,6 @@ async def update_role(change: Change, write: Write) -> str:
     return await change.object(ROLES, write.key)
 
 
-async def delete_role(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(ROLES, write.key)
-    change.add("DROP ROLE %I", old["name"])
-    await change.run()
-    return text
-
-
 # ---- privileges -------------------------------------------------------------------------------
 
 _COLUMN_ID = re.compile(r"(\d{1,10})\.(\d{1,5})")
@@ -126,69 +122,66 @@ def _grantee(name: str) -> tuple[str, list[str | None]]:
     return ("PUBLIC", []) if name.lower() == "public" else ("%I", [name])
 
 
-async def _change_column_privileges(change: Change, write: Write, *, grant: bool) -> str:
-    ids: list[str] = []
-    for item in body_list(write.body):
-        column_id = item.required_text("column_id")
-        match = _COLUMN_ID.fullmatch(column_id)
-        if match is None:
-            raise InvalidArgument(f'{item.path}/column_id must match pattern "^(\\d+)\\.(\\d+)$"')
-        privilege = item.choice("privilege_type", COLUMN_PRIVILEGE_TYPES)
-        grantee, grantee_args = _grantee(item.required_text("grantee"))
-        column = await change.row(
-            "SELECT attname, attrelid::regclass::text AS relation FROM pg_attribute"
-            " WHERE attrelid = $1::oid AND attnum = $2::int2 AND attnum > 0 AND NOT attisdropped",
-            int(match[1]),
-            int(match[2]),
-        )
-        if column is None:
-            missing = f"Cannot find a column with ID {column_id}"
-            raise NotFound(missing) if not grant else InvalidArgument(missing)
-        if grant:
-            option = " WITH GRANT OPTION" if item.flag("is_grantable", False) else ""
-            template = f"GRANT {privilege} (%I) ON %s TO {grantee}{option}"
-        else:
-            template = f"REVOKE {privilege} (%I) ON %s FROM {grantee}"
-        change.add(template, column["attname"], column["relation"], *grantee_args)
-        if column_id not in ids:
-            ids.append(column_id)
-    return await change.objects(COLUMN_PRIVILEGES, ids)
+@dataclass(frozen=True, slots=True)
+class _Privileges:
+    """What grants and revokes of one kind name: how each item's target is found, and the SQL
+    that names it (filled with what the lookup found)."""
+
+    kind: int
+    types: tuple[str, ...]
+    #: (key of the target, arguments of ``on``), or None when the item names nothing.
+    target: Callable[[Change, Body], Awaitable[tuple[Any, list[str | None]] | None]]
+    on: str
+    noun: str
 
 
-async def grant_column_privileges(change: Change, write: Write) -> str:
-    return await _change_column_privileges(change, write, grant=True)
+async def _column(change: Change, item: Body) -> tuple[Any, list[str | None]] | None:
+    column_id = item.required_text("column_id")
+    match = _COLUMN_ID.fullmatch(column_id)
+    if match is None:
+        raise InvalidArgument(f'{item.path}/column_id must match pattern "^(\\d+)\\.(\\d+)$"')
+    column = await change.row(
+        "SELECT attname, attrelid::regclass::text AS relation FROM pg_attribute"
+        " WHERE attrelid = $1::oid AND attnum = $2::int2 AND attnum > 0 AND NOT attisdropped",
+        int(match[1]),
+        int(match[2]),
+    )
+    return None if column is None else (column_id, [column["attname"], column["relation"]])
 
 
-async def revoke_column_privileges(change: Change, write: Write) -> str:
-    return await _change_column_privileges(change, write, grant=False)
+async def _relation(change: Change, item: Body) -> tuple[Any, list[str | None]] | None:
+    relation_id = item.integer("relation_id", required=True)
+    relation = await change.value("SELECT oid::regclass::text FROM pg_class WHERE oid = $1::oid", relation_id)
+    return None if relation is None else (relation_id, [relation])
 
 
-async def _change_table_privileges(change: Change, write: Write, *, grant: bool) -> str:
-    ids: list[int] = []
-    for item in body_list(write.body):
-        relation_id = item.integer("relation_id", required=True) or 0
-        privilege = item.choice("privilege_type", TABLE_PRIVILEGE_TYPES)
-        grantee, grantee_args = _grantee(item.required_text("grantee"))
-        relation: str | None = await change.value(
-            "SELECT oid::regclass::text FROM pg_class WHERE oid = $1::oid", relation_id
-        )
-        if relation is None:
-            missing = f"Cannot find a relation with ID {relation_id}"
-            raise NotFound(missing) if not grant else InvalidArgument(missing)
-        if grant:
-            option = " WITH GRANT OPTION" if item.flag("is_grantable", False) else ""
-            template = f"GRANT {privilege} ON TABLE %s TO {grantee}{option}"
-        else:
-            template = f"REVOKE {privilege} ON TABLE %s FROM {grantee}"
-        change.add(template, relation, *grantee_args)
-        if relation_id not in ids:
-            ids.append(relation_id)
-    return await change.objects(TABLE_PRIVILEGES, ids)
+COLUMN_GRANTS = _Privileges(COLUMN_PRIVILEGES, COLUMN_PRIVILEGE_TYPES, _column, "(%I) ON %s", "a column with ID {}")
+TABLE_GRANTS = _Privileges(TABLE_PRIVILEGES, TABLE_PRIVILEGE_TYPES, _relation, "ON TABLE %s", "a relation with ID {}")
 
 
-async def grant_table_privileges(change: Change, write: Write) -> str:
-    return await _change_table_privileges(change, write, grant=True)
+def change_privileges(privileges: _Privileges, *, grant: bool) -> Callable[[Change, Write], Awaitable[str]]:
+    """The handler of grants (or revokes) of ``privileges``: one statement per item of the
+    body's array; the reply is the privileges of the targets touched, as they are after."""
 
+    async def handler(change: Change, write: Write) -> str:
+        keys: list[Any] = []
+        for item in body_list(write.body):
+            found = await privileges.target(change, item)
+            if found is None:
+                key = item.raw("column_id") if privileges is COLUMN_GRANTS else item.raw("relation_id")
+                missing = "Cannot find " + privileges.noun.format(key)
+                # postgres-meta answers a revoke's missing target 404, a grant's 400.
+                raise InvalidArgument(missing) if grant else NotFound(missing)
+            key, on_args = found
+            privilege = item.choice("privilege_type", privileges.types)
+            grantee, grantee_args = _grantee(item.required_text("grantee"))
+            if grant:
+                option = " WITH GRANT OPTION" if item.flag("is_grantable", False) else ""
+                change.add(f"GRANT {privilege} {privileges.on} TO {grantee}{option}", *on_args, *grantee_args)
+            else:
+                change.add(f"REVOKE {privilege} {privileges.on} FROM {grantee}", *on_args, *grantee_args)
+            if key not in keys:
+                keys.append(key)
+        return await change.objects(privileges.kind, keys)
 
-async def revoke_table_privileges(change: Change, write: Write) -> str:
-    return await _change_table_privileges(change, write, grant=False)
+    return handler

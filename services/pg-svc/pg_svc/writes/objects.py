@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from pg_svc.ddl import ABSENT, Body, Change, literal_text
-from pg_svc.writes.request import Write, drop_mode
+from pg_svc.writes.request import Write
 from udb.errors import InvalidArgument, NotFound
 from udb.pg.v1 import catalog_pb2
 
@@ -27,6 +27,19 @@ ENABLED_MODES = ("ORIGIN", "DISABLED", "REPLICA", "ALWAYS")
 
 #: A bare SQL name (a language, as postgres-meta writes it unquoted).
 _BARE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+def _named_on_table(catalog: str, table_column: str, name_column: str) -> str:
+    """The query of the oid of an object of ``catalog`` by (schema, table, its name)."""
+    return (
+        f"SELECT x.oid FROM {catalog} x JOIN pg_class c ON c.oid = x.{table_column}"
+        f" JOIN pg_namespace n ON n.oid = c.relnamespace"
+        f" WHERE n.nspname = $1 AND c.relname = $2 AND x.{name_column} = $3"
+    )
+
+
+_POLICY_NAMED = _named_on_table("pg_policy", "polrelid", "polname")
+_TRIGGER_NAMED = _named_on_table("pg_trigger", "tgrelid", "tgname")
 
 # ---- schemas ----------------------------------------------------------------------------------
 
@@ -50,13 +63,6 @@ async def update_schema(change: Change, write: Write) -> str:
     if name is not None:
         change.add("ALTER SCHEMA %I RENAME TO %I", old["name"], name)
     return await change.object(SCHEMAS, write.key)
-
-
-async def delete_schema(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(SCHEMAS, write.key)
-    change.add(f"DROP SCHEMA %I {drop_mode(write)}", old["name"])
-    await change.run()
-    return text
 
 
 # ---- functions --------------------------------------------------------------------------------
@@ -211,14 +217,6 @@ async def update_function(change: Change, write: Write) -> str:
     return await change.object(FUNCTIONS, write.key)
 
 
-async def delete_function(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(FUNCTIONS, write.key)
-    # postgres-meta's route passes no cascade for functions.
-    change.add("DROP FUNCTION %I.%I(%s) RESTRICT", old["schema"], old["name"], old["identity_argument_types"])
-    await change.run()
-    return text
-
-
 # ---- policies ---------------------------------------------------------------------------------
 
 
@@ -246,15 +244,8 @@ async def create_policy(change: Change, write: Write) -> str:
             template.append(clause)
             args.append(str(expression))
     change.add(" ".join(template), *args)
-    return await change.object_named(
-        POLICIES,
-        "SELECT p.oid FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n"
-        " ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND p.polname = $3",
-        schema,
-        table,
-        name,
-        missing=f"Cannot find a policy named {name} for table {schema}.{table}",
-    )
+    missing = f"Cannot find a policy named {name} for table {schema}.{table}"
+    return await change.object_named(POLICIES, _POLICY_NAMED, schema, table, name, missing=missing)
 
 
 async def update_policy(change: Change, write: Write) -> str:
@@ -273,13 +264,6 @@ async def update_policy(change: Change, write: Write) -> str:
     if name is not None:
         change.add(f"{alter} RENAME TO %I", *policy, name)
     return await change.object(POLICIES, write.key)
-
-
-async def delete_policy(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(POLICIES, write.key)
-    change.add("DROP POLICY %I ON %I.%I", old["name"], old["schema"], old["table"])
-    await change.run()
-    return text
 
 
 # ---- triggers ---------------------------------------------------------------------------------
@@ -328,15 +312,8 @@ async def create_trigger(change: Change, write: Write) -> str:
     template.append(f"EXECUTE FUNCTION %I.%I({', '.join(['%L'] * len(function_args))})")
     args.extend([body.text("function_schema", "public"), body.required_text("function_name"), *function_args])
     change.add(" ".join(template), *args)
-    return await change.object_named(
-        TRIGGERS,
-        "SELECT t.oid FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n"
-        " ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND t.tgname = $3",
-        schema,
-        table,
-        name,
-        missing=f'Cannot find a trigger with name {name} on table "{schema}"."{table}"',
-    )
+    missing = f'Cannot find a trigger with name {name} on table "{schema}"."{table}"'
+    return await change.object_named(TRIGGERS, _TRIGGER_NAMED, schema, table, name, missing=missing)
 
 
 async def update_trigger(change: Change, write: Write) -> str:
@@ -354,13 +331,6 @@ async def update_trigger(change: Change, write: Write) -> str:
     if name and name != old["name"]:
         change.add("ALTER TRIGGER %I ON %I.%I RENAME TO %I", old["name"], old["schema"], old["table"], name)
     return await change.object(TRIGGERS, write.key)
-
-
-async def delete_trigger(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(TRIGGERS, write.key)
-    change.add(f"DROP TRIGGER %I ON %I.%I {drop_mode(write)}", old["name"], old["schema"], old["table"])
-    await change.run()
-    return text
 
 
 # ---- extensions -------------------------------------------------------------------------------
@@ -405,13 +375,6 @@ async def update_extension(change: Change, write: Write) -> str:
     if schema is not None:
         change.add("ALTER EXTENSION %I SET SCHEMA %I", write.key, schema)
     return await change.object(EXTENSIONS, write.key)
-
-
-async def delete_extension(change: Change, write: Write) -> str:
-    text = await change.object(EXTENSIONS, write.key)
-    change.add(f"DROP EXTENSION %I {drop_mode(write)}", write.key)
-    await change.run()
-    return text
 
 
 # ---- publications -----------------------------------------------------------------------------
@@ -498,10 +461,3 @@ async def update_publication(change: Change, write: Write) -> str:
     return await change.object_named(
         PUBLICATIONS, _PUBLICATION_NAMED, new_name, missing=f"Cannot find a publication named {new_name}"
     )
-
-
-async def delete_publication(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(PUBLICATIONS, write.key)
-    change.add("DROP PUBLICATION IF EXISTS %I", old["name"])
-    await change.run()
-    return text

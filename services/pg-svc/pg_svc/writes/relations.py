@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pg_svc.ddl import ABSENT, Body, Change, literal_text
-from pg_svc.writes.request import Write, drop_mode
+from pg_svc.writes.request import Write
 from udb.errors import InvalidArgument
 from udb.pg.v1 import catalog_pb2
 
@@ -73,13 +73,6 @@ async def update_table(change: Change, write: Write) -> str:
     if name is not None and name != old["name"]:
         change.add("ALTER TABLE %I.%I RENAME TO %I", schema if schema is not None else old["schema"], old["name"], name)
     return await change.object(TABLES, write.key)
-
-
-async def delete_table(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(TABLES, write.key)
-    change.add(f"DROP TABLE %I.%I {drop_mode(write)}", old["schema"], old["name"])
-    await change.run()
-    return text
 
 
 # ---- columns ----------------------------------------------------------------------------------
@@ -244,10 +237,3 @@ async def _replace_check(change: Change, column: dict[str, Any], check: str | No
         raise InvalidArgument("error creating column constraint: check condition cannot refer to multiple columns")
     if keys[0] != column["ordinal_position"]:
         raise InvalidArgument("error creating column constraint: check condition cannot refer to other columns")
-
-
-async def delete_column(change: Change, write: Write) -> str:
-    text, old = await change.object_fields(COLUMNS, write.key)
-    change.add(f"ALTER TABLE %I.%I DROP COLUMN %I {drop_mode(write)}", old["schema"], old["table"], old["name"])
-    await change.run()
-    return text
