@@ -344,3 +344,19 @@ async def test_identity_generation_is_kept_when_not_named(system: System, scratc
     changed = await _send(system, scratch, owner, "PATCH", f"columns/{column['id']}", {"comment": "kept"})
     assert (changed.json()["identity_generation"], changed.json()["comment"]) == ("ALWAYS", "kept")
     await _send(system, scratch, owner, "DELETE", f"tables/{table['id']}", None)
+
+
+async def test_grants_of_what_does_not_exist(system: System, scratch: PgDatabase) -> None:
+    """A grant naming a relation or column that does not exist (or an id past any oid) is 400, a
+    revoke 404, as postgres-meta's routes answer them; nothing is granted."""
+    admin = scratch.names["admin"]
+    for route, item, message in (
+        ("table-privileges", {"relation_id": 2**40}, f"Cannot find a relation with ID {2**40}"),
+        ("table-privileges", {"relation_id": 4294967295}, "Cannot find a relation with ID 4294967295"),
+        ("column-privileges", {"column_id": f"{scratch.names['notes']}.99"}, "Cannot find a column with ID"),
+    ):
+        body = [{**item, "grantee": "udb_shop_reader", "privilege_type": "SELECT"}]
+        granted = await _send(system, scratch, admin, "POST", route, body)
+        assert (granted.status_code, error_text(granted.json()).startswith(message)) == (400, True), granted.text
+        revoked = await _send(system, scratch, admin, "DELETE", route, body)
+        assert (revoked.status_code, error_text(revoked.json()).startswith(message)) == (404, True), revoked.text

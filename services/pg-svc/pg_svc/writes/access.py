@@ -115,6 +115,7 @@ async def update_role(change: Change, write: Write) -> str:
 # ---- privileges -------------------------------------------------------------------------------
 
 _COLUMN_ID = re.compile(r"(\d{1,10})\.(\d{1,5})")
+_MAX_OID = 2**32 - 1
 
 
 def _grantee(name: str) -> tuple[str, list[str | None]]:
@@ -140,6 +141,8 @@ async def _column(change: Change, item: Body) -> tuple[Any, list[str | None]] | 
     match = _COLUMN_ID.fullmatch(column_id)
     if match is None:
         raise InvalidArgument(f'{item.path}/column_id must match pattern "^(\\d+)\\.(\\d+)$"')
+    if int(match[1]) > _MAX_OID or int(match[2]) > 2**15 - 1:
+        return None
     column = await change.row(
         "SELECT attname, attrelid::regclass::text AS relation FROM pg_attribute"
         " WHERE attrelid = $1::oid AND attnum = $2::int2 AND attnum > 0 AND NOT attisdropped",
@@ -151,6 +154,8 @@ async def _column(change: Change, item: Body) -> tuple[Any, list[str | None]] | 
 
 async def _relation(change: Change, item: Body) -> tuple[Any, list[str | None]] | None:
     relation_id = item.integer("relation_id", required=True)
+    if relation_id is None or not 0 <= relation_id <= _MAX_OID:
+        return None
     relation = await change.value("SELECT oid::regclass::text FROM pg_class WHERE oid = $1::oid", relation_id)
     return None if relation is None else (relation_id, [relation])
 
