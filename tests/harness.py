@@ -305,6 +305,21 @@ def direct_mongo(url: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
     return AsyncMongoClient(url, event_listeners=[DialPolicy(DialGuard(everything))], **options)
 
 
+async def audit_rows(system: System, ref: str, user: str, *, until: Any, query: str = "") -> list[dict[str, Any]]:
+    """The project's audit rows once ``until(rows)`` holds (the writer is asynchronous)."""
+    deadline = time.monotonic() + 15
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        await system.app.state.audit.flush()
+        reply = await system.http.get(f"/projects/{ref}/audit?limit=1000{query}", headers=system.headers(user))
+        assert reply.status_code == 200, reply.text
+        rows = reply.json()["data"]
+        if until(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"audit rows never matched: {rows}")
+
+
 def grpcurl() -> str:
     return devstack.find_binary("grpcurl")
 
