@@ -2,16 +2,16 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 PROTO_FILES := $(shell find protos -name '*.proto' | sort)
-GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg/v1
+GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg/v1 udb/mux/v1
 
 .PHONY: install tools proto proto-check lint format typecheck test test-unit test-integration test-debug bench dev check \
-	certs validate-deploy validate-deploy-tools
+	certs validate-deploy validate-deploy-tools monitoring
 
 ## install: the Python package with its dev tools, and the servers the tests start (idempotent)
 install: tools
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
-## tools: Redis, FerretDB, grpcurl and webdis, installed when missing
+## tools: Redis, FerretDB, grpcurl, webdis and promtool, installed when missing
 tools:
 	deploy/local/install-tools.sh
 
@@ -61,6 +61,10 @@ dev: install
 ## certs: a self-signed TLS pair for Envoy in deploy/envoy/certs (docker compose mounts it)
 certs:
 	$(PYTHON) deploy/local/devstack.py certs --out deploy/envoy/certs
+
+## monitoring: deploy/k8s/prometheus-rule.yaml from deploy/monitoring/alerts.yml (after editing the rules)
+monitoring:
+	$(PYTHON) deploy/local/monitoring.py
 
 ## validate-deploy: Envoy's config, docker-compose.yml and deploy/k8s checked by envoy, docker
 ## compose and kubeconform. Not part of `test`: compose and kubeconform are downloads (see README);

@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,10 @@ class BenchStack:
         """PIDs of the service processes, for RSS readings."""
         return {m.name: m.pid for m in self.stack.processes if m.name in (*devstack.SERVICES, "gateway")}
 
+    def pid(self, name: str) -> int:
+        """The PID of one process of the stack ("redis-svc", "gateway", "redis", "envoy", ...)."""
+        return next(m.pid for m in self.stack.processes if m.name == name)
+
 
 def rss_kib(pid: int) -> tuple[int, int]:
     """(current, peak) resident set of a process, in KiB."""
@@ -87,10 +91,11 @@ def bench_stack(*, access_log: bool = False, extra_env: dict[str, str] | None = 
     jwt_secret = "bench-secret-" + os.urandom(16).hex()
     stack = devstack.Stack.create()
     try:
+        stack.start_postgres("platform")
         stack.start_postgres()
         stack.start_redis()
         stack.start_ferretdb()
-        platform_url = stack.create_database("udb_platform")
+        platform_url = stack.create_database("udb_platform", cluster="platform")
         env = stack.service_env(
             jwt_secret=jwt_secret, encryption_key=devstack.new_encryption_key(), platform_url=platform_url
         )
@@ -122,6 +127,29 @@ def bench_stack(*, access_log: bool = False, extra_env: dict[str, str] | None = 
         stack.stop()
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds (user and system) that named processes spend, read from /proc; "bench" is this
+    process (the load generator, whose client work counts as well)."""
+
+    def __init__(self, pids: Mapping[str, int]) -> None:
+        self.pids = {"bench": os.getpid(), **pids}
+
+    def sample(self) -> dict[str, float]:
+        seconds: dict[str, float] = {}
+        for name, pid in self.pids.items():
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    # The fields after the command name (which may hold spaces): utime is the 12th.
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            seconds[name] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        return seconds
+
+
 @dataclass
 class Result:
     name: str
@@ -130,6 +158,29 @@ class Result:
     seconds: float
     latencies_ms: list[float]
     errors: int = 0
+    #: CPU seconds each measured process spent in the timed part, by process name.
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def __add__(self, other: Result) -> Result:
+        """Two rounds of the same path as one."""
+        cpu = dict(self.cpu_s)
+        for name, seconds in other.cpu_s.items():
+            cpu[name] = cpu.get(name, 0.0) + seconds
+        return Result(
+            self.name,
+            self.concurrency,
+            self.ops + other.ops,
+            self.seconds + other.seconds,
+            self.latencies_ms + other.latencies_ms,
+            self.errors + other.errors,
+            cpu,
+        )
+
+    def cpu_us_per_op(self, process: str) -> float:
+        """Microseconds of CPU a process spent per operation."""
+        if not self.ops or process not in self.cpu_s:
+            return float("nan")
+        return self.cpu_s[process] / self.ops * 1e6
 
     @property
     def rate(self) -> float:
@@ -143,9 +194,15 @@ class Result:
 
 
 async def measure(
-    name: str, operation: Callable[[], Awaitable[object]], *, concurrency: int, seconds: float = DURATION_S
+    name: str,
+    operation: Callable[[], Awaitable[object]],
+    *,
+    concurrency: int,
+    seconds: float = DURATION_S,
+    cpu: CpuMeter | None = None,
 ) -> Result:
-    """Runs ``operation`` from ``concurrency`` callers for ``seconds`` (after a warm-up)."""
+    """Runs ``operation`` from ``concurrency`` callers for ``seconds`` (after a warm-up), reading
+    the CPU time of ``cpu``'s processes over the timed part."""
 
     async def run_for(duration: float, record: bool) -> tuple[int, int, list[float]]:
         deadline = time.perf_counter() + duration
@@ -173,9 +230,13 @@ async def measure(
         return done, errors, latencies
 
     await run_for(WARMUP_S, record=False)
+    before = cpu.sample() if cpu is not None else {}
     started = time.perf_counter()
     ops, errors, latencies = await run_for(seconds, record=True)
-    return Result(name, concurrency, ops, time.perf_counter() - started, latencies, errors)
+    elapsed = time.perf_counter() - started
+    after = cpu.sample() if cpu is not None else {}
+    spent = {name: after[name] - before[name] for name in after if name in before}
+    return Result(name, concurrency, ops, elapsed, latencies, errors, spent)
 
 
 def report(title: str, results: list[Result], *, baseline: str) -> None:
@@ -189,6 +250,13 @@ def report(title: str, results: list[Result], *, baseline: str) -> None:
             f"{r.name:<34} {r.concurrency:>4} {r.rate:>10.0f} {r.percentile(0.5):>8.2f} "
             f"{r.percentile(0.99):>8.2f} {ratio:>7.2f} {r.errors:>6}"
         )
+    processes = list(dict.fromkeys(name for r in results for name in r.cpu_s))
+    if processes:
+        print(f"\nCPU per request, microseconds, by process ({', '.join(processes)})")
+        print(f"{'path':<34} {'conc':>4} " + " ".join(f"{name[:10]:>10}" for name in processes))
+        for r in results:
+            cells = " ".join(f"{r.cpu_us_per_op(name):>10.1f}" for name in processes)
+            print(f"{r.name:<34} {r.concurrency:>4} {cells}")
 
 
 def median(values: list[float]) -> float:

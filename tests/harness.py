@@ -7,8 +7,10 @@ import base64
 import contextlib
 import secrets
 import signal
+import ssl
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,10 +24,12 @@ import httpx
 import uvicorn
 from gateway.app import create_app
 from gateway.settings import Settings as GatewaySettings
+from mongo_svc.dial import DialPolicy
 from mongo_svc.server import create_server as create_mongo
 from mongo_svc.settings import Settings as MongoSettings
 from pg_svc.server import create_server as create_pg
 from pg_svc.settings import Settings as PgSettings
+from pymongo import AsyncMongoClient
 from redis_svc.server import create_server as create_redis
 from redis_svc.settings import Settings as RedisSettings
 from registry.server import create_server as create_registry
@@ -34,7 +38,9 @@ from starlette.applications import Starlette
 
 from udb.auth import mint_token
 from udb.config import Env
+from udb.dialing import DialGuard
 from udb.mongo.v1 import mongo_pb2_grpc
+from udb.netpolicy import NetworkPolicy, parse_networks
 from udb.pg.v1 import pg_pb2_grpc
 from udb.redis.v1 import redis_pb2_grpc
 from udb.registry.v1 import registry_pb2_grpc
@@ -43,20 +49,48 @@ from udb.server import Server
 
 @dataclass
 class Servers:
-    """The real database servers of the session."""
+    """The real database servers of the session: tenants' Postgres (``pg_url``, its superuser)
+    and the platform's own (``platform_pg_url``), Redis and the MongoDB wire server."""
 
     pg_url: str
+    platform_pg_url: str
     redis_url: str
     mongo_url: str
     stack: devstack.Stack
 
     async def create_database(self, name: str) -> str:
+        """A database on the tenants' cluster; returns its superuser URL."""
+        return await _create_database(self.pg_url, name)
+
+    async def create_platform_database(self, name: str) -> str:
+        """A database on the platform's cluster, for a registry of a test's own."""
+        return await _create_database(self.platform_pg_url, name)
+
+    async def create_reader(self) -> dict[str, str]:
+        """A login role on the tenants' cluster granted pg_read_all_data only; returns the options that
+        make it a connection's read_only_role (viewers' SQL runs as it)."""
+        role, password = f"reader_{uuid.uuid4().hex[:10]}", secrets.token_urlsafe(16)
         conn = await asyncpg.connect(self.pg_url)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            await conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' IN ROLE pg_read_all_data")
         finally:
             await conn.close()
-        return self.pg_url.rsplit("/", 1)[0] + f"/{name}"
+        return {"read_only_role": role, "read_only_password": password}
+
+    @property
+    def pg_tls_cert(self) -> str | None:
+        """The certificate (for ``localhost``) the tenants' cluster presents, when started here."""
+        path = self.stack.files.get("postgres-tls-cert")
+        return str(path) if path else None
+
+
+async def _create_database(server_url: str, name: str) -> str:
+    conn = await asyncpg.connect(server_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
 
 
 @dataclass
@@ -161,6 +195,9 @@ def system_env(
         "REDIS_CONNECT_TIMEOUT_S": "2",
         "MONGO_SERVER_SELECTION_TIMEOUT_S": "2",
         "PG_CONNECT_TIMEOUT_S": "2",
+        # The test servers listen on loopback, which production refuses: allowed here explicitly
+        # (the platform database and the services' own ports stay refused, as platform endpoints).
+        "ALLOWED_NETWORKS": devstack.LOOPBACK_NETWORKS,
     }
 
 
@@ -301,5 +338,92 @@ async def redis_numsub(direct: Any, channel: str) -> int:
     return int(dict(await direct.pubsub_numsub(channel)).get(channel.encode(), 0))
 
 
+def direct_mongo(url: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
+    """A test's own client of its MongoDB server, beside the services. mongo-svc checks every
+    PyMongo dial of this process (mongo_svc.dial) and a client without a policy dials nothing:
+    this one carries a policy that allows anything."""
+    everything = NetworkPolicy(allowed=parse_networks(["0.0.0.0/0", "::/0"]))
+    return AsyncMongoClient(url, event_listeners=[DialPolicy(DialGuard(everything))], **options)
+
+
+async def audit_rows(system: System, ref: str, user: str, *, until: Any, query: str = "") -> list[dict[str, Any]]:
+    """The project's audit rows once ``until(rows)`` holds (the writer is asynchronous)."""
+    deadline = time.monotonic() + 15
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        await system.app.state.audit.flush()
+        reply = await system.http.get(f"/projects/{ref}/audit?limit=1000{query}", headers=system.headers(user))
+        assert reply.status_code == 200, reply.text
+        rows = reply.json()["data"]
+        if until(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"audit rows never matched: {rows}")
+
+
 def grpcurl() -> str:
     return devstack.find_binary("grpcurl")
+
+
+@contextlib.asynccontextmanager
+async def own_gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
+    """A gateway of its own (on a real socket) in front of the session's services, with ``env``
+    over the session's settings and its rate limits on; yields a client and the app."""
+    port = devstack.free_port()
+    environ = {
+        **system.env,
+        "GATEWAY_ADDR": f"127.0.0.1:{port}",
+        "GATEWAY_GRPC_ADDR": "127.0.0.1:0",
+        "RATE_LIMIT_ENABLED": "true",  # the session gateway runs without
+        **env,
+    }
+    app = create_app(GatewaySettings.from_env(Env(environ=environ, env_file=None)))
+    server, task = await start_uvicorn(app, port)
+    try:
+        await asyncio.wait_for(app.state.backends.access.ready.wait(), 10)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/platform", timeout=30) as http:
+            yield http, app
+    finally:
+        server.should_exit = True
+        await task
+
+
+#: Envoy's upstream clusters of ours (deploy/envoy/envoy.yaml).
+UPSTREAMS = ("gateway", "registry", "redis_svc", "mongo_svc", "pg_svc")
+
+
+@contextlib.asynccontextmanager
+async def envoy_for(system: System, workdir: Path, **options: int) -> AsyncIterator[devstack.Stack]:
+    """Envoy (a real process) in front of the session's services; started off the event loop so
+    that the services answer its first health checks meanwhile."""
+    stack = devstack.Stack.create(workdir)
+    stack.ports.update(system.ports)
+    try:
+        await asyncio.to_thread(stack.start_envoy, **options)
+        await wait_until_healthy(stack)
+        yield stack
+    finally:
+        await asyncio.to_thread(stack.stop)
+
+
+def cluster_health(stack: devstack.Stack) -> dict[str, str]:
+    """Each upstream cluster's host health flags, from Envoy's admin interface."""
+    url = f"http://127.0.0.1:{stack.ports['envoy-admin']}/clusters"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        lines = reply.read().decode().splitlines()
+    return {line.split("::", 1)[0]: line.rsplit("::", 1)[1] for line in lines if "::health_flags::" in line}
+
+
+async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
+    deadline = time.monotonic() + 20
+    health: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        health = await asyncio.to_thread(cluster_health, stack)
+        if all(health.get(name) == "healthy" for name in UPSTREAMS):
+            return health
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"Envoy's upstreams did not become healthy: {health}")
+
+
+def tls_context(stack: devstack.Stack) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(stack.files["tls-cert"]))

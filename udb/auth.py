@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from udb.config import AuthSettings
 from udb.errors import Unauthenticated
 
 SERVICE_ROLE = "service_role"
+#: The longest bearer token accepted. A token travels on as gRPC metadata, whose size is bounded
+#: (udb.server.MAX_METADATA_BYTES): a longer one is refused here, as 401, not there.
+MAX_TOKEN_BYTES = 16 * 1024
 _HMAC_ALGORITHMS = ["HS256"]
 _JWKS_ALGORITHMS = ["RS256", "ES256"]
 
@@ -56,6 +60,8 @@ def bearer_token(header: str | None) -> str:
     """The token of an ``Authorization: Bearer <token>`` value."""
     if not header:
         raise Unauthenticated("missing bearer token")
+    if len(header) > MAX_TOKEN_BYTES:
+        raise Unauthenticated(f"the bearer token is longer than {MAX_TOKEN_BYTES // 1024} KiB")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("authorization must be 'Bearer <token>'")
@@ -123,21 +129,33 @@ class TokenVerifier:
             raise Unauthenticated("token audience not accepted") from None
         except jwt.PyJWKClientError:
             raise Unauthenticated("token signing key not found") from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, TypeError, ValueError, OverflowError):
+            # PyJWT's own claim checks raise the built-in errors on some wrong types.
             raise Unauthenticated("invalid token") from None
         raise Unauthenticated("token algorithm not accepted")
 
     @staticmethod
     def _principal(token: str, claims: dict[str, object]) -> Principal:
-        role = str(claims.get("role") or "authenticated")
+        # PyJWT reads numeric dates through int(), which takes "123" too: RFC 7519 says numbers.
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            if (value is not None or name == "exp") and not _is_number(value):
+                raise Unauthenticated(f"token claim {name} must be a number")
+        role = claims.get("role") or "authenticated"
+        if not isinstance(role, str):
+            raise Unauthenticated("token claim role must be a string")
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             if role != SERVICE_ROLE:
                 raise Unauthenticated("token has no subject")
             subject = "service"
-        exp = claims.get("exp")
-        assert isinstance(exp, int | float)  # required and checked by decode
+        exp = claims["exp"]
+        assert isinstance(exp, int | float)
         return Principal(subject=subject, role=role, token=token, expires_at=float(exp))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def mint_token(
@@ -165,6 +183,8 @@ class ServiceCredentials:
         self._secret = settings.jwt_secret.reveal() if settings.jwt_secret else None
         self._static = settings.service_token.reveal() if settings.service_token else None
         self._audience = settings.audience
+        #: The service these credentials speak for (a label of its metrics).
+        self.service_name = service_name
         self._subject = f"service:{service_name}"
         self._ttl = ttl_s
         self._token = ""

@@ -6,6 +6,7 @@ import grpc
 
 from udb.interceptors import OutgoingCallInterceptor
 from udb.logs import request_id_var
+from udb.mux.client import MuxChannel
 from udb.server import grpc_options
 
 
@@ -20,6 +21,14 @@ def insecure_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024) 
         target,
         options=[*grpc_options(max_message_bytes), ("grpc.lb_policy_name", "round_robin")],
         interceptors=[OutgoingCallInterceptor()],  # type: ignore[list-item]
+    )
+
+
+def multiplexed_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024) -> MuxChannel:
+    """A channel to a peer whose unary calls share one multiplexed stream (:mod:`udb.mux.client`);
+    its streaming calls, health checks and reflection go as on :func:`insecure_channel`."""
+    return MuxChannel(
+        insecure_channel(target, max_message_bytes=max_message_bytes), max_message_bytes=max_message_bytes
     )
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import parse_qsl, unquote
 
 from dotenv import dotenv_values
+
+from udb.netpolicy import Endpoint, NetworkPolicy, is_path, parse_networks
 
 
 class ConfigError(Exception):
@@ -150,6 +153,12 @@ DEFAULT_ADDRESSES: dict[str, tuple[str, str]] = {
     "pg-svc": ("PG_SVC_ADDR", "127.0.0.1:50054"),
 }
 
+#: Where the gateway listens by default (HTTP, and gRPC for its health), and the variables.
+GATEWAY_ADDRESSES: dict[str, tuple[str, str]] = {
+    "gateway": ("GATEWAY_ADDR", "127.0.0.1:8080"),
+    "gateway-grpc": ("GATEWAY_GRPC_ADDR", "127.0.0.1:50050"),
+}
+
 #: Where each process serves its Prometheus metrics by default, and the variable that overrides
 #: it ("off" serves none).
 DEFAULT_METRICS_ADDRESSES: dict[str, tuple[str, str]] = {
@@ -166,6 +175,65 @@ def metrics_address(env: Env, name: str) -> str:
     variable, default = DEFAULT_METRICS_ADDRESSES[name]
     value = env.str(variable, default)
     return "" if value.lower() in ("off", "none", "0") else value
+
+
+def database_endpoints(url: str) -> list[Endpoint]:
+    """The TCP endpoints of a libpq URL (``postgresql://u:p@h1:5432,h2/db?host=..&port=..``);
+    socket folders are left out (tenants may never name a path). ValueError without the URL's
+    text (it holds a password)."""
+    _, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("not a postgresql:// URL")
+    authority, _, tail = rest.partition("/")
+    authority, _, early_query = authority.partition("?")
+    query = dict(parse_qsl(tail.partition("?")[2] or early_query))
+    hosts = [unquote(h) for h in authority.rpartition("@")[2].split(",") if h]
+    hosts += [h for h in query.get("host", "").split(",") if h] + [h for h in query.get("hostaddr", "").split(",") if h]
+    default_port = query.get("port", "5432").split(",")[0] or "5432"
+    endpoints = []
+    for host in hosts:
+        if is_path(host):
+            continue
+        endpoint = Endpoint.parse(host)
+        endpoints.append(Endpoint(endpoint.host, endpoint.port or int(default_port)))
+    return endpoints
+
+
+def network_policy_from_env(env: Env) -> NetworkPolicy:
+    """Where tenants' connections may go (:mod:`udb.netpolicy`): ``DENIED_NETWORKS`` and
+    ``ALLOWED_NETWORKS``, and the platform endpoints: ``PLATFORM_ENDPOINTS``, the platform
+    database of ``REGISTRY_DATABASE_URL`` when this process is given it, and every service's
+    listener and metrics address as this process knows them."""
+    networks = {}
+    for variable in ("DENIED_NETWORKS", "ALLOWED_NETWORKS"):
+        try:
+            networks[variable] = parse_networks(env.list(variable))
+        except ValueError as exc:
+            raise ConfigError(f"{variable} holds a bad network: {exc}") from None
+    try:
+        endpoints = [Endpoint.parse(text) for text in env.list("PLATFORM_ENDPOINTS")]
+    except ValueError as exc:
+        raise ConfigError(f"PLATFORM_ENDPOINTS holds a bad endpoint: {exc}") from None
+    listeners = (*DEFAULT_ADDRESSES.values(), *GATEWAY_ADDRESSES.values(), *DEFAULT_METRICS_ADDRESSES.values())
+    for variable, default in listeners:
+        value = env.str(variable, default)
+        if value.lower() in ("off", "none", "0") or value.endswith(":0"):
+            continue  # none, or a port the system picks (tests): not known here
+        try:
+            endpoints.append(Endpoint.parse(value))
+        except ValueError as exc:
+            raise ConfigError(f"{variable} is not host:port: {exc}") from None
+    database = env.secret("REGISTRY_DATABASE_URL") or env.secret("DATABASE_URL")
+    if database is not None:
+        try:
+            endpoints.extend(database_endpoints(database.reveal()))
+        except ValueError:
+            raise ConfigError("REGISTRY_DATABASE_URL is not a postgresql:// URL") from None
+    return NetworkPolicy(
+        denied=networks["DENIED_NETWORKS"],
+        allowed=networks["ALLOWED_NETWORKS"],
+        endpoints=tuple(dict.fromkeys(endpoints)),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -193,6 +261,8 @@ class ServiceSettings:
     max_message_bytes: int = 64 * 1024 * 1024
     #: Where ``python -m <service>`` serves Prometheus metrics ("" for nowhere).
     metrics_address: str = ""
+    #: Where tenants' connections may go (checked by the registry, and by engines at every dial).
+    network_policy: NetworkPolicy = field(default_factory=NetworkPolicy)
 
     @classmethod
     def common_from_env(cls, env: Env, name: str) -> dict[str, Any]:
@@ -215,4 +285,5 @@ class ServiceSettings:
             "pool_cleanup_interval_s": env.float("POOL_CLEANUP_INTERVAL_S", 60.0),
             "max_message_bytes": env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
             "metrics_address": metrics_address(env, name),
+            "network_policy": network_policy_from_env(env),
         }

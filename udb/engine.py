@@ -8,6 +8,7 @@ pooled client for it. The registry is asked only when a cache is cold or was inv
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,10 +19,33 @@ from udb.auth import ServiceCredentials, current_principal
 from udb.clients import insecure_channel
 from udb.common.v1 import common_pb2
 from udb.config import ServiceSettings
-from udb.errors import DatabaseError
+from udb.errors import DatabaseError, Unavailable
 from udb.pool import ClientCloser, ClientFactory, ClientT, PoolManager
 from udb.registry.v1 import registry_pb2
 from udb.registry_client import Access, RegistryClient
+
+log = logging.getLogger("udb.engine")
+
+#: What a driver raises when a reply is not what it expects (not its own error classes).
+PARSE_ERRORS = (AttributeError, TypeError, KeyError, IndexError, ValueError)
+
+
+def unreadable_reply(exc: BaseException, engine: str, *packages: str) -> Unavailable | None:
+    """Unavailable when ``exc`` is a plain Python error raised inside the driver (``packages``):
+    a server that answers something the driver cannot read (a hostile or broken one) makes a
+    driver fail that way, and the caller should get 503, not 500. Logged with its traceback, in
+    case it is a misuse of the driver instead."""
+    if not isinstance(exc, PARSE_ERRORS):
+        return None
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    module = str(frame.tb_frame.f_globals.get("__name__", "")) if frame is not None else ""
+    if not any(module == package or module.startswith(f"{package}.") for package in packages):
+        return None
+    log.warning("the %s driver could not read a server's reply", engine, exc_info=exc)
+    return Unavailable(f"{engine}: the server's reply could not be read")
+
 
 DB_TYPE_NAMES: dict[common_pb2.DatabaseType, str] = {
     common_pb2.DATABASE_TYPE_REDIS: "redis",

@@ -8,22 +8,27 @@ Errors that did not come from us (a dead channel, a deadline) are mapped by thei
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "udb"
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+M = TypeVar("M", bound=Message)
 
 
 class DatabaseError(Exception):
     """Base of every error a client may see: an API code, a gRPC code and an HTTP status.
 
     The message must be safe to show: never a connection string, a password or a driver's
-    ``repr``. Details are short strings (a SQLSTATE, a position, a field name).
+    ``repr``. Details are short strings (a SQLSTATE, a position, a field name). Attachments are
+    typed messages that travel beside them in the gRPC status (a Postgres error's every field,
+    for example), for the callers that know their type.
     """
 
     code: ClassVar[str] = "internal"
@@ -31,10 +36,34 @@ class DatabaseError(Exception):
     http_status: ClassVar[int] = 500
     default_message: ClassVar[str] = "internal error"
 
-    def __init__(self, message: str = "", *, details: Mapping[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        details: Mapping[str, object] | None = None,
+        attachments: Iterable[Message] = (),
+    ) -> None:
         self.message = message or self.default_message
         self.details: dict[str, str] = {k: str(v) for k, v in (details or {}).items() if v is not None}
+        self.attachments: tuple[any_pb2.Any, ...] = tuple(_packed(item) for item in attachments)
         super().__init__(self.message)
+
+    def attachment(self, kind: type[M]) -> M | None:
+        """The first attachment of type ``kind``, or None."""
+        for packed in self.attachments:
+            if packed.TypeName() == kind.DESCRIPTOR.full_name:
+                found = kind()
+                packed.Unpack(found)
+                return found
+        return None
+
+
+def _packed(message: Message) -> any_pb2.Any:
+    if isinstance(message, any_pb2.Any):
+        return message
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
 
 
 class InvalidArgument(DatabaseError):
@@ -176,9 +205,9 @@ ERRORS_BY_GRPC_CODE: dict[grpc.StatusCode, type[DatabaseError]] = {
 def trailing_metadata_of(error: DatabaseError) -> tuple[tuple[str, bytes], ...]:
     """The rich-status trailer (``google.rpc.Status`` with an ``ErrorInfo``) for an error."""
     info = error_details_pb2.ErrorInfo(reason=error.code, domain=ERROR_DOMAIN, metadata=error.details)
-    detail = any_pb2.Any()
-    detail.Pack(info)
-    status = status_pb2.Status(code=error.grpc_code.value[0], message=error.message, details=[detail])
+    status = status_pb2.Status(
+        code=error.grpc_code.value[0], message=error.message, details=[_packed(info), *error.attachments]
+    )
     return ((_STATUS_DETAILS_KEY, status.SerializeToString()),)
 
 
@@ -191,11 +220,12 @@ def from_rpc_error(error: grpc.RpcError) -> DatabaseError:
         if key != _STATUS_DETAILS_KEY or not isinstance(value, bytes):
             continue
         status = status_pb2.Status.FromString(value)
-        for detail in status.details:
+        for index, detail in enumerate(status.details):
             info = error_details_pb2.ErrorInfo()
             if detail.Unpack(info) and info.domain == ERROR_DOMAIN:
                 cls = ERRORS_BY_CODE.get(info.reason, Internal)
-                return cls(status.message or message, details=dict(info.metadata))
+                attachments = [other for position, other in enumerate(status.details) if position != index]
+                return cls(status.message or message, details=dict(info.metadata), attachments=attachments)
     cls = ERRORS_BY_GRPC_CODE.get(code, Internal)
     if cls is Internal:
         # A status we did not raise ourselves: its text may come from anywhere.

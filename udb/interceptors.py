@@ -7,7 +7,8 @@ coroutine and a handler rebuild on every call, and the engine services' hot path
 against the raw drivers. For the same reason :meth:`ServiceInterceptor.guard` applies the wrapper
 to a servicer's methods once, at registration, so grpc.aio runs no interceptor machinery per call
 at all (about a fifth of a no-op call's cost); used as a grpc.aio interceptor the class does the
-same work per call.
+same work per call. The calls that arrive in frames of the multiplexed stream (:mod:`udb.mux.server`)
+run these same wrapped handlers, with a context of their own that answers what grpc's does.
 
 The client interceptor, on every channel to a peer, gives each call the time left of the request
 it serves (the gateway's per-route deadline, or the deadline of the RPC being served) and carries
@@ -89,8 +90,10 @@ class _CallScope:
         # Calls this RPC makes to peers get no more than the time its caller gave it.
         deadline_var.set(None if remaining is None else time.monotonic() + remaining)
         parent = tracing.extract(trace_headers) if trace_headers else None
-        self.span = tracing.tracer.start_span(self.method, context=parent, kind=trace.SpanKind.SERVER)
-        self._otel_token = otel_context.attach(trace.set_span_in_context(self.span, parent))
+        # With no caller's trace and no exporter, a span would be invalid and carry nothing on.
+        if parent is not None or tracing.exporting():
+            self.span = tracing.tracer.start_span(self.method, context=parent, kind=trace.SpanKind.SERVER)
+            self._otel_token = otel_context.attach(trace.set_span_in_context(self.span, parent))
         token = bearer_token(authorization if isinstance(authorization, str) else None)
         verifier = self._interceptor.verifier
         principal = verifier.cached(token) or await verifier.verify(token)
@@ -110,6 +113,12 @@ class _CallScope:
             log.exception("unhandled error in %s", self.method)
         self.code = error.grpc_code
         await context.abort(error.grpc_code, error.message, trailing_metadata=trailing_metadata_of(error))
+
+    def cancelled(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        """Records why the handler was cancelled: its deadline passed, or its caller went away."""
+        remaining = context.time_remaining()
+        past_deadline = remaining is not None and remaining <= 0
+        self.code = grpc.StatusCode.DEADLINE_EXCEEDED if past_deadline else grpc.StatusCode.CANCELLED
 
     def end(self) -> None:
         duration = time.perf_counter() - self.started
@@ -211,6 +220,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 raise
             except grpc.aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                scope.cancelled(context)
+                raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
                 await scope.fail(context, exc)
             finally:
@@ -237,6 +249,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 raise
             except grpc.aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                scope.cancelled(context)
+                raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
                 await scope.fail(context, exc)
             finally:
@@ -248,15 +263,23 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         return stream
 
 
+def outgoing_timeout(timeout: float | None) -> float | None:
+    """A call's timeout, capped by the time left of the request it serves (``deadline_var``).
+
+    Raises DeadlineExceeded when that request has no time left: the call is not made at all.
+    """
+    deadline = deadline_var.get()
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise DeadlineExceeded("the request ran out of time before this call")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
 def _call_details(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
     """The call's details with its timeout capped by the time left and the trace context added."""
-    timeout = details.timeout
-    deadline = deadline_var.get()
-    if deadline is not None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeadlineExceeded("the request ran out of time before this call")
-        timeout = remaining if timeout is None else min(timeout, remaining)
+    timeout = outgoing_timeout(details.timeout)
     extra = tracing.trace_metadata()
     if not extra and timeout == details.timeout:
         return details

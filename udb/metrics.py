@@ -56,6 +56,13 @@ PUBSUB_SUBSCRIBERS = Gauge(
     ["service"],
 )
 
+REGISTRY_WATCH_UP = Gauge(
+    "udb_registry_watch_up",
+    "1 while the process's stream of the registry's invalidations is open (its registry caches serve), "
+    "0 while it is broken (every access check and connection lookup asks the registry).",
+    ["service"],
+)
+
 # ---- the gateway's HTTP routes -------------------------------------------------------------
 
 HTTP_REQUESTS = Counter(

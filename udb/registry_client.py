@@ -4,6 +4,7 @@ Both are cached in the calling process (connections for ``connection_ttl_s``, me
 ``membership_ttl_s``) and invalidated at once through the registry's ``WatchInvalidations``
 stream. The cache serves only while that stream is open: when it breaks, every entry is dropped
 and each call asks the registry until the stream is back, so a change is never missed.
+``udb_registry_watch_up{service}`` says which of the two holds.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
+from udb import metrics
 from udb.auth import Principal, ServiceCredentials
 from udb.clients import outgoing_metadata
 from udb.common.v1 import common_pb2
@@ -112,6 +114,8 @@ class RegistryClient:
         self._listener_tasks: set[asyncio.Task[None]] = set()
         self._watch_task: asyncio.Task[None] | None = None
         self._live = False
+        # Made at once, so that a process whose stream never opens reports 0 rather than nothing.
+        self._watch_up = metrics.REGISTRY_WATCH_UP.labels(credentials.service_name)
         # Bumped on every invalidation and stream change: an answer fetched across a bump may
         # predate the change and is not kept.
         self._epoch = 0
@@ -142,6 +146,7 @@ class RegistryClient:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch_task
             self._watch_task = None
+        self._set_live(False)
         self._drop_all()
         if self._listener_tasks:
             _, late = await asyncio.wait(self._listener_tasks, timeout=listener_grace_s)
@@ -233,7 +238,7 @@ class RegistryClient:
                         if broken:  # changes made while it was down were not seen
                             self._notify(self._access_listeners, "", "")
                         broken = False
-                        self._live = True
+                        self._set_live(True)
                         self.ready.set()
                         backoff = 0.1
                     else:
@@ -245,13 +250,21 @@ class RegistryClient:
                 log.warning("registry invalidation stream broken: %s", exc.code().name)
             except Exception:
                 log.exception("registry invalidation stream failed")
-            self._live = False
+            self._set_live(False)
             broken = True
             self._epoch += 1
             self.ready.clear()
             self._drop_all()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+    def _set_live(self, live: bool) -> None:
+        # Added and taken away rather than set: in the tests several clients share a process.
+        if live and not self._live:
+            self._watch_up.inc()
+        elif self._live and not live:
+            self._watch_up.dec()
+        self._live = live
 
     def _apply(self, event: registry_pb2.Invalidation) -> None:
         """Drops what the event makes stale, at once, and tells the listeners (in the background)."""

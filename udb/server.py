@@ -1,7 +1,9 @@
 """The server bootstrap every gRPC service uses: health, reflection, auth, graceful shutdown.
 
 A service's ``create_server(settings, address)`` registers its servicer through
-:func:`build_server`; its ``__main__`` hands that factory to :func:`run`.
+:func:`build_server`; its ``__main__`` hands that factory to :func:`run`. Every server built so
+also carries its services' unary methods over the multiplexed stream of :mod:`udb.mux.server`,
+through the same guard.
 """
 
 from __future__ import annotations
@@ -12,18 +14,21 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import grpc
 import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from udb.auth import TokenVerifier
+from udb.auth import MAX_TOKEN_BYTES, TokenVerifier
 from udb.config import ConfigError, ServiceSettings
 from udb.interceptors import ServiceInterceptor
 from udb.logs import configure_logging
 from udb.metrics import serve_metrics
+from udb.mux.server import ENVELOPE_BYTES, MuxLimits, MuxService
+from udb.mux.server import SERVICE_NAME as MUX_SERVICE_NAME
+from udb.mux.v1 import mux_pb2_grpc
 from udb.tracing import configure_tracing
 
 log = logging.getLogger("udb.server")
@@ -53,8 +58,11 @@ class Server:
         on_start: Sequence[Callable[[], Awaitable[None]]] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
         components: Mapping[str, object] | None = None,
+        mux: MuxService | None = None,
     ) -> None:
         self.grpc_server = server
+        #: The multiplexed stream's service (its open streams, its methods), for tests and probes.
+        self.mux = mux
         #: What the service is made of, by name (an engine's "runtime"), for tests and probes.
         self.components: dict[str, object] = dict(components or {})
         self.health = health_servicer
@@ -73,13 +81,18 @@ class Server:
 
     async def stop(self, grace: float | None = 10.0, *, drain_s: float = 0.0) -> None:
         """Reports NOT_SERVING, waits ``drain_s`` (for load balancers to notice), stops accepting
-        calls, lets in-flight calls finish within ``grace``, then closes pools."""
+        calls, lets in-flight calls finish within ``grace``, then closes pools.
+
+        Multiplexed streams take no new calls from then on (UNAVAILABLE, safe to send again
+        elsewhere), tell their clients so, and end once their calls in flight have answered."""
         if self._stopped:
             return
         self._stopped = True
         await self.health.enter_graceful_shutdown()
         if drain_s > 0:
             await asyncio.sleep(drain_s)
+        if self.mux is not None:
+            self.mux.drain()
         await self.grpc_server.stop(grace)
         for hook in reversed(self._on_stop):
             try:
@@ -96,11 +109,17 @@ class Server:
 KEEPALIVE_TIME_MS = 30_000
 
 
+#: Metadata a call may carry: a token of MAX_TOKEN_BYTES and the rest (request id, trace context).
+MAX_METADATA_BYTES = 2 * MAX_TOKEN_BYTES
+
+
 def grpc_options(max_message_bytes: int, *, keepalive_time_ms: int = KEEPALIVE_TIME_MS) -> list[tuple[str, Any]]:
     """Channel options of every peer of this system."""
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         ("grpc.keepalive_time_ms", keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
@@ -115,6 +134,8 @@ def server_options(max_message_bytes: int, *, keepalive_time_ms: int = KEEPALIVE
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         ("grpc.keepalive_time_ms", keepalive_time_ms),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
@@ -134,8 +155,10 @@ def build_server(
     on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     access_log: bool | None = None,
     components: Mapping[str, object] | None = None,
+    mux_limits: MuxLimits | None = None,
 ) -> tuple[Server, int]:
-    """A gRPC server with the given services, health, reflection and the auth interceptor.
+    """A gRPC server with the given services, health, reflection and the auth interceptor, and
+    the multiplexed stream that carries the services' unary methods.
 
     Returns the server (not started) and the port it is bound to (useful with ``:0``).
     """
@@ -145,20 +168,51 @@ def build_server(
         service=settings.name,
     )
     server = grpc.aio.server(options=server_options(settings.max_message_bytes))
+    mux = MuxService(
+        limits=mux_limits or MuxLimits(max_reply_bytes=settings.max_message_bytes - ENVELOPE_BYTES),
+        service=settings.name,
+    )
     for registration in registrations:
-        # The guard wraps the servicer's methods once, here, rather than intercepting each call.
-        registration.add_to_server(guard.guard(registration.servicer, registration.full_name), server)
+        # The guard wraps the servicer's methods once, here, rather than intercepting each call;
+        # the stream runs the very same wrapped handlers.
+        guarded = guard.guard(registration.servicer, registration.full_name)
+        registration.add_to_server(guarded, cast(grpc.aio.Server, _Registrar(server, mux)))
+    mux_pb2_grpc.add_MuxServiceServicer_to_server(mux, server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [registration.full_name for registration in registrations]
     reflection.enable_server_reflection(
-        [*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME], server
+        [
+            *names,
+            MUX_SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
     )
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"{settings.name}: cannot listen on {address}")
-    built = Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop, components=components)
+    built = Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop, components=components, mux=mux)
     return built, port
+
+
+class _Registrar:
+    """What a generated ``add_*Servicer_to_server`` registers with: the gRPC server, and the
+    multiplexed stream, which takes the same (guarded) method handlers."""
+
+    def __init__(self, server: grpc.aio.Server, mux: MuxService) -> None:
+        self._server = server
+        self._mux = mux
+
+    def add_generic_rpc_handlers(self, handlers: Sequence[grpc.GenericRpcHandler[Any, Any]]) -> None:
+        self._server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(
+        self, service_name: str, handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]]
+    ) -> None:
+        self._server.add_registered_method_handlers(service_name, handlers)  # type: ignore[attr-defined]
+        self._mux.add_methods(service_name, handlers)
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)

@@ -54,6 +54,11 @@ def configure_tracing(service: str, env: Env | None = None) -> bool:
     return True
 
 
+def exporting() -> bool:
+    """Whether spans are recorded: :func:`configure_tracing` installed a tracer provider."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 def extract(headers: Iterable[tuple[str, str | bytes]]) -> otel_context.Context | None:
     """The trace context a caller sent (HTTP headers or gRPC metadata), or None without one."""
     carrier: dict[str, str] = {}

@@ -48,8 +48,16 @@ METRICS_VARIABLES = {
 }
 
 
+#: Envoy's listeners (edge, internal, admin, metrics).
+ENVOY_PORTS = ("envoy-tls", "envoy", "envoy-admin", "envoy-metrics")
+#: What the local stack adds to ALLOWED_NETWORKS: its servers listen on loopback.
+LOOPBACK_NETWORKS = "127.0.0.0/8,::1/128"
+
 #: The postgres-meta release the Postgres engine is compared with (tests and bench/bench_pg.py).
 POSTGRES_META_VERSION = "0.99.0"
+
+#: Browser consoles ``make dev`` lets in (a local Studio on any port), unless CORS_ORIGINS says.
+DEV_CORS_ORIGINS = "http://localhost:*,http://127.0.0.1:*"
 
 
 class StackError(RuntimeError):
@@ -194,20 +202,26 @@ class Stack:
 
     # ---- databases -------------------------------------------------------------------------
 
-    def start_postgres(self) -> str:
-        """PostgreSQL 15 with password auth on TCP; returns a superuser URL."""
+    def start_postgres(self, name: str = "postgres", *, tls: bool = False) -> str:
+        """A PostgreSQL 15 cluster with password auth on TCP; returns a superuser URL (also
+        ``urls[name]``, its port ``ports[name]``). ``tls`` turns on SSL with a self-signed pair
+        for ``localhost`` (``files[name + "-tls-cert"]``).
+
+        The stack starts two: ``platform`` holds the platform database only, ``postgres`` the
+        tenants' databases, so that nothing a tenant reaches shares a server with the platform.
+        """
         initdb = find_binary("initdb", PG_BIN_DIRS)
         postgres = find_binary("postgres", PG_BIN_DIRS)
         as_postgres: list[str] = []
         if os.geteuid() == 0:
             # Postgres refuses to run as root: run it as the postgres user, in a folder of its
             # own (the workdir may sit under a root-only folder such as pytest's tmp).
-            base = Path(tempfile.mkdtemp(prefix="udb-pg-"))
+            base = Path(tempfile.mkdtemp(prefix=f"udb-{name}-"))
             os.chown(base, pwd.getpwnam("postgres").pw_uid, -1)
             self.cleanup.append(base)
             as_postgres = ["runuser", "-u", "postgres", "--"]
         else:
-            base = self.workdir / "pg"
+            base = self.workdir / name
             base.mkdir(parents=True, exist_ok=True)
         data = base / "data"
         socket_dir = base / "run"
@@ -215,7 +229,7 @@ class Stack:
         pwfile = base / "pwfile"
         subprocess.run([*as_postgres, "mkdir", "-p", str(socket_dir)], check=True)
         subprocess.run([*as_postgres, "sh", "-c", f"umask 077 && cat > {pwfile}"], input=password.encode(), check=True)
-        with self.log("postgres").open("ab") as log:
+        with self.log(name).open("ab") as log:
             subprocess.run(
                 [
                     *as_postgres,
@@ -238,8 +252,18 @@ class Stack:
                 stderr=log,
             )
         port = free_port()
+        ssl_settings: list[str] = []
+        if tls:
+            cert, key = make_tls_pair(base / "tls", hosts=("localhost",))
+            if as_postgres:
+                os.chown(base / "tls", pwd.getpwnam("postgres").pw_uid, -1)
+                for path in (cert, key):
+                    os.chown(path, pwd.getpwnam("postgres").pw_uid, -1)
+            key.chmod(0o600)
+            ssl_settings = ["-c", "ssl=on", "-c", f"ssl_cert_file={cert}", "-c", f"ssl_key_file={key}"]
+            self.files[f"{name}-tls-cert"] = cert
         process = self._spawn(
-            "postgres",
+            name,
             [
                 *as_postgres,
                 postgres,
@@ -261,10 +285,11 @@ class Stack:
                 "max_connections=300",
                 "-c",
                 "shared_buffers=128MB",
+                *ssl_settings,
             ],
             stop_signal=signal.SIGINT,  # fast shutdown
         )
-        wait_for_port(port, process, "postgres", self.log("postgres"))
+        wait_for_port(port, process, name, self.log(name))
         # Accepting TCP is not yet accepting logins: wait for a real one.
         deadline = time.monotonic() + 30
         psql = find_binary("psql", PG_BIN_DIRS)
@@ -273,31 +298,55 @@ class Stack:
             capture_output=True,
         ).returncode:
             if time.monotonic() > deadline:
-                raise StackError(f"postgres does not accept logins; see {self.log('postgres')}")
+                raise StackError(f"{name} does not accept logins; see {self.log(name)}")
             time.sleep(0.1)
         # runuser does not pass signals on: stop the postmaster by its own PID.
         postmaster_pid = int((data / "postmaster.pid").read_text().split("\n", 1)[0])
         self.processes[-1].pid = postmaster_pid
-        self.ports["postgres"] = port
+        self.ports[name] = port
         url = f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
-        self.urls["postgres"] = url
+        self.urls[name] = url
         return url
 
-    def create_database(self, name: str) -> str:
-        """A new database on the stack's Postgres; returns its URL."""
+    def create_database(self, name: str, *, cluster: str = "postgres") -> str:
+        """A new database on one of the stack's Postgres clusters; returns its superuser URL."""
+        return self.run_sql(cluster, f'CREATE DATABASE "{name}"').rsplit("/", 1)[0] + f"/{name}"
+
+    def run_sql(self, cluster: str, *statements: str, database: str = "postgres") -> str:
+        """Runs statements, each on its own, as the superuser of a cluster; returns the URL used."""
         import asyncio
 
         import asyncpg
 
-        async def create() -> None:
-            conn = await asyncpg.connect(self.urls["postgres"])
+        url = self.urls[cluster].rsplit("/", 1)[0] + f"/{database}"
+
+        async def run() -> None:
+            conn = await asyncpg.connect(url)
             try:
-                await conn.execute(f'CREATE DATABASE "{name}"')
+                for statement in statements:
+                    await conn.execute(statement)
             finally:
                 await conn.close()
 
-        asyncio.run(create())
-        return self.urls["postgres"].rsplit("/", 1)[0] + f"/{name}"
+        asyncio.run(run())
+        return url
+
+    def create_tenant_database(self, name: str, *, owner: str, reader: str) -> tuple[str, str, str]:
+        """A tenant's database as a production deployment has one: owned by a role that is no
+        superuser (``owner``, who may log in and create objects in it), and a read-only login
+        (``reader``, granted pg_read_all_data) for viewers' SQL. Returns (the owner's URL, the
+        reader's name, the reader's password)."""
+        owner_password, reader_password = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        self.run_sql(
+            "postgres",
+            f"CREATE ROLE \"{owner}\" LOGIN PASSWORD '{owner_password}'",
+            f"CREATE ROLE \"{reader}\" LOGIN PASSWORD '{reader_password}' IN ROLE pg_read_all_data",
+            f'CREATE DATABASE "{name}" OWNER "{owner}"',
+            "REVOKE CONNECT ON DATABASE postgres FROM PUBLIC",
+        )
+        self.run_sql("postgres", f'ALTER SCHEMA public OWNER TO "{owner}"', database=name)
+        port = self.ports["postgres"]
+        return f"postgresql://{owner}:{owner_password}@127.0.0.1:{port}/{name}", reader, reader_password
 
     def start_redis(self) -> str:
         port = free_port()
@@ -364,8 +413,16 @@ class Stack:
     # ---- the system ------------------------------------------------------------------------
 
     def service_env(self, *, jwt_secret: str, encryption_key: str, platform_url: str) -> dict[str, str]:
-        """The environment every service of this stack runs with."""
+        """The environment every service of this stack runs with.
+
+        Its servers all listen on loopback, which production refuses as a tenant's host: this
+        stack allows it explicitly (``ALLOWED_NETWORKS``). The platform's own ports stay refused
+        (the platform database by REGISTRY_DATABASE_URL, the services by their addresses, and
+        Envoy's by ``PLATFORM_ENDPOINTS``).
+        """
         for name in (*SERVICES, "gateway", "gateway-grpc", *(f"{n}-metrics" for n in METRICS_VARIABLES)):
+            self.ports.setdefault(name, free_port())
+        for name in ENVOY_PORTS:
             self.ports.setdefault(name, free_port())
         env = {key: value for key, value in os.environ.items() if not key.startswith(("PG_", "REDIS_", "MONGO_"))}
         env.update(
@@ -378,6 +435,8 @@ class Stack:
             PG_SVC_ADDR=f"127.0.0.1:{self.ports['pg-svc']}",
             GATEWAY_ADDR=f"127.0.0.1:{self.ports['gateway']}",
             GATEWAY_GRPC_ADDR=f"127.0.0.1:{self.ports['gateway-grpc']}",
+            ALLOWED_NETWORKS=LOOPBACK_NETWORKS,
+            PLATFORM_ENDPOINTS=",".join(f"127.0.0.1:{self.ports[name]}" for name in ENVOY_PORTS),
             PYTHONUNBUFFERED="1",
         )
         for name, variable in METRICS_VARIABLES.items():
@@ -403,8 +462,8 @@ class Stack:
         ``urls["envoy"]`` the internal plaintext listener, which also serves /api/platform.
         """
         cert, key = make_tls_pair(tls_dir or self.workdir / "tls")
-        for name in ("envoy-tls", "envoy", "envoy-admin", "envoy-metrics"):
-            self.ports[name] = free_port()
+        for name in ENVOY_PORTS:
+            self.ports.setdefault(name, free_port())
         config = render_envoy_config(
             self.workdir / "envoy.yaml",
             {
@@ -541,11 +600,13 @@ def _up(args: argparse.Namespace) -> int:
     stack = Stack.create(workdir)
     try:
         print(f"devstack: starting in {stack.workdir}", flush=True)
+        stack.start_postgres("platform")
         stack.start_postgres()
         stack.start_redis()
         stack.start_ferretdb()
-        platform_url = stack.create_database("udb_platform")
+        platform_url = stack.create_database("udb_platform", cluster="platform")
         env = stack.service_env(jwt_secret=jwt_secret, encryption_key=encryption_key, platform_url=platform_url)
+        env["CORS_ORIGINS"] = env.get("CORS_ORIGINS") or DEV_CORS_ORIGINS
         stack.start_services(env)
         base_url = stack.start_envoy(tls_dir=Path(args.tls_dir) if args.tls_dir else None)
         cert = stack.files["tls-cert"]
@@ -560,6 +621,7 @@ def _up(args: argparse.Namespace) -> int:
             f"  its certificate:        {cert}   (self-signed: curl --cacert it)\n"
             f"  internal (Envoy, h2c):  {stack.urls['envoy']}  and gRPC by package path\n"
             f"  gateway (direct):       {stack.urls['gateway']}\n"
+            f"  CORS (browser consoles): {env['CORS_ORIGINS']}\n"
             f"  gRPC services:          " + ", ".join(f"{n} 127.0.0.1:{stack.ports[n]}" for n in SERVICES) + "\n"
             f"  metrics (/metrics):     {metrics}, envoy 127.0.0.1:{stack.ports['envoy-metrics']}/stats/prometheus\n"
             f"  dev token (user dev-user, owner of project 'dev-project'):\n    {token}\n"
@@ -610,7 +672,18 @@ def _bootstrap(stack: Stack, token: str) -> None:
     call("POST", "/projects", {"organization_slug": "dev", "name": "Dev project", "ref": "dev-project"})
     call("POST", "/redis/dev-project/connections", {"identifier": "local", "uri": stack.urls["redis"]})
     call("POST", "/mongodb/dev-project/connections", {"identifier": "local", "uri": stack.urls["mongodb"]})
-    call("POST", "/pg-meta/dev-project/connections", {"identifier": "local", "uri": stack.urls["postgres"]})
+    # The dev project's database is owned by a role that is no superuser, with a read-only login
+    # for viewers' SQL: what a production tenant database looks like.
+    owner_url, reader, reader_password = stack.create_tenant_database("dev", owner="dev_owner", reader="dev_reader")
+    call(
+        "POST",
+        "/pg-meta/dev-project/connections",
+        {
+            "identifier": "local",
+            "uri": owner_url,
+            "options": {"read_only_role": reader, "read_only_password": reader_password},
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,6 @@ log, gzip, CORS and metrics."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import logging
 import time
@@ -13,17 +12,13 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import devstack
 import grpc
 import httpx
 import pytest
-from gateway.app import create_app
-from gateway.settings import Settings as GatewaySettings
-from harness import Servers, System, start_uvicorn
+from harness import Servers, System, own_gateway
 from registry.server import SERVICE_NAME as REGISTRY_SERVICE_NAME
 from registry.servicer import RegistryService
 from registry.settings import Settings as RegistrySettings
-from starlette.applications import Starlette
 
 from udb import metrics
 from udb.common.v1 import common_pb2
@@ -36,35 +31,12 @@ from udb.server import Registration, build_server
 pytestmark = pytest.mark.integration
 
 
-@contextlib.asynccontextmanager
-async def gateway(system: System, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Starlette]]:
-    """A gateway of its own (on a real socket) in front of the session's services, with ``env``
-    over the session's settings."""
-    port = devstack.free_port()
-    environ = {
-        **system.env,
-        "GATEWAY_ADDR": f"127.0.0.1:{port}",
-        "GATEWAY_GRPC_ADDR": "127.0.0.1:0",
-        "RATE_LIMIT_ENABLED": "true",  # the session gateway runs without: these tests are about them
-        **env,
-    }
-    app = create_app(GatewaySettings.from_env(Env(environ=environ, env_file=None)))
-    server, task = await start_uvicorn(app, port)
-    try:
-        await asyncio.wait_for(app.state.backends.access.ready.wait(), 10)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}/api/platform", timeout=30) as http:
-            yield http, app
-    finally:
-        server.should_exit = True
-        await task
-
-
 # ---- rate limits ---------------------------------------------------------------------------
 
 
 async def test_rate_limit_answers_429_with_retry_after_then_recovers(system: System) -> None:
     """Past its burst a user's reads get 429 rate_limited with Retry-After; after that wait they pass again."""
-    async with gateway(system, RATE_LIMIT_READ_PER_S="1", RATE_LIMIT_READ_BURST="2") as (http, _):
+    async with own_gateway(system, RATE_LIMIT_READ_PER_S="1", RATE_LIMIT_READ_BURST="2") as (http, _):
         headers = system.headers(f"reader-{uuid.uuid4().hex[:6]}")
         assert (await http.get("/projects", headers=headers)).status_code == 200
         assert (await http.get("/projects", headers=headers)).status_code == 200
@@ -80,7 +52,7 @@ async def test_rate_limit_answers_429_with_retry_after_then_recovers(system: Sys
 
 async def test_rate_limits_are_per_user_and_per_route_class(system: System) -> None:
     """One user's spent reads limit neither another user nor the same user's admin actions."""
-    async with gateway(system, RATE_LIMIT_READ_PER_S="0.01", RATE_LIMIT_READ_BURST="1") as (http, _):
+    async with own_gateway(system, RATE_LIMIT_READ_PER_S="0.01", RATE_LIMIT_READ_BURST="1") as (http, _):
         spent = system.headers(f"spent-{uuid.uuid4().hex[:6]}")
         assert (await http.get("/projects", headers=spent)).status_code == 200
         assert (await http.get("/projects", headers=spent)).status_code == 429
@@ -92,7 +64,7 @@ async def test_rate_limits_are_per_user_and_per_route_class(system: System) -> N
 
 async def test_callers_without_a_token_are_limited_by_address(system: System) -> None:
     """Requests without a good token share their client address's bucket (and still get 401 inside it)."""
-    async with gateway(system, RATE_LIMIT_READ_PER_S="0.01", RATE_LIMIT_READ_BURST="1") as (http, _):
+    async with own_gateway(system, RATE_LIMIT_READ_PER_S="0.01", RATE_LIMIT_READ_BURST="1") as (http, _):
         assert (await http.get("/projects")).status_code == 401
         assert (await http.get("/projects", headers={"authorization": "Bearer forged"})).status_code == 429
 
@@ -102,7 +74,7 @@ async def test_callers_without_a_token_are_limited_by_address(system: System) ->
 
 async def test_body_over_the_limit_is_413_by_length_and_by_stream(system: System) -> None:
     """A body past MAX_BODY_BYTES is refused with 413 payload_too_large, declared or streamed in chunks."""
-    async with gateway(system, MAX_BODY_BYTES="1000") as (http, _):
+    async with own_gateway(system, MAX_BODY_BYTES="1000") as (http, _):
         headers = system.headers("big-sender")
         declared = await http.post("/organizations", content=b"{" + b" " * 5000 + b"}", headers=headers)
         assert declared.status_code == 413
@@ -155,7 +127,7 @@ async def test_a_slow_backend_gets_504_at_the_route_class_deadline(system: Syste
     )
     await server.start()
     try:
-        async with gateway(system, REGISTRY_ADDR=f"127.0.0.1:{port}", READ_DEADLINE_S="0.5") as (http, _):
+        async with own_gateway(system, REGISTRY_ADDR=f"127.0.0.1:{port}", READ_DEADLINE_S="0.5") as (http, _):
             started = time.monotonic()
             reply = await http.get("/projects", headers=system.headers("patient"))
             elapsed = time.monotonic() - started
@@ -244,7 +216,7 @@ async def test_large_json_replies_are_gzipped_and_small_ones_not(system: System)
 
 async def test_cors_allows_the_console_origin_only(system: System) -> None:
     """A preflight from the configured console origin is allowed with the API's headers; another origin is not."""
-    async with gateway(system, CORS_ORIGINS="https://console.example") as (http, _):
+    async with own_gateway(system, CORS_ORIGINS="https://console.example") as (http, _):
         preflight = {
             "access-control-request-method": "POST",
             "access-control-request-headers": "authorization,content-type,x-request-id",

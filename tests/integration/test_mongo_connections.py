@@ -68,15 +68,23 @@ async def test_an_srv_record_without_dns_is_503_and_tells_why(system: System) ->
 
 
 async def test_an_unsupported_connection_option_is_a_clear_error(system: System, servers: Servers) -> None:
-    """A record option this service refuses (a file on its host, another auth mechanism) is 400
-    naming it, and the connection test reports it."""
+    """A record option naming a file of the service's host is refused when the record is written; one
+    this service refuses at use (another auth mechanism) is 400 naming it, and the connection test
+    reports it."""
     ref, owner = await system.new_project()
+    refused = await system.http.post(
+        f"/mongodb/{ref}/connections",
+        json={"identifier": "x", "uri": servers.mongo_url + "?tlsCertificateKeyFile=/etc/passwd"},
+        headers=system.headers(owner),
+    )
+    assert refused.status_code == 400
+    assert "tlsCertificateKeyFile" in error_of(refused)["message"]
     record = await system.add_connection(
-        ref, owner, "mongodb", {"identifier": "x", "uri": servers.mongo_url + "?tlsCertificateKeyFile=/etc/passwd"}
+        ref, owner, "mongodb", {"identifier": "x", "uri": servers.mongo_url + "?authMechanism=MONGODB-AWS"}
     )
     reply = await system.http.get(f"/mongodb/{ref}/databases", headers=system.headers(owner))
     assert reply.status_code == 400
-    assert "tlsCertificateKeyFile" in error_of(reply)["message"]
+    assert "MONGODB-AWS" in error_of(reply)["message"]
     tested = await system.http.post(f"/mongodb/{ref}/connections/{record['id']}/test", headers=system.headers(owner))
     assert tested.json()["ok"] is False
     assert tested.json()["error"]["code"] == "invalid_argument"

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from harness import Servers, System, own_service
+from harness import Servers, System, direct_mongo, own_service
 from mongo_svc.server import create_server
 from mongo_svc.settings import Settings
 from pymongo import AsyncMongoClient, monitoring
@@ -115,7 +115,7 @@ async def project_ref(system: System, servers: Servers) -> str:
 @pytest_asyncio.fixture(scope="module")
 async def slow_collection(servers: Servers) -> AsyncIterator[str]:
     """A database whose collection 'big' takes the server a while to sort (20,000 documents)."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(servers.mongo_url)
+    client: AsyncMongoClient[dict[str, Any]] = direct_mongo(servers.mongo_url)
     name = f"slow_{uuid.uuid4().hex[:10]}"
     pad = "p" * 200
     for start in range(0, 20_000, 2_000):
@@ -194,7 +194,7 @@ async def test_at_most_ten_connections_per_database(system: System, project_ref:
     finally:
         recorder.active = False
     assert 1 <= recorder.peak_checked_out <= 10
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(system.servers.mongo_url)
+    client: AsyncMongoClient[dict[str, Any]] = direct_mongo(system.servers.mongo_url)
     assert await client[database]["c"].count_documents({}) == 60
     await client.drop_database(database)
     await client.close()

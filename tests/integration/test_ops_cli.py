@@ -119,7 +119,7 @@ async def test_health_checks_every_service(system: System) -> None:
 async def test_migrate_then_key_rotation_keeps_every_secret_readable(system: System, servers: Servers) -> None:
     """``migrate`` builds the schema of an empty database (twice is harmless); after ``key rotate``
     a registry holding only the new key still opens a secret sealed with the old one."""
-    url = await servers.create_database(f"udb_cli_{uuid.uuid4().hex[:8]}")
+    url = await servers.create_platform_database(f"udb_cli_{uuid.uuid4().hex[:8]}")
     old_key = (await udbctl({}, "key", "generate")).out.strip()
     env = {**system.env, "REGISTRY_DATABASE_URL": url, "DATABASE_ENCRYPTION_KEY": old_key}
     for _ in range(2):

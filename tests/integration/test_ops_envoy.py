@@ -5,12 +5,8 @@ the edge's own rate limit, and nothing but the API reachable from outside."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import ssl
-import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,50 +16,12 @@ import httpx
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis_client
-from harness import Servers, System, grpcurl
+from harness import UPSTREAMS, Servers, System, envoy_for, grpcurl, tls_context, wait_until_healthy
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-UPSTREAMS = ("gateway", "registry", "redis_svc", "mongo_svc", "pg_svc")
-
-
-@contextlib.asynccontextmanager
-async def envoy_for(system: System, workdir: Path, **options: int) -> AsyncIterator[devstack.Stack]:
-    """Envoy (a real process) in front of the session's services; started off the event loop so
-    that the services answer its first health checks meanwhile."""
-    stack = devstack.Stack.create(workdir)
-    stack.ports.update(system.ports)
-    try:
-        await asyncio.to_thread(stack.start_envoy, **options)
-        await wait_until_healthy(stack)
-        yield stack
-    finally:
-        await asyncio.to_thread(stack.stop)
-
-
-def cluster_health(stack: devstack.Stack) -> dict[str, str]:
-    """Each upstream cluster's host health flags, from Envoy's admin interface."""
-    url = f"http://127.0.0.1:{stack.ports['envoy-admin']}/clusters"
-    with urllib.request.urlopen(url, timeout=5) as reply:
-        lines = reply.read().decode().splitlines()
-    return {line.split("::", 1)[0]: line.rsplit("::", 1)[1] for line in lines if "::health_flags::" in line}
-
-
-async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
-    deadline = time.monotonic() + 20
-    health: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        health = await asyncio.to_thread(cluster_health, stack)
-        if all(health.get(name) == "healthy" for name in UPSTREAMS):
-            return health
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"Envoy's upstreams did not become healthy: {health}")
-
-
-def tls_context(stack: devstack.Stack) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(stack.files["tls-cert"]))
 
 
 @pytest_asyncio.fixture(scope="module")

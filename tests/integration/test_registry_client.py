@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import grpc
 import pytest
 from harness import System
+from prometheus_client import REGISTRY
+from registry.server import create_server as create_registry
+from registry.settings import Settings as RegistrySettings
 
 from udb.auth import Principal, ServiceCredentials
 from udb.common.v1 import common_pb2
-from udb.config import AuthSettings, Secret
+from udb.config import AuthSettings, Env, Secret
 from udb.errors import NotFound
 from udb.registry_client import RegistryClient
 
@@ -133,3 +137,35 @@ async def test_a_connection_test_does_not_invalidate_the_record(system: System) 
         assert client.calls["ResolveConnection"] == calls + 1
     finally:
         await client.close()
+
+
+def _watch_up(service: str) -> float | None:
+    return REGISTRY.get_sample_value("udb_registry_watch_up", {"service": service})
+
+
+async def test_the_watch_gauge_follows_the_invalidation_stream(system: System) -> None:
+    """udb_registry_watch_up is 0 before the stream opens, 1 while it is open, 0 once the registry
+    goes away (and after close)."""
+    service = f"watch-{uuid.uuid4().hex[:8]}"
+    credentials = ServiceCredentials(AuthSettings(jwt_secret=Secret(system.jwt_secret)), service)
+    settings = RegistrySettings.from_env(Env(environ=system.env, env_file=None))
+    registry, port = await create_registry(settings, "127.0.0.1:0")
+    await registry.start()
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    client = RegistryClient(channel, credentials)
+    try:
+        assert _watch_up(service) == 0
+        await client.start()
+        await asyncio.wait_for(client.ready.wait(), 10)
+        assert _watch_up(service) == 1
+        # The registry stops: the stream breaks, and the client keeps retrying.
+        await registry.stop(1)
+        async with asyncio.timeout(10):
+            while _watch_up(service) != 0:  # noqa: ASYNC110 (polls a metric, which has no event)
+                await asyncio.sleep(0.05)
+        assert not client.live
+    finally:
+        await client.close()
+        await channel.close()
+        await registry.stop(1)
+    assert _watch_up(service) == 0

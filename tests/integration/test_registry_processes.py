@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -129,7 +130,7 @@ async def processes(
     servers: Servers, jwt_secret: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Processes]:
     stack = devstack.Stack.create(tmp_path_factory.mktemp("processes"))
-    platform_url = await servers.create_database(f"udb_processes_{uuid.uuid4().hex[:8]}")
+    platform_url = await servers.create_platform_database(f"udb_processes_{uuid.uuid4().hex[:8]}")
     env = stack.service_env(
         jwt_secret=jwt_secret, encryption_key=devstack.new_encryption_key(), platform_url=platform_url
     )
@@ -225,7 +226,8 @@ async def test_a_deleted_or_changed_connection_takes_effect_at_once_in_the_engin
     processes: Processes, engine: str
 ) -> None:
     """With the record and its client cached in the engine process, a PUT to a dead port fails the next call, the
-    PUT back succeeds, and a DELETE makes the next call NOT_FOUND, by id and as the project's primary."""
+    PUT back (with the password again: a move drops it) succeeds, and a DELETE makes the next call NOT_FOUND, by
+    id and as the project's primary."""
     owner = f"owner-{uuid.uuid4().hex[:8]}"
     ref = await processes.new_project(owner)
     record = await processes.add_connection(
@@ -243,7 +245,8 @@ async def test_a_deleted_or_changed_connection_takes_effect_at_once_in_the_engin
     moved = await processes.test_connection(engine, owner, ref, record["id"])
     assert moved.ok is False
     assert moved.error.code == "unavailable"
-    assert (await processes.call("PUT", url, owner, {"port": record["port"]})).status_code == 200
+    back = {"port": record["port"], "password": urllib.parse.urlsplit(processes.real_uri(engine)).password}
+    assert (await processes.call("PUT", url, owner, back)).status_code == 200
     await probe()
 
     assert (await processes.call("DELETE", url, owner)).status_code == 200

@@ -197,7 +197,7 @@ async def test_key_rotation_moves_every_secret_and_the_old_key_can_go(
 ) -> None:
     """Records sealed with key A need A until `rotate-keys` (with B current and A old) re-encrypts every
     connection and credential; after that a registry with only B resolves every record."""
-    platform_url = await servers.create_database(f"udb_rotation_{uuid.uuid4().hex[:8]}")
+    platform_url = await servers.create_platform_database(f"udb_rotation_{uuid.uuid4().hex[:8]}")
     key_a, key_b = devstack.new_encryption_key(), devstack.new_encryption_key()
     service = system.metadata()
     passwords: dict[str, tuple[str, int, str]] = {}  # connection id -> (ref, type, password)

@@ -1,8 +1,9 @@
 """The deployment files, checked offline as CI runs them: Envoy's template renders and validates
 with Envoy itself, the Kubernetes manifests match the Kubernetes schemas (kubernetes-validate's
-bundled copies), docker-compose.yml matches the Compose Specification, and each holds the
-operational rules the issue sets (health checks, non-root, secrets by reference, retries only on
-connect failure, autoscalers and disruption budgets)."""
+bundled copies; the PrometheusRule its CRD's schema, bundled in deploy/schemas),
+docker-compose.yml matches the Compose Specification, and each holds the operational rules the
+issue sets (health checks, non-root, secrets by reference, retries only on connect failure,
+autoscalers and disruption budgets, every process scraped)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,15 @@ from typing import Any
 
 import devstack
 import jsonschema
-import kubernetes_validate
+import manifests
 import pytest
 import yaml
+
+from udb.config import DEFAULT_METRICS_ADDRESSES
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = {"registry": "registry", "redis-svc": "redis_svc", "mongo-svc": "mongo_svc", "pg-svc": "pg_svc"}
 GRPC_PORTS = {"registry": 50051, "redis-svc": 50052, "mongo-svc": 50053, "pg-svc": 50054, "gateway": 50050}
-KUBERNETES_VERSION = "1.33.0"
 
 
 # ---- Envoy -----------------------------------------------------------------------------------
@@ -119,11 +121,31 @@ def _manifests() -> list[dict[str, Any]]:
 
 
 def test_kubernetes_manifests_match_the_kubernetes_schemas() -> None:
-    """Every manifest the kustomization applies is valid (strictly: no unknown field) for Kubernetes 1.33."""
+    """Every manifest the kustomization applies is valid (strictly: no unknown field) for Kubernetes 1.33,
+    the PrometheusRule for the Prometheus Operator's CRD."""
     documents = _manifests()
     assert len(documents) >= 25
+    assert [d["kind"] for d in documents].count("PrometheusRule") == 1
     for document in documents:
-        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+        manifests.validate(document)
+
+
+def test_a_custom_resource_is_checked_against_its_crd_not_skipped() -> None:
+    """A PrometheusRule with a misspelt field, a wrong type or no expression is refused, as the
+    cluster's API server would; a kind with no bundled schema is refused rather than passed."""
+    (rule,) = [d for d in _manifests() if d["kind"] == "PrometheusRule"]
+    manifests.validate(rule)
+    first = rule["spec"]["groups"][0]["rules"][0]
+    broken = [
+        {**rule, "spec": {**rule["spec"], "group": []}},
+        {**rule, "spec": {"groups": [{"name": "g", "rules": [{**first, "exprr": "up"}]}]}},
+        {**rule, "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "for": "ten minutes", "expr": "up"}]}]}},
+        {**rule, "spec": {"groups": [{"name": "g", "rules": [{"alert": "A"}]}]}},
+        {**rule, "kind": "ServiceMonitor"},
+    ]
+    for document in broken:
+        with pytest.raises(manifests.ManifestError):
+            manifests.validate(document)
 
 
 def test_kubernetes_manifests_hold_the_operational_rules() -> None:
@@ -148,20 +170,31 @@ def test_kubernetes_manifests_hold_the_operational_rules() -> None:
     assert set(by_kind["HorizontalPodAutoscaler"]) == {"gateway", "redis-svc", "mongo-svc", "pg-svc"}
     assert set(by_kind["PodDisruptionBudget"]) == set(deployments)
     assert all(kind != "Secret" for kind in by_kind)
-    envoy_files = {entry for generator in _kustomization()["configMapGenerator"] for entry in generator["files"]}
-    assert envoy_files == {"envoy/envoy.yaml", "envoy/render.sh"}
+    generators = {generator["name"]: generator for generator in _kustomization()["configMapGenerator"]}
+    assert set(generators["udb-envoy"]["files"]) == {"envoy/envoy.yaml", "envoy/render.sh"}
+    assert generators["udb-grafana-dashboard"]["files"] == ["monitoring/grafana/dashboards/udb.json"]
+    assert generators["udb-grafana-dashboard"]["options"]["labels"] == {"grafana_dashboard": "1"}
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed (its kustomize is optional)")
 def test_the_kustomization_builds() -> None:
-    """`kubectl kustomize deploy/` builds the whole set, with Envoy's ConfigMap generated from its template."""
+    """`kubectl kustomize deploy/` builds the whole set, with Envoy's ConfigMap generated from its
+    template and Grafana's from the dashboard, every document valid."""
     result = subprocess.run(
         ["kubectl", "kustomize", str(REPO / "deploy")], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
-    kinds = [d["kind"] for d in yaml.safe_load_all(result.stdout) if d]
+    documents = [d for d in yaml.safe_load_all(result.stdout) if d]
+    for document in documents:
+        manifests.validate(document)
+    kinds = [d["kind"] for d in documents]
     assert kinds.count("Deployment") == 6
-    assert kinds.count("ConfigMap") == 2
+    assert kinds.count("ConfigMap") == 3
+    assert kinds.count("PrometheusRule") == 1
+    (dashboard,) = [d for d in documents if d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    assert json.loads(dashboard["data"]["udb.json"]) == json.loads(
+        (REPO / "deploy/monitoring/grafana/dashboards/udb.json").read_text()
+    )
 
 
 # ---- docker compose and the images -----------------------------------------------------------
@@ -183,7 +216,7 @@ def test_compose_brings_up_everything_healthy_and_in_order() -> None:
     """Postgres, Redis, the real MongoDB 7, Envoy and the five services, each health-checked, each
     started after what it needs is healthy; no secret is written in the file."""
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "mongodb", "envoy", "gateway", *SERVICES}
+    assert set(services) == {"postgres", "redis", "mongodb", "envoy", "gateway", *SERVICES, "prometheus", "grafana"}
     assert services["mongodb"]["image"] == "mongo:7"
     for name, service in services.items():
         assert "test" in service["healthcheck"], name
@@ -191,11 +224,50 @@ def test_compose_brings_up_everything_healthy_and_in_order() -> None:
             assert dependency in services and condition == {"condition": "service_healthy"}, (name, dependency)
     assert set(services["gateway"]["depends_on"]) == set(SERVICES)
     assert services["envoy"]["depends_on"] == {"gateway": {"condition": "service_healthy"}}
+    # Prometheus waits for nobody (it must see the others fail); Grafana waits for Prometheus.
+    assert "depends_on" not in services["prometheus"]
+    assert services["grafana"]["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
     for name in (*SERVICES, "gateway"):
         assert services[name]["build"]["dockerfile"] == f"services/{name}/Dockerfile"
         for key, value in services[name]["environment"].items():
             if re.search(r"SECRET|KEY|DATABASE_URL|PASSWORD", key):
                 assert str(value).startswith("${") or "${" in str(value), (name, key)
+
+
+def test_compose_prometheus_scrapes_every_process_and_grafana_shows_the_dashboard() -> None:
+    """Prometheus scrapes the six processes, each at the metrics address compose gives it, with
+    the rules mounted beside its config; Grafana mounts its provisioning and the dashboard where
+    the provisioning looks, with Prometheus as its datasource."""
+    services = _compose()["services"]
+    monitoring = REPO / "deploy/monitoring"
+    config = yaml.safe_load((monitoring / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {*SERVICES, "gateway", "envoy"}
+    for name in (*SERVICES, "gateway"):
+        variable = DEFAULT_METRICS_ADDRESSES[name][0]
+        host, _, port = services[name]["environment"][variable].rpartition(":")
+        assert host == "0.0.0.0", name
+        assert jobs[name]["static_configs"] == [{"targets": [f"{name}:{port}"]}]
+    assert jobs["envoy"]["static_configs"] == [{"targets": ["envoy:9902"]}]
+    assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
+    assert "9902:9902" in " ".join(services["envoy"]["ports"])
+    assert config["rule_files"] == ["alerts.yml"]
+    assert set(services["prometheus"]["volumes"]) >= {
+        "./deploy/monitoring/prometheus.yml:/etc/prometheus/prometheus.yml:ro",
+        "./deploy/monitoring/alerts.yml:/etc/prometheus/alerts.yml:ro",
+    }
+    assert "--config.file=/etc/prometheus/prometheus.yml" in services["prometheus"]["command"]
+
+    grafana = services["grafana"]
+    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in grafana["volumes"] if volume.startswith("./"))
+    assert mounts["./deploy/monitoring/grafana/provisioning"] == "/etc/grafana/provisioning"
+    provider = yaml.safe_load((monitoring / "grafana/provisioning/dashboards/udb.yml").read_text())["providers"][0]
+    assert mounts["./deploy/monitoring/grafana/dashboards"] == provider["options"]["path"]
+    datasource = yaml.safe_load((monitoring / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+    assert grafana["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    for name in ("prometheus", "grafana"):
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
 
 
 @pytest.mark.parametrize("name", [*SERVICES, "gateway"])
@@ -222,7 +294,13 @@ def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
     )
     if probe is None or probe.returncode != 0:
         pytest.skip("docker compose is not installed here (make validate-deploy-tools builds it)")
-    env = {**os.environ, "JWT_SECRET": "x", "POSTGRES_PASSWORD": "x", "DATABASE_ENCRYPTION_KEY": "x"}
+    env = {
+        **os.environ,
+        "JWT_SECRET": "x",
+        "POSTGRES_PASSWORD": "x",
+        "DATABASE_ENCRYPTION_KEY": "x",
+        "GRAFANA_ADMIN_PASSWORD": "x",
+    }
     devstack.make_tls_pair(REPO / "deploy/envoy/certs")
     result = subprocess.run(
         ["docker", "compose", "-f", str(REPO / "docker-compose.yml"), "config", "--quiet"],

@@ -1,19 +1,16 @@
-"""pg-svc's pure logic: statement splitting, parameter coercion, value encoding, filters."""
+"""pg-svc's pure logic: statement splitting, filters, error translation, shared flights."""
 
 from __future__ import annotations
 
 import asyncio
 
 import asyncpg
-import orjson
 import pytest
-from asyncpg.types import Range, Type
-from pg_svc.catalog import SYSTEM_SCHEMAS, schema_filter
+from pg_svc.catalog.scope import SYSTEM_SCHEMAS, list_scope
 from pg_svc.clients import translate
 from pg_svc.flights import Flights
 from pg_svc.query import Limits
 from pg_svc.statements import Kind, kind_of, split
-from pg_svc.values import _decode_int8, _default, coerce_parameters
 
 from udb.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from udb.pg.v1 import pg_pb2
@@ -63,55 +60,19 @@ def test_statement_kinds(sql: str, kind: Kind) -> None:
     assert kind_of(sql) is kind
 
 
-def _type(name: str, kind: str = "scalar") -> Type:
-    return Type(oid=0, name=name, kind=kind, schema="pg_catalog")
-
-
-def test_parameters_are_coerced_to_the_statement_types() -> None:
-    """Strings bind to numbers and booleans, numbers to text, objects to JSON, base64 to bytea."""
-    types = [_type("int4"), _type("float8"), _type("bool"), _type("text"), _type("jsonb"), _type("bytea")]
-    assert coerce_parameters(["5", 2, "yes", 3, {"a": 1}, "AQI="], types) == [5, 2.0, True, "3", {"a": 1}, b"\x01\x02"]
-    assert coerce_parameters([None, "8", 1.5], [_type("int4"), _type("int8"), _type("numeric")]) == [None, "8", "1.5"]
-    assert coerce_parameters([["1", 2]], [_type("int4[]", "array")]) == [[1, 2]]
-    assert coerce_parameters(["\\x0a"], [_type("bytea")]) == [b"\n"]
-
-
-@pytest.mark.parametrize(
-    ("values", "types"),
-    [
-        (["x"], [_type("int4")]),
-        ([True], [_type("int4")]),
-        (["maybe"], [_type("bool")]),
-        (["not base64!"], [_type("bytea")]),
-        (["1,2"], [_type("int4[]", "array")]),
-        ([1, 2], [_type("int4")]),
-    ],
-)
-def test_bad_parameters_are_invalid_arguments(values: list[object], types: list[Type]) -> None:
-    """A value that cannot bind (or a wrong count) is InvalidArgument naming the parameters."""
-    with pytest.raises(InvalidArgument) as caught:
-        coerce_parameters(values, types)
-    assert caught.value.details["field"] == "parameters"
-
-
-def test_values_without_a_json_form() -> None:
-    """int8 past 2^53 is text, bytea base64, ranges their Postgres text."""
-    assert _decode_int8("9007199254740991") == 9007199254740991
-    assert _decode_int8("-9007199254740993") == "-9007199254740993"
-    assert _default(b"\x00\xff") == "AP8="
-    assert _default(Range(1, 5)) == "[1,5)"
-    assert _default(Range(None, 5, upper_inc=True)) == "(,5]"
-    assert _default(Range(empty=True)) == "empty"
-    assert orjson.dumps({"a": orjson.Fragment('{"b":1}')}) == b'{"a":{"b":1}}'
-
-
 def test_schema_filter_follows_postgres_meta() -> None:
     """Included schemas win; otherwise excluded ones plus the system schemas; 0 means no page."""
-    assert schema_filter(pg_pb2.CatalogFilter()).as_args() == (None, list(SYSTEM_SCHEMAS), None, None)
+    assert list_scope(pg_pb2.CatalogFilter()).args == (None, list(SYSTEM_SCHEMAS), None, None)
     both = pg_pb2.CatalogFilter(included_schemas=["a"], excluded_schemas=["b"], limit=5, offset=0)
-    assert schema_filter(both).as_args() == (["a"], [], 5, None)
+    assert list_scope(both).args == (["a"], [], 5, None)
     system = pg_pb2.CatalogFilter(include_system_schemas=True, excluded_schemas=["b"], offset=3)
-    assert schema_filter(system).as_args() == (None, ["b"], None, 3)
+    assert list_scope(system).args == (None, ["b"], None, 3)
+    assert list_scope(pg_pb2.CatalogFilter(excluded_schemas=["b"]), system_schemas=True).args == (
+        None,
+        ["b"],
+        None,
+        None,
+    )
 
 
 def test_driver_errors_translate_with_details() -> None:

@@ -1,23 +1,26 @@
-"""Connection specs: engine URIs, field validation and the host guard (pure logic; the guard's
-hostname checks resolve names through the system resolver only: localhost and numeric forms)."""
+"""Connection specs: engine URIs, field validation, secret options and the host guard (pure logic;
+the guard's hostname checks resolve names through the system resolver only: localhost and numeric
+forms)."""
 
 from __future__ import annotations
 
-import ipaddress
+from dataclasses import replace
 
 import pytest
 from registry import connspec
-from registry.settings import DEFAULT_DENIED_NETWORKS, Settings
+from registry.settings import Settings
 
 from udb.common.v1 import common_pb2
 from udb.config import ConfigError, Env
+from udb.dialing import DialGuard
 from udb.errors import InvalidArgument
+from udb.netpolicy import NetworkPolicy
 from udb.registry_client import plain_numbers
 
 REDIS = common_pb2.DATABASE_TYPE_REDIS
 MONGODB = common_pb2.DATABASE_TYPE_MONGODB
 POSTGRES = common_pb2.DATABASE_TYPE_POSTGRES
-DEFAULT_NETWORKS = tuple(ipaddress.ip_network(n) for n in DEFAULT_DENIED_NETWORKS)
+DEFAULT_GUARD = DialGuard(NetworkPolicy())
 
 
 def spec(database_type: common_pb2.DatabaseType = REDIS, **fields: object) -> connspec.ConnectionSpec:
@@ -200,45 +203,139 @@ def test_whole_numbers_stay_ints() -> None:
         "::ffff:169.254.169.254",  # IPv4-mapped IPv6
         "2852039166",  # 169.254.169.254 as one number: resolves to it
         "0xa9.0xfe.0xa9.0xfe",  # and in hex
+        "127.0.0.1",
+        "::1",
+        "localhost",
+        "0.0.0.0",
     ],
 )
-async def test_the_default_guard_refuses_metadata_addresses(host: str) -> None:
-    """Link-local 169.254.0.0/16 and fd00:ec2::/32, in any spelling that resolves to them, are refused."""
+async def test_the_default_guard_refuses_metadata_and_local_addresses(host: str) -> None:
+    """Metadata, link-local, loopback and unspecified addresses, in any spelling that resolves to them, are refused."""
     with pytest.raises(InvalidArgument) as caught:
-        await connspec.check_host_allowed(connspec.validate(spec(host=host)), DEFAULT_NETWORKS)
-    assert "denied network" in caught.value.message
+        await connspec.check_host_allowed(connspec.validate(spec(host=host)), DEFAULT_GUARD)
+    assert "does not connect to" in caught.value.message
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "10.0.0.5", "db.example.invalid"])
-async def test_the_default_guard_lets_loopback_and_private_hosts_through(host: str) -> None:
-    """Loopback (for local use), private addresses and names that do not resolve here are allowed."""
-    await connspec.check_host_allowed(connspec.validate(spec(host=host)), DEFAULT_NETWORKS)
+@pytest.mark.parametrize("host", ["10.0.0.5", "192.168.1.9", "8.8.8.8", "db.example.invalid"])
+async def test_the_default_guard_lets_other_hosts_through(host: str) -> None:
+    """Private and public addresses, and names that do not resolve here, are allowed by default."""
+    await connspec.check_host_allowed(connspec.validate(spec(host=host)), DEFAULT_GUARD)
 
 
 async def test_the_guard_checks_every_host_a_record_reaches() -> None:
-    """MongoDB seed lists and a proxy host are checked like the record's own host."""
+    """MongoDB seed lists and Redis sentinels are checked like the record's own host; a proxy is refused."""
     seeds = spec(MONGODB, host="10.0.0.1", options={"hosts": ["10.0.0.1:27017", "169.254.169.254:27017"]})
     with pytest.raises(InvalidArgument):
-        await connspec.check_host_allowed(connspec.validate(seeds), DEFAULT_NETWORKS)
-    proxy = spec(MONGODB, host="10.0.0.1", options={"proxyHost": "169.254.169.254"})
+        await connspec.check_host_allowed(connspec.validate(seeds), DEFAULT_GUARD)
+    sentinels = spec(REDIS, host="10.0.0.1", options={"sentinel_master": "m", "sentinels": ["[::1]:26379"]})
     with pytest.raises(InvalidArgument):
-        await connspec.check_host_allowed(connspec.validate(proxy), DEFAULT_NETWORKS)
+        await connspec.check_host_allowed(connspec.validate(sentinels), DEFAULT_GUARD)
+    with pytest.raises(InvalidArgument):
+        connspec.validate(spec(MONGODB, host="10.0.0.1", options={"proxyHost": "10.0.0.9"}))
     uri = connspec.parse_uri("mongodb://10.0.0.1,[fd00:ec2::254]:27017/app", MONGODB)
     with pytest.raises(InvalidArgument):
-        await connspec.check_host_allowed(connspec.validate(uri), DEFAULT_NETWORKS)
+        await connspec.check_host_allowed(connspec.validate(uri), DEFAULT_GUARD)
 
 
-async def test_the_deny_list_is_configurable() -> None:
-    """DENIED_NETWORKS replaces the default: it can refuse loopback, or allow everything when empty."""
-    base = {"JWT_SECRET": "x" * 32, "REGISTRY_DATABASE_URL": "postgresql://h/db", "DATABASE_ENCRYPTION_KEY": "k"}
-    strict = Settings.from_env(Env(environ={**base, "DENIED_NETWORKS": "127.0.0.0/8, ::1/128"}, env_file=None))
+async def test_the_networks_are_configurable() -> None:
+    """DENIED_NETWORKS adds to the built-in ranges, ALLOWED_NETWORKS makes exceptions (loopback for a
+    local stack), and the platform database's host and port stay refused whatever is allowed."""
+    base = {
+        "JWT_SECRET": "x" * 32,
+        "REGISTRY_DATABASE_URL": "postgresql://u:pw@127.0.0.1:5999/udb",
+        "DATABASE_ENCRYPTION_KEY": "k",
+    }
+
+    def guard(**env: str) -> DialGuard:
+        return DialGuard(Settings.from_env(Env(environ={**base, **env}, env_file=None)).network_policy)
+
+    strict = guard(DENIED_NETWORKS="10.0.0.0/8, fc00::/7")
     with pytest.raises(InvalidArgument):
-        await connspec.check_host_allowed(connspec.validate(spec(host="localhost")), strict.denied_networks)
-    await connspec.check_host_allowed(connspec.validate(spec(host="169.254.169.254")), strict.denied_networks)
-    default = Settings.from_env(Env(environ=base, env_file=None))
-    assert default.denied_networks == DEFAULT_NETWORKS
-    open_ = Settings.from_env(Env(environ={**base, "DENIED_NETWORKS": ""}, env_file=None))
-    await connspec.check_host_allowed(connspec.validate(spec(host="169.254.169.254")), open_.denied_networks)
-    with pytest.raises(ConfigError) as caught:
-        Settings.from_env(Env(environ={**base, "DENIED_NETWORKS": "10.0.0.0/99"}, env_file=None))
-    assert "DENIED_NETWORKS" in str(caught.value)
+        await connspec.check_host_allowed(connspec.validate(spec(host="10.1.2.3")), strict)
+    local = guard(ALLOWED_NETWORKS="127.0.0.0/8")
+    await connspec.check_host_allowed(connspec.validate(spec(host="127.0.0.1", port=6379)), local)
+    with pytest.raises(InvalidArgument) as caught:
+        await connspec.check_host_allowed(connspec.validate(spec(POSTGRES, host="127.0.0.1", port=5999)), local)
+    assert caught.value.details["reason"] == "a platform endpoint"
+    for variable in ("DENIED_NETWORKS", "ALLOWED_NETWORKS", "PLATFORM_ENDPOINTS"):
+        with pytest.raises(ConfigError) as error:
+            Settings.from_env(Env(environ={**base, variable: "10.0.0.0/99"}, env_file=None))
+        assert variable in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("uri", "database_type", "password", "sealed"),
+    [
+        ("redis://h.internal/0?password=Hunter2", REDIS, "Hunter2", {}),
+        ("redis://:pw@h.internal/0?password=Hunter2", REDIS, "pw", {"password": "Hunter2"}),
+        ("postgresql://u@h.internal/db?password=Hunter2&sslpassword=k3y", POSTGRES, "Hunter2", {"sslpassword": "k3y"}),
+        (
+            "mongodb://u:pw@h.internal/?authMechanismProperties=AWS_SESSION_TOKEN:T0k&appName=x",
+            MONGODB,
+            "pw",
+            {"authMechanismProperties": "AWS_SESSION_TOKEN:T0k"},
+        ),
+        (
+            "mongodb://h.internal/?tlsCertificateKeyFilePassword=Hunter2",
+            MONGODB,
+            None,
+            {"tlsCertificateKeyFilePassword": "Hunter2"},
+        ),
+    ],
+)
+def test_passwords_anywhere_in_a_uri_are_kept_apart(
+    uri: str, database_type: common_pb2.DatabaseType, password: str | None, sealed: dict[str, str]
+) -> None:
+    """A query ?password= is the password (or sealed beside it); options whose names say password, secret or
+    token are kept out of the options, to be sealed; none stays in the options that are shown."""
+    parsed = connspec.validate(connspec.parse_uri(uri, database_type))
+    assert parsed.password == password
+    assert parsed.secret_options == sealed
+    assert not any(connspec.is_secret_option(key) for key in parsed.options)
+    assert "Hunter2" not in str(parsed.options)
+
+
+def test_secret_options_from_fields_are_kept_apart() -> None:
+    """The options field is split the same way: read_only_password and a token are sealed, the rest shown."""
+    parsed = connspec.validate(
+        spec(POSTGRES, options={"read_only_role": "r", "read_only_password": "Hunter2", "api_token": "t", "a": 1})
+    )
+    assert parsed.options == {"read_only_role": "r", "a": 1}
+    assert parsed.secret_options == {"read_only_password": "Hunter2", "api_token": "t"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"host": "/var/run/postgresql"},
+        {"hostaddr": "127.0.0.1"},
+        {"passfile": "/root/.pgpass"},
+        {"sslkey": "/etc/ssl/private/key.pem"},
+        {"unix_socket_path": "/tmp/redis.sock"},
+        {"tlsCAFile": "/etc/passwd"},
+    ],
+)
+def test_options_that_reach_another_host_or_a_file_are_refused(options: dict[str, str]) -> None:
+    """libpq's host/hostaddr/passfile/key files, a Unix socket and MongoDB's files are refused, naming the option."""
+    with pytest.raises(InvalidArgument) as caught:
+        connspec.validate(spec(POSTGRES, options=options))
+    assert next(iter(options)) in caught.value.message
+
+
+def test_the_target_of_a_record() -> None:
+    """Host, port, TLS, user and the options choosing servers or loosening TLS make the target; the database,
+    the identifier and other options do not."""
+    base = connspec.validate(spec(POSTGRES, host="a.internal", username="u", options={"application_name": "x"}))
+    same = [{"database": "other"}, {"options": {"application_name": "y"}}, {"host": "A.internal"}]
+    for change in same:
+        assert connspec.target_of(connspec.validate(replace(base, **change))) == connspec.target_of(base), change
+    moved = [
+        {"host": "b.internal"},
+        {"port": 6000},
+        {"tls": True},
+        {"username": "v"},
+        {"options": {"sslmode": "disable"}},
+        {"options": {"hosts": ["c.internal:1"]}},
+    ]
+    for change in moved:
+        assert connspec.target_of(connspec.validate(replace(base, **change))) != connspec.target_of(base), change

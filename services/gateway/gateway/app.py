@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 import grpc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -17,10 +16,11 @@ from starlette.routing import Mount, Route
 
 from gateway.audit import AuditLog, registry_sink
 from gateway.backends import Backends
+from gateway.cors import cors_middleware
+from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
-from gateway.http import JSONResponse, error_response
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
-from gateway.routes import audit, connections, mongodb, pg, platform, redis, system
+from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
 from udb.metrics import serve_metrics as start_metrics_server
@@ -30,38 +30,28 @@ log = logging.getLogger("gateway")
 
 async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DatabaseError)
-    return error_response(exc)
+    return error_response(exc, request.url.path)
 
 
 async def _rpc_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, grpc.RpcError)
-    return error_response(from_rpc_error(exc))
+    return error_response(from_rpc_error(exc), request.url.path)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return error_response(NotFound("no such route"))
+    return error_response(NotFound("no such route"), request.url.path)
 
 
 async def _method_not_allowed(request: Request, exc: Exception) -> Response:
-    # Not an error of the table (no service raises it): HTTP's own 405, in the API's error shape,
-    # with the Allow header Starlette's router computed.
+    # With the Allow header Starlette's router computed.
     allow = dict(getattr(exc, "headers", None) or {}).get("Allow", "")
-    return JSONResponse(
-        {
-            "error": {
-                "code": "method_not_allowed",
-                "message": f"{request.method} is not allowed here" + (f"; use {allow}" if allow else ""),
-                "details": {"allow": allow} if allow else {},
-            }
-        },
-        status_code=405,
-        headers={"Allow": allow} if allow else None,
-    )
+    message = f"{request.method} is not allowed here" + (f"; use {allow}" if allow else "")
+    return error_response(MethodNotAllowed(message, details={"allow": allow or None}), request.url.path)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return error_response(Internal())
+    return error_response(Internal(), request.url.path)
 
 
 async def _alive(request: Request) -> Response:
@@ -122,17 +112,9 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
     app: Starlette  # made below; the audit hook reads its state at request time
     # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
     middleware = [Middleware(EdgeMiddleware, access_log=settings.access_log)]
-    if settings.cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
-                allow_headers=["authorization", "content-type", "x-request-id", "traceparent", "tracestate"],
-                expose_headers=["x-request-id", "retry-after", "x-result-truncated"],
-                max_age=600,
-            )
-        )
+    cors = cors_middleware(settings.cors_origins)
+    if cors is not None:
+        middleware.append(cors)
     if settings.gzip_min_bytes > 0:
         middleware.append(
             Middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
@@ -158,6 +140,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                     *redis.routes,
                     *mongodb.routes,
                     *pg.routes,
+                    *pg_catalog.routes,
                 ],
             ),
         ],

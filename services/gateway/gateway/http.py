@@ -1,4 +1,4 @@
-"""HTTP helpers: JSON in and out, the error format of the API, and reading parameters."""
+"""HTTP helpers: JSON in and out, and reading bodies and parameters (error bodies: gateway.errors)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from udb.errors import DatabaseError, InvalidArgument, PayloadTooLarge
+from udb.errors import InvalidArgument, PayloadTooLarge
 
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"
 
@@ -26,18 +26,6 @@ class JSONResponse(Response):
 def raw_json(body: str | bytes, status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """A reply whose JSON a service has already written (pass-through, no parse)."""
     return Response(body, status_code=status_code, media_type=JSON_MEDIA_TYPE, headers=headers)
-
-
-def error_response(error: DatabaseError) -> JSONResponse:
-    """``{"error": {"code", "message", "details"}}`` with the status of the error's class."""
-    headers = None
-    if error.http_status == 429 and "retry_after" in error.details:
-        headers = {"Retry-After": error.details["retry_after"]}
-    return JSONResponse(
-        {"error": {"code": error.code, "message": error.message, "details": error.details}},
-        status_code=error.http_status,
-        headers=headers,
-    )
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:

@@ -37,7 +37,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit import BODY_TARGETS, AuditLog, describe, outcome_of, timestamp_ns
-from gateway.http import error_response
+from gateway.errors import error_response
 from gateway.settings import RateLimit, Settings
 from udb import metrics, tracing
 from udb.auth import Principal, bearer_token
@@ -152,10 +152,12 @@ class RateLimiter:
 async def _deny(scope: Scope, receive: Receive, send: Send, error: DatabaseError) -> None:
     """Answers with the API's error, on HTTP and on a WebSocket handshake alike."""
     if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
-        # A server without the denial-response extension can only refuse the handshake.
-        await send({"type": "websocket.close", "code": 1008, "reason": error.code})
+        # A server without the denial-response extension can only refuse the handshake, with a
+        # reason of at most 123 bytes: the message, as the error bodies' top-level one.
+        reason = error.message.encode()[:123].decode(errors="ignore")
+        await send({"type": "websocket.close", "code": 1008, "reason": reason})
         return
-    await error_response(error)(scope, receive, send)
+    await error_response(error, scope.get("path", ""))(scope, receive, send)
 
 
 class EdgeMiddleware:
@@ -372,9 +374,9 @@ class GuardMiddleware:
         params: Mapping[str, Any] = scope.get("path_params", {})
         engine, operation, target = describe(method, template, params)
         project_ref = str(params.get("ref", ""))
-        field = BODY_TARGETS.get(operation)
-        if field is not None:
-            named = body.json_field(field)
+        target_of = BODY_TARGETS.get(operation)
+        if target_of is not None:
+            named = target_of(body.json_document())
             if named:
                 target = named
                 if operation == "project.create":
@@ -424,13 +426,11 @@ class _BodyLimit:
                 self._complete = not message.get("more_body", False)
         return message
 
-    def json_field(self, name: str) -> str:
-        """A string field of the JSON body, when the body was read whole and small."""
+    def json_document(self) -> Any:
+        """The JSON body, when it was read whole and small (None otherwise)."""
         if not self._complete:
-            return ""
+            return None
         try:
-            document = orjson.loads(b"".join(self._chunks))
+            return orjson.loads(b"".join(self._chunks))
         except orjson.JSONDecodeError:
-            return ""
-        value = document.get(name) if isinstance(document, dict) else None
-        return value if isinstance(value, str) else ""
+            return None

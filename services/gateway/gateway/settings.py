@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from udb.config import DEFAULT_ADDRESSES, AuthSettings, ConfigError, Env, metrics_address
+from udb.config import DEFAULT_ADDRESSES, GATEWAY_ADDRESSES, AuthSettings, ConfigError, Env, metrics_address
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,14 @@ class RateLimit:
     burst: float
 
 
+#: Per-user defaults. A console's page loads fire dozens of reads at once and a table edit or a
+#: paste may send hundreds of writes in a second or two: each bucket's burst lets that through
+#: (200 writes within two seconds are all served), and only a sustained rate past ``per_s`` is 429.
+DEFAULT_READ_LIMIT = RateLimit(100.0, 500.0)
+DEFAULT_WRITE_LIMIT = RateLimit(50.0, 250.0)
+DEFAULT_ADMIN_LIMIT = RateLimit(10.0, 50.0)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Where the gateway listens, where the services are, and the limits of a request."""
@@ -24,7 +32,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     #: gRPC health and reflection of the gateway itself (for probes and grpcurl, like every service).
-    grpc_address: str = "127.0.0.1:50050"
+    grpc_address: str = GATEWAY_ADDRESSES["gateway-grpc"][1]
     auth: AuthSettings
     registry_address: str = DEFAULT_ADDRESSES["registry"][1]
     redis_address: str = DEFAULT_ADDRESSES["redis-svc"][1]
@@ -41,14 +49,15 @@ class Settings:
     write_deadline_s: float = 30.0
     admin_deadline_s: float = 30.0
     health_timeout_s: float = 2.0
-    #: Origins allowed by CORS (the console's); empty allows none.
+    #: Origins allowed by CORS (the console's), exact or with * for a host label or the port
+    #: (gateway.cors); empty allows none.
     cors_origins: tuple[str, ...] = ()
     max_message_bytes: int = 64 * 1024 * 1024
     #: Per-user request rates by route class (reads, writes, admin actions).
     rate_limits_enabled: bool = True
-    read_rate_limit: RateLimit = RateLimit(50.0, 200.0)
-    write_rate_limit: RateLimit = RateLimit(20.0, 60.0)
-    admin_rate_limit: RateLimit = RateLimit(5.0, 20.0)
+    read_rate_limit: RateLimit = DEFAULT_READ_LIMIT
+    write_rate_limit: RateLimit = DEFAULT_WRITE_LIMIT
+    admin_rate_limit: RateLimit = DEFAULT_ADMIN_LIMIT
     #: Replies of at least this many bytes are gzipped for clients that accept it (0: never).
     gzip_min_bytes: int = 1024
     gzip_level: int = 6
@@ -67,11 +76,11 @@ class Settings:
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
         env = env or Env()
-        host, _, port = env.str("GATEWAY_ADDR", "127.0.0.1:8080").rpartition(":")
+        host, _, port = env.str(*GATEWAY_ADDRESSES["gateway"]).rpartition(":")
         return cls(
             host=host or "127.0.0.1",
             port=int(port),
-            grpc_address=env.str("GATEWAY_GRPC_ADDR", "127.0.0.1:50050"),
+            grpc_address=env.str(*GATEWAY_ADDRESSES["gateway-grpc"]),
             auth=AuthSettings.from_env(env),
             registry_address=env.str(*DEFAULT_ADDRESSES["registry"]),
             redis_address=env.str(*DEFAULT_ADDRESSES["redis-svc"]),
@@ -89,9 +98,9 @@ class Settings:
             cors_origins=env.list("CORS_ORIGINS"),
             max_message_bytes=env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
             rate_limits_enabled=env.bool("RATE_LIMIT_ENABLED", True),
-            read_rate_limit=_rate_limit(env, "READ", RateLimit(50.0, 200.0)),
-            write_rate_limit=_rate_limit(env, "WRITE", RateLimit(20.0, 60.0)),
-            admin_rate_limit=_rate_limit(env, "ADMIN", RateLimit(5.0, 20.0)),
+            read_rate_limit=_rate_limit(env, "READ", DEFAULT_READ_LIMIT),
+            write_rate_limit=_rate_limit(env, "WRITE", DEFAULT_WRITE_LIMIT),
+            admin_rate_limit=_rate_limit(env, "ADMIN", DEFAULT_ADMIN_LIMIT),
             gzip_min_bytes=env.int("GZIP_MIN_BYTES", 1024),
             gzip_level=env.int("GZIP_LEVEL", 6),
             audit_enabled=env.bool("AUDIT_ENABLED", True),

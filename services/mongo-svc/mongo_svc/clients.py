@@ -1,4 +1,8 @@
-"""Building AsyncMongoClients from connection records, and translating PyMongo's errors."""
+"""Building AsyncMongoClients from connection records, and translating PyMongo's errors.
+
+Every client carries the service's network policy (:mod:`mongo_svc.dial`), which checks each
+address the client dials, whenever it dials it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,10 @@ from bson.codec_options import DatetimeConversion
 from google.protobuf import struct_pb2
 from pymongo import AsyncMongoClient
 
+from mongo_svc import dial
 from mongo_svc.settings import Settings
+from udb.dialing import AddressDenied, DialGuard, denied_error
+from udb.engine import unreadable_reply
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -129,11 +136,25 @@ def client_arguments(
 
 def client_factory(settings: Settings) -> ClientFactory[MongoClient]:
     """The pool manager's factory: one AsyncMongoClient (maxPoolSize connections) per record."""
+    dial.install()
+    guard = DialGuard(settings.network_policy, resolve_timeout_s=settings.connect_timeout_s)
+    policy = dial.DialPolicy(guard)
 
     async def build(resolved: registry_pb2.ResolvedConnection, max_connections: int) -> MongoClient:
         host, kwargs = client_arguments(resolved, settings, max_connections)
+        # The seeds are checked at every dial; checking them here too makes a denied one fail at
+        # once rather than after the server selection timeout.
+        seeds = host if isinstance(host, list) else [] if host.startswith("mongodb+srv://") else [host]
+        for seed in seeds:
+            seed_host, _, seed_port = seed.rpartition(":")
+            try:
+                await guard.addresses(seed_host.strip("[]"), int(seed_port))
+            except AddressDenied as exc:
+                raise translate(exc) from None
+            except OSError:
+                pass  # unreachable now: the driver reports it as it would
         try:
-            return AsyncMongoClient(host, **kwargs)
+            return AsyncMongoClient(host, event_listeners=[policy], **kwargs)
         except perr.ConfigurationError as exc:
             raise InvalidArgument(f"mongodb: bad connection settings: {exc}") from None
 
@@ -155,6 +176,8 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     perr.ServerSelectionTimeoutError: Unavailable,
     perr.AutoReconnect: Unavailable,
     perr.ConnectionFailure: Unavailable,
+    # A reply that is not MongoDB's wire protocol: the server is no MongoDB (or a broken one).
+    perr.ProtocolError: Unavailable,
     perr.OperationFailure: InvalidArgument,
     perr.InvalidOperation: InvalidArgument,
     perr.InvalidName: InvalidArgument,
@@ -170,6 +193,7 @@ _MESSAGES: dict[type[BaseException], str] = {
     perr.AutoReconnect: "the connection to the server was lost",
     perr.ConnectionFailure: "cannot connect to the server",
     perr.NetworkTimeout: "the server did not answer within the time limit",
+    perr.ProtocolError: "the server at the connection's host does not answer in MongoDB's protocol",
 }
 
 #: Server error codes whose meaning is not their exception class's.
@@ -218,6 +242,9 @@ def _server_error(exc: perr.OperationFailure) -> DatabaseError:
 def translate(exc: Exception) -> DatabaseError:
     """The API error for a PyMongo exception (server error codes first, then the most specific
     class)."""
+    denied = denied_error(exc)
+    if denied is not None:
+        return denied
     if isinstance(exc, perr.OperationFailure):
         return _server_error(exc)
     if isinstance(exc, perr.ConfigurationError) and "DNS" in str(exc):
@@ -231,4 +258,4 @@ def translate(exc: Exception) -> DatabaseError:
             text = str(exc)
             return error(f"mongodb: {text[:300]}")
         return error(f"mongodb: {_MESSAGES.get(cls, error.default_message)}")
-    return Internal()
+    return unreadable_reply(exc, "mongodb", "pymongo", "bson") or Internal()

@@ -15,6 +15,7 @@ from typing import Any
 import bson
 import bson.errors
 from bson import json_util
+from bson.code import Code
 from bson.codec_options import CodecOptions, DatetimeConversion
 from bson.json_util import JSONMode, JSONOptions
 from bson.objectid import ObjectId
@@ -167,15 +168,35 @@ def _keys(value: Any, path: str) -> Iterator[tuple[str, str]]:
                     stack.append((item, f"{where}[{index}]"))
 
 
+def _javascript_values(value: Any, path: str) -> Iterator[str]:
+    """The path of every JavaScript value (BSON's code type: ``{"$code": ...}``, with or without
+    ``$scope``) nested in ``value``."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        current, where = stack.pop()
+        if isinstance(current, Code):
+            yield where
+        elif isinstance(current, Mapping):
+            stack.extend((item, f"{where}.{key}" if where else str(key)) for key, item in current.items())
+        elif isinstance(current, list):
+            stack.extend((item, f"{where}[{index}]") for index, item in enumerate(current))
+
+
 def refuse_javascript(value: Any, what: str) -> None:
     """InvalidArgument when ``$where``, ``$function`` or ``$accumulator`` occurs anywhere in the
-    value: nested in ``$and``/``$or``, in ``$expr``, in a ``$lookup`` or ``$facet`` sub-pipeline."""
+    value (nested in ``$and``/``$or``, in ``$expr``, in a ``$lookup`` or ``$facet`` sub-pipeline),
+    or a JavaScript value (``{"$code": ...}``, ``$codeWithScope``), which a server may run."""
     for key, path in _keys(value, what):
         if key in JAVASCRIPT_OPERATORS:
             raise InvalidArgument(
                 f"{key} runs JavaScript on the server, which is disabled (at {path})",
                 details={"field": what, "operator": key, "path": path},
             )
+    for path in _javascript_values(value, what):
+        raise InvalidArgument(
+            f"a JavaScript value ($code) may run on the server, which is disabled (at {path})",
+            details={"field": what, "operator": "$code", "path": path},
+        )
 
 
 def write_stages(pipeline: list[dict[str, Any]]) -> list[str]:

@@ -31,7 +31,7 @@ from mongo_svc.options import INDEX_TYPES, check_aggregate_options, command_opti
 from mongo_svc.settings import Settings
 from udb.auth import current_principal
 from udb.common.v1 import common_pb2
-from udb.engine import Borrowed, EngineRuntime
+from udb.engine import PARSE_ERRORS, Borrowed, EngineRuntime, unreadable_reply
 from udb.errors import AlreadyExists, DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from udb.interceptors import deadline_var
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
@@ -75,6 +75,11 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
                 raise translate(exc) from None
             except OverflowError:  # the driver encoding a caller's number
                 raise InvalidArgument("a number is too large for BSON (64-bit integers at most)") from None
+            except PARSE_ERRORS as exc:  # the driver choking on a reply it cannot read
+                error = unreadable_reply(exc, "mongodb", "pymongo", "bson")
+                if error is None:
+                    raise
+                raise error from None
 
     def _time_left_s(self) -> float:
         """The configured limit, or less when the caller's deadline comes first (then the
@@ -107,6 +112,11 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
     def _refuse_javascript(self, value: Any, what: str) -> None:
         if not self.settings.allow_javascript:
             ejson.refuse_javascript(value, what)
+
+    def _parse_id(self, text: str) -> Any:
+        document_id = ejson.parse_id(text)
+        self._refuse_javascript(document_id, "id")
+        return document_id
 
     async def _first_page(
         self,
@@ -284,6 +294,8 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         if not request.documents:
             raise InvalidArgument("no documents to insert", details={"field": "documents"})
         documents = [ejson.parse_document(text, f"documents[{i}]") for i, text in enumerate(request.documents)]
+        for index, document in enumerate(documents):
+            self._refuse_javascript(document, f"documents[{index}]")
         async with self._borrow(request.target, DEVELOPER) as borrowed:
             collection = _collection(_database(borrowed.client, request.database), request.collection)
             if len(documents) == 1:
@@ -294,15 +306,16 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         return mongo_pb2.InsertDocumentsResponse(inserted_ids=[ejson.dumps(i, options) for i in ids])
 
     async def GetDocument(self, request: mongo_pb2.GetDocumentRequest, context: Context) -> mongo_pb2.Document:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         async with self._borrow(request.target, VIEWER) as borrowed:
             collection = _collection(_database(borrowed.client, request.database), request.collection)
             found = await collection.find_one({"_id": document_id})
         return _document_message(found, request.json_mode)
 
     async def ReplaceDocument(self, request: mongo_pb2.ReplaceDocumentRequest, context: Context) -> mongo_pb2.Document:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         replacement = ejson.parse_document(request.document, "document")
+        self._refuse_javascript(replacement, "document")
         if any(key.startswith("$") for key in replacement):
             raise InvalidArgument(
                 "a replacement cannot hold update operators: send only operators for an update",
@@ -318,7 +331,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         return _document_message(found, request.json_mode)
 
     async def UpdateDocument(self, request: mongo_pb2.UpdateDocumentRequest, context: Context) -> mongo_pb2.Document:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         update = ejson.parse_object(request.update, "update")
         if not update or not all(key.startswith("$") for key in update):
             raise InvalidArgument(
@@ -335,7 +348,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
     async def DeleteDocument(
         self, request: mongo_pb2.DeleteDocumentRequest, context: Context
     ) -> mongo_pb2.DeleteDocumentResponse:
-        document_id = ejson.parse_id(request.id)
+        document_id = self._parse_id(request.id)
         async with self._borrow(request.target, DEVELOPER) as borrowed:
             collection = _collection(_database(borrowed.client, request.database), request.collection)
             result = await collection.delete_one({"_id": document_id})

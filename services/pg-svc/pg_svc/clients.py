@@ -1,14 +1,21 @@
-"""Building asyncpg pools from connection records, and translating asyncpg's errors."""
+"""Building asyncpg pools from connection records, and translating asyncpg's errors.
+
+Every connection a pool opens goes through :func:`_connector`: the record's host is resolved
+and each address checked by the network policy (:mod:`udb.dialing`), and asyncpg connects to
+the checked address itself, while TLS presents and verifies the record's host name.
+"""
 
 from __future__ import annotations
 
-import ssl
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from pg_svc import codecs
 from pg_svc.settings import Settings
-from pg_svc.values import setup_codecs
+from udb.dialing import DialGuard, ServerNameContext, denied_error, server_name_context
+from udb.engine import unreadable_reply
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -23,16 +30,62 @@ from udb.errors import (
 from udb.pool import ClientFactory
 from udb.registry.v1 import registry_pb2
 
+if TYPE_CHECKING:
+    from asyncpg.pool import _Connect
 
-def _ssl_for(sslmode: str | None, tls: bool) -> Any:
-    """asyncpg's ``ssl`` argument for a libpq sslmode."""
-    if sslmode in (None, ""):
-        return "require" if tls else "prefer"
-    if sslmode in ("verify-ca", "verify-full"):
-        context = ssl.create_default_context()
-        context.check_hostname = sslmode == "verify-full"
-        return context
-    return sslmode
+
+class NotPostgres(ConnectionError):
+    """The server at a record's host answered with something asyncpg cannot read as Postgres."""
+
+    def __init__(self) -> None:
+        super().__init__("postgres: the server at the connection's host does not answer in Postgres's protocol")
+
+
+def tls_for(
+    host: str, sslmode: str | None, tls: bool, cafile: str | None = None
+) -> tuple[ServerNameContext | None, bool]:
+    """The TLS context of a libpq sslmode for ``host`` (None: plaintext), and whether plaintext
+    is the fallback when the server refuses TLS. ``allow`` is taken as ``prefer`` (TLS first):
+    both accept either, and TLS is the safer first try."""
+    mode = sslmode or ("require" if tls else "prefer")
+    if mode == "disable":
+        return None, False
+    if mode in ("allow", "prefer"):
+        return server_name_context(host, verify=False), True
+    if mode == "require":
+        return server_name_context(host, verify=False), False
+    return server_name_context(host, verify=True, check_hostname=mode == "verify-full", cafile=cafile), False
+
+
+def _connector(guard: DialGuard, record: registry_pb2.Connection, cafile: str | None) -> _Connect[asyncpg.Record]:
+    """The pool's ``connect``: asyncpg's, to the addresses of the record's host that the
+    network policy allows (tried in order), never to the name itself."""
+    sslmode = str(record.options["sslmode"]) if "sslmode" in record.options else None
+    context, plaintext_fallback = tls_for(record.host, sslmode, record.tls, cafile)
+
+    async def connect(dsn: str | None = None, **kwargs: Any) -> asyncpg.Connection:
+        del dsn  # the pool passes none
+        return await guard.dial(
+            record.host, record.port, lambda address: _connect_one(address, context, plaintext_fallback, kwargs)
+        )
+
+    return connect
+
+
+async def _connect_one(
+    address: str, context: ServerNameContext | None, plaintext_fallback: bool, kwargs: dict[str, Any]
+) -> asyncpg.Connection:
+    try:
+        try:
+            return await asyncpg.connect(**kwargs, host=address, ssl=context or False)
+        except ConnectionError as exc:
+            if not (plaintext_fallback and "rejected SSL upgrade" in str(exc)):
+                raise
+        return await asyncpg.connect(**kwargs, host=address, ssl=False)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        raise
+    except Exception as exc:
+        raise NotPostgres() from exc
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -44,22 +97,26 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
     """The pool manager's factory: one asyncpg pool (at most ``max_connections``) per record."""
 
+    guard = DialGuard(settings.network_policy, resolve_timeout_s=settings.connect_timeout_s)
+
     async def build(resolved: registry_pb2.ResolvedConnection, max_connections: int) -> asyncpg.Pool:
         record = resolved.connection
-        sslmode = str(record.options["sslmode"]) if "sslmode" in record.options else None
         try:
             pool: asyncpg.Pool = await asyncpg.create_pool(
-                host=record.host,
+                connect=_connector(guard, record, settings.tls_ca_file),
                 port=record.port,
                 user=record.username or None,
-                password=resolved.password or None,
+                # Never a password of this host's own (PGPASSWORD, ~/.pgpass) for a tenant's server.
+                password=resolved.password,
+                passfile=os.devnull,
                 database=record.database or None,
-                ssl=_ssl_for(sslmode, record.tls),
                 min_size=0,
                 max_size=max_connections,
                 timeout=settings.connect_timeout_s,
                 max_inactive_connection_lifetime=settings.pool_idle_timeout_s,
-                init=setup_codecs,
+                # Every value as text, typed as postgres-meta types it (pg_svc.codecs).
+                connection_class=codecs.TextConnection,
+                init=codecs.setup,
                 reset=_keep_session,
                 server_settings={
                     "application_name": "udb-pg-svc",
@@ -97,6 +154,8 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     asyncpg.CannotConnectNowError: Unavailable,
     asyncpg.ConnectionDoesNotExistError: Unavailable,
     asyncpg.InterfaceError: Unavailable,
+    # A reply asyncpg cannot read: the server is not (or no longer) speaking Postgres.
+    asyncpg.InternalClientError: Unavailable,
     asyncpg.PostgresError: InvalidArgument,
     TimeoutError: Unavailable,
     OSError: Unavailable,
@@ -115,6 +174,11 @@ def translate(exc: Exception, *, position_offset: int = 0) -> DatabaseError:
     Postgres's own message, SQLSTATE, position and hint, which never hold the password; the
     position counts from the start of the caller's script (``position_offset`` characters before
     the statement that failed)."""
+    denied = denied_error(exc)
+    if denied is not None:
+        return denied
+    if isinstance(exc, NotPostgres):
+        return Unavailable(str(exc))
     for cls in type(exc).__mro__:
         error = _ERRORS.get(cls)
         if error is None:
@@ -130,4 +194,4 @@ def translate(exc: Exception, *, position_offset: int = 0) -> DatabaseError:
                 },
             )
         return error(f"postgres: {error.default_message}")
-    return Internal()
+    return unreadable_reply(exc, "postgres", "asyncpg") or Internal()

@@ -4,7 +4,8 @@ cut at the configured rows or bytes instead of being held whole in memory.
 A script of several statements runs whole, like Postgres's simple query protocol: in one
 transaction, unless it manages transactions itself (BEGIN, COMMIT...) or holds a statement that
 refuses a transaction block (VACUUM, CREATE DATABASE...), in which case each statement runs on
-its own as the script says. The reply holds the rows of the last statement that returns rows.
+its own as the script says. The reply holds the rows of the last statement whose result has at
+least one row (postgres-meta's rule), or none.
 
 Every statement goes through the extended protocol (one statement per Parse), so a statement can
 never smuggle a second one past the checks here.
@@ -20,8 +21,9 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from pg_svc.sql_errors import parameter_count_error
 from pg_svc.statements import Kind, Statement, split
-from pg_svc.values import coerce_parameters, encode_row
+from pg_svc.values import encode_row
 from udb.errors import InvalidArgument, PermissionDenied
 
 #: A connection, or the pool's proxy of one.
@@ -69,6 +71,23 @@ class StatementError(Exception):
 _EMPTY = Result(b"[]", 0, False)
 
 
+def _latest(result: Result | None, earlier: Result) -> Result:
+    """A script's reply so far: a statement's rows replace the earlier ones only when it has some."""
+    return result if result is not None and (result.row_count or result.truncated) else earlier
+
+
+def session_name(name: str) -> str:
+    """``name`` as Postgres keeps an application_name: printable ASCII (others become "?"), at
+    most 63 bytes."""
+    return "".join(char if " " <= char <= "~" else "?" for char in name)[:63]
+
+
+def _set_application_name(name: str) -> str:
+    # An E'' literal reads the same whatever standard_conforming_strings says.
+    literal = session_name(name).replace("\\", "\\\\").replace("'", "''")
+    return f"SET application_name = E'{literal}'; "
+
+
 async def _collect(records: AsyncIterable[asyncpg.Record], limits: Limits) -> Result:
     parts: list[bytes] = []
     size = 2
@@ -94,8 +113,9 @@ async def run(
     read_only: bool,
     limits: Limits,
     lowered_timeout: bool,
+    application_name: str = "",
 ) -> Result:
-    """Runs ``script`` on ``connection`` and returns the rows of its last row-returning statement.
+    """Runs ``script`` on ``connection`` and returns the rows of its last statement with rows.
 
     Raises :class:`StatementError` for a Postgres error (with the statement's place in the
     script), :class:`udb.errors.DatabaseError` for a script this API refuses.
@@ -115,13 +135,15 @@ async def run(
     if len(statements) == 1:
         # The whole text, so that Postgres's error positions count from its start.
         statements = [Statement(script, 0, statements[0].kind)]
-    # Session-wide: the cleanup below restores the configured value.
-    set_timeout = f"SET statement_timeout = {int(limits.statement_timeout_ms)}; " if lowered_timeout else ""
+    # Session-wide: the cleanup below restores the configured values.
+    session_setup = f"SET statement_timeout = {int(limits.statement_timeout_ms)}; " if lowered_timeout else ""
+    if application_name:
+        session_setup += _set_application_name(application_name)
     manages_transactions = any(s.kind is not Kind.PLAIN for s in statements)
     try:
         if not read_only and manages_transactions:
-            if set_timeout:
-                await connection.execute(set_timeout)
+            if session_setup:
+                await connection.execute(session_setup)
             result = await _run_autocommit(connection, statements, parameters, limits=limits)
             # A transaction the script left open is rolled back, as a disconnect would.
             await _finish(connection, "ROLLBACK; " if connection.is_in_transaction() else "")
@@ -130,7 +152,7 @@ async def run(
         # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
         begin = "BEGIN READ ONLY; SELECT 1" if read_only else "BEGIN"
         for attempt in (1, 2):
-            await connection.execute(set_timeout + begin)
+            await connection.execute(session_setup + begin)
             try:
                 result = await _run_in_transaction(
                     connection, statements, parameters, read_only=read_only, limits=limits
@@ -182,7 +204,7 @@ async def _run_in_transaction(
         if read_only and not connection.is_in_transaction():
             # Defence in depth: nothing may run after the read-only transaction ended.
             raise PermissionDenied("a viewer's SQL must stay in its read-only transaction")
-        result = await _prepared(connection, statement, limits) or result
+        result = _latest(await _prepared(connection, statement, limits), result)
     return result
 
 
@@ -196,7 +218,8 @@ async def _run_autocommit(
     if len(statements) == 1 and not connection.is_in_transaction() and statements[0].kind is not Kind.PLAIN:
         statement = statements[0]
         try:
-            records = await connection.fetch(statement.text, *(parameters or ()), timeout=limits.backstop_s)
+            prepared = await _prepare(connection, statement, parameters, limits)
+            records = await prepared.fetch(*(parameters or ()), timeout=limits.backstop_s)
         except asyncpg.PostgresError as exc:
             raise StatementError(exc, statement.offset) from None
         return await _collect(_iterate(records), limits)
@@ -205,9 +228,10 @@ async def _run_autocommit(
         if statement.kind is Kind.PLAIN and not connection.is_in_transaction():
             # A cursor lives in a transaction: give this statement one of its own.
             async with connection.transaction():
-                result = await _prepared(connection, statement, limits) or result
+                result = _latest(await _prepared(connection, statement, limits), result)
         else:
-            result = await _prepared(connection, statement, limits, cursor=connection.is_in_transaction()) or result
+            rows = await _prepared(connection, statement, limits, cursor=connection.is_in_transaction())
+            result = _latest(rows, result)
     return result
 
 
@@ -216,15 +240,33 @@ async def _iterate(records: list[asyncpg.Record]) -> AsyncIterable[asyncpg.Recor
         yield record
 
 
+async def _prepare(
+    connection: Connection, statement: Statement, parameters: Sequence[Any] | None, limits: Limits
+) -> asyncpg.prepared_stmt.PreparedStatement:
+    """``statement`` prepared, once its placeholders and the parameters given agree. A statement
+    with placeholders but no parameters gets Postgres's own error ("there is no parameter $1"),
+    as postgres-meta's simple-protocol query does."""
+    prepared = await connection.prepare(statement.text, timeout=limits.backstop_s)
+    expected = len(prepared.get_parameters())
+    given = len(parameters or ())
+    if expected != given:
+        if not given:
+            await connection.execute(statement.text, timeout=limits.backstop_s)
+        raise parameter_count_error(given, expected)
+    return prepared
+
+
 async def _single(
     connection: Connection, statement: Statement, parameters: Sequence[Any] | None, limits: Limits
 ) -> Result:
-    """One statement in a transaction: through the statement cache, rows from a cursor."""
+    """One statement in a transaction, its rows from a cursor. Each parameter goes as text,
+    converted as node-postgres converts it (pg_svc.values)."""
     try:
-        if parameters:
-            prepared = await connection.prepare(statement.text, timeout=limits.backstop_s)
-            args = coerce_parameters(parameters, prepared.get_parameters())
-            return await _collect(prepared.cursor(*args, prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
+        if parameters or "$" in statement.text:
+            prepared = await _prepare(connection, statement, parameters, limits)
+            cursor = prepared.cursor(*(parameters or ()), prefetch=_PREFETCH, timeout=limits.backstop_s)
+            return await _collect(cursor, limits)
+        # Without placeholders, through the connection's statement cache.
         return await _collect(connection.cursor(statement.text, prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
     except asyncpg.PostgresError as exc:
         raise StatementError(exc, statement.offset) from None
@@ -233,14 +275,9 @@ async def _single(
 async def _prepared(
     connection: Connection, statement: Statement, limits: Limits, *, cursor: bool = True
 ) -> Result | None:
-    """One statement of a script; None when it returns no rows (so an earlier result stands)."""
+    """One statement of a script; None when it returns no row set."""
     try:
-        prepared = await connection.prepare(statement.text, timeout=limits.backstop_s)
-        if prepared.get_parameters():
-            raise InvalidArgument(
-                "a script of several statements takes no parameters ($n placeholders)",
-                details={"position": statement.offset + 1},
-            )
+        prepared = await _prepare(connection, statement, None, limits)
         if not prepared.get_attributes():
             await prepared.fetch(timeout=limits.backstop_s)
             return None

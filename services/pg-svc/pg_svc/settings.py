@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
     query_max_rows: int = 100_000
     #: ...or this many bytes of JSON.
     query_max_bytes: int = 32 * 1024 * 1024
+    #: CA bundle (PEM) that sslmode verify-ca and verify-full check servers against instead of
+    #: the system's roots, for deployments behind a private CA (records cannot name files here).
+    tls_ca_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -30,4 +33,5 @@ class Settings(ServiceSettings):
             statement_timeout_s=env.float("PG_STATEMENT_TIMEOUT_S", 30.0),
             query_max_rows=env.int("PG_QUERY_MAX_ROWS", 100_000),
             query_max_bytes=env.int("PG_QUERY_MAX_BYTES", 32 * 1024 * 1024),
+            tls_ca_file=env.optional("PG_TLS_CA_FILE"),
         )

@@ -17,6 +17,7 @@ import redis.exceptions as rex
 from google.protobuf import struct_pb2
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from redis_svc.batching import BatchedReads, is_script_refusal
 from redis_svc.clients import RedisHandle, redis_call, translate
 from redis_svc.inputs import (
     MAX_RANGE,
@@ -107,11 +108,16 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _is_script_refusal(exc: rex.ResponseError) -> bool:
-    if isinstance(exc, rex.NoPermissionError):
-        return True
-    message = str(exc).lower()
-    return "unknown command" in message or "disabled" in message
+def _key_reply(key: bytes, meta: list[Any]) -> redis_pb2.Key:
+    """A key's reply from the meta read (the whole reply for a string); NotFound when it is gone."""
+    key_type = _text(meta[0])
+    if key_type == "none":
+        raise NotFound("no such key")
+    reply = redis_pb2.Key(key=key, type=key_type, ttl=int(meta[1]), encoding=_text(meta[2]), size=int(meta[3]))
+    if key_type == "string":
+        reply.value.string_value = meta[4]
+        reply.truncated = len(meta[4]) < reply.size
+    return reply
 
 
 class RedisService(redis_pb2_grpc.RedisServiceServicer):
@@ -121,6 +127,8 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         self.runtime = runtime
         self.settings = settings
         self.pubsub = PubSubHub(settings, runtime.pools, runtime.registry)
+        #: GetKey's first read, shared by the calls of one loop turn (redis_svc.batching).
+        self.batched = BatchedReads(runtime, _META_SCRIPT)
 
     # ---- keys ------------------------------------------------------------------------------
 
@@ -193,17 +201,18 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             raise InvalidArgument(
                 f"max_bytes must be between 1 and {self.settings.max_value_bytes}", details={"field": "max_bytes"}
             )
+        meta = await redis_call(self.batched.meta(request.target, key, max_bytes))
+        if meta is not None:
+            reply = _key_reply(key, meta)
+            if reply.type == "string":
+                return reply
         async with self.runtime.borrow(request.target, VIEWER) as borrowed:
             handle = borrowed.client
-            meta = await self._meta(handle, key, max_bytes)
-            key_type = _text(meta[0])
-            if key_type == "none":
-                raise NotFound("no such key")
-            reply = redis_pb2.Key(key=key, type=key_type, ttl=int(meta[1]), encoding=_text(meta[2]), size=int(meta[3]))
-            if key_type == "string":
-                reply.value.string_value = meta[4]
-                reply.truncated = len(meta[4]) < reply.size
-                return reply
+            if meta is None:
+                meta = await self._meta(handle, key, max_bytes)
+                reply = _key_reply(key, meta)
+                if reply.type == "string":
+                    return reply
             await self._page(handle.ops, key, request, reply)
         return reply
 
@@ -220,7 +229,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                     meta = await client.execute_command("EVALSHA", _META_SHA, 1, key, max_bytes)
                 return meta
             except rex.ResponseError as exc:
-                if not _is_script_refusal(exc):
+                if not is_script_refusal(exc):
                     raise translate(exc) from None
                 handle.scripts = False
             except (rex.RedisError, OSError) as exc:

@@ -22,6 +22,9 @@ class Settings(ServiceSettings):
     default_max_bytes: int = 1024 * 1024
     #: The most a caller may ask for (a gRPC message must hold the value).
     max_value_bytes: int = 32 * 1024 * 1024
+    #: CA bundle (PEM) that TLS connections verify servers against instead of the system's roots,
+    #: for deployments behind a private CA (records cannot name files on this host).
+    tls_ca_file: str | None = None
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -33,4 +36,5 @@ class Settings(ServiceSettings):
             subscribe_reconnect_s=env.float("REDIS_SUBSCRIBE_RECONNECT_S", 30.0),
             default_max_bytes=env.int("REDIS_DEFAULT_MAX_BYTES", 1024 * 1024),
             max_value_bytes=env.int("REDIS_MAX_VALUE_BYTES", 32 * 1024 * 1024),
+            tls_ca_file=env.optional("REDIS_TLS_CA_FILE"),
         )

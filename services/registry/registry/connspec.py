@@ -1,9 +1,14 @@
-"""Connection specs: parsing engine URIs, validating fields, and guarding hosts.
+"""Connection specs: parsing engine URIs, validating fields, sealing secret options, and
+guarding hosts.
 
-A spec is what a connection record holds, secret included. It comes from fields, from a URI
+A spec is what a connection record holds, secrets included. It comes from fields, from a URI
 (``redis://user:pw@host:6380/2``, ``mongodb://...``, ``mongodb+srv://...``, ``postgresql://...``)
 or from both (fields override the URI). Nothing here touches the network except the host guard,
-which resolves a hostname to check its addresses.
+which resolves a hostname to check its addresses (:class:`udb.netpolicy.DialGuard`).
+
+An option whose name says it is a secret (``password``, ``...Password``, ``secret``, ``token``,
+``authMechanismProperties``), from a URI's query or the ``options`` field, is kept apart from
+the options (:attr:`ConnectionSpec.secret_options`), sealed with the password and never returned.
 
 Error messages never quote the URI or a part of it: a malformed one may hold a password in
 any position (an unescaped ``/`` or ``@`` in it moves the split points).
@@ -11,18 +16,17 @@ any position (an unescaped ``/`` or ``@`` in it moves the split points).
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
-import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from registry.settings import IPNetwork
 from udb.common.v1 import common_pb2
+from udb.dialing import AddressDenied, DialGuard
 from udb.errors import InvalidArgument
+from udb.netpolicy import DENIED_MESSAGE, split_host_port
 from udb.registry_client import plain_numbers
 
 DatabaseType = common_pb2.DatabaseType
@@ -52,6 +56,62 @@ _SSLMODES = {"disable", "allow", "prefer", *_TLS_SSLMODES}
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
 _MONGO_DB_FORBIDDEN = set('/\\. "$*<>:|?')
+#: Option names that hold a secret: sealed like the password, never returned.
+SECRET_OPTION_RE = re.compile(
+    r"pass(word|wd|phrase)?|secret|token|credential|private_?key|authmechanismproperties", re.I
+)
+#: Options that would make a driver reach a host, socket or file other than the record's own
+#: (libpq's host/hostaddr/service and key files, a Unix socket, a proxy), refused outright.
+_REDIRECTING_OPTIONS = frozenset(
+    name.lower()
+    for name in (
+        "host",
+        "hostaddr",
+        "service",
+        "servicefile",
+        "passfile",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "unix_socket_path",
+        "unixSocketPath",
+        "path",
+        "socket",
+        "tlsCAFile",
+        "tlsCertificateKeyFile",
+        "tlsCRLFile",
+        "proxyHost",
+        "proxyPort",
+        "proxyUsername",
+        "proxyPassword",
+    )
+)
+#: Options that choose where, or how safely, the password goes: changing one is changing the
+#: record's target (see :func:`target_of`).
+_TARGET_OPTIONS = frozenset(
+    name.lower()
+    for name in (
+        "hosts",
+        "srv",
+        "srvServiceName",
+        "sentinels",
+        "sentinel_master",
+        "sentinel_auth",
+        "cluster",
+        "sslmode",
+        "tls_verify",
+        "tlsInsecure",
+        "tlsAllowInvalidCertificates",
+        "tlsAllowInvalidHostnames",
+        "directConnection",
+        "loadBalanced",
+        "replicaSet",
+        "authSource",
+        "authMechanism",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -66,6 +126,30 @@ class ConnectionSpec:
     database: str = ""
     tls: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    #: Options that hold secrets (sealed with the password).
+    secret_options: dict[str, Any] = field(default_factory=dict)
+
+
+def is_secret_option(name: str) -> bool:
+    """Whether an option's name says that its value is a secret."""
+    return SECRET_OPTION_RE.search(name) is not None
+
+
+def split_secret_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(plain options, secret options) of an options object."""
+    plain: dict[str, Any] = {}
+    secret: dict[str, Any] = {}
+    for key, value in options.items():
+        (secret if is_secret_option(str(key)) else plain)[key] = value
+    return plain, secret
+
+
+def target_of(spec: ConnectionSpec) -> tuple[Any, ...]:
+    """What decides where a record's secrets are sent, and how safely: its host, port, TLS,
+    user and the options that choose servers or loosen TLS. A stored secret follows its target:
+    a change of any of these drops it unless the same change supplies it again."""
+    options = {key.lower(): value for key, value in spec.options.items() if key.lower() in _TARGET_OPTIONS}
+    return (spec.host.lower(), spec.port, spec.tls, spec.username, sorted(options.items(), key=lambda item: item[0]))
 
 
 def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
@@ -89,11 +173,17 @@ def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
     userinfo, at, hosts = authority.rpartition("@")
     if not at:
         userinfo, hosts = "", authority
-    username, has_password, password = userinfo.partition(":")
+    username, has_password, quoted_password = userinfo.partition(":")
+    password = unquote(quoted_password) if has_password else None
     seeds = [_split_host_port(h) for h in hosts.split(",")] if hosts else []
     if not seeds or not all(host for host, _ in seeds):
         raise InvalidArgument("uri has no host", details={"field": "uri"})
     options: dict[str, Any] = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False))
+    # A password in the query (redis-py and libpq take ?password=) is the password.
+    query_password = next((key for key in options if key.lower() == "password"), None)
+    if query_password is not None and password is None:
+        password = options.pop(query_password)
+    options, secret_options = split_secret_options(options)
     if uri_type == common_pb2.DATABASE_TYPE_MONGODB:
         if scheme.lower() == "mongodb+srv":
             options["srv"] = True
@@ -118,22 +208,16 @@ def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
         host=host,
         port=port or DEFAULT_PORTS[uri_type],
         username=unquote(username),
-        password=unquote(password) if has_password else None,
+        password=password,
         database=unquote(path),
         tls=tls,
         options=options,
+        secret_options=secret_options,
     )
 
 
 def _split_host_port(text: str) -> tuple[str, int | None]:
-    text = unquote(text.strip())
-    if text.startswith("["):  # [ipv6]:port
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""
+    host, port_text = split_host_port(unquote(text.strip()))
     if not port_text:
         return host, None
     if not port_text.isdigit() or not port_text.isascii():
@@ -177,14 +261,26 @@ def validate(spec: ConnectionSpec) -> ConnectionSpec:
             raise InvalidArgument("database is not a valid MongoDB database name", details={"field": "database"})
     elif len(database) > 63:
         raise InvalidArgument("database name is longer than 63 bytes", details={"field": "database"})
-    options = plain_numbers(dict(spec.options))
+    options, secret_options = split_secret_options(plain_numbers(dict(spec.options)))
+    secret_options = {**spec.secret_options, **secret_options}
     tls = spec.tls
     if spec.database_type == common_pb2.DATABASE_TYPE_POSTGRES and "sslmode" in options:
         if options["sslmode"] not in _SSLMODES:
             raise InvalidArgument(f"sslmode must be one of {', '.join(sorted(_SSLMODES))}")
         tls = tls or options["sslmode"] in _TLS_SSLMODES
     _check_options(options)
-    return replace(spec, host=host, port=port, database=database, tls=tls, options=options)
+    _check_options(secret_options)
+    for key in (*options, *secret_options):
+        if key.lower() in _REDIRECTING_OPTIONS:
+            raise InvalidArgument(
+                f"option {key!r} is not accepted: a connection reaches its own host and port only, "
+                "never a socket, file or proxy of the service's host",
+                details={"field": "options", "option": key},
+            )
+    _hosts_of(replace(spec, options=options))  # the seed and sentinel lists are well-formed
+    return replace(
+        spec, host=host, port=port, database=database, tls=tls, options=options, secret_options=secret_options
+    )
 
 
 def _check_options(options: Mapping[str, Any], depth: int = 0) -> None:
@@ -216,55 +312,35 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _denied(address: str, networks: Iterable[IPNetwork]) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip.version == net.version and ip in net for net in networks)
-
-
-async def check_host_allowed(spec: ConnectionSpec, networks: tuple[IPNetwork, ...], *, timeout_s: float = 2.0) -> None:
-    """Refuses hosts in a denied network (cloud metadata endpoints by default).
+async def check_host_allowed(spec: ConnectionSpec, guard: DialGuard) -> None:
+    """Refuses a record that reaches a denied address (:mod:`udb.netpolicy`): its host and
+    port, and each MongoDB seed and Redis sentinel it lists.
 
     A hostname is resolved and each of its addresses checked. One that does not resolve here is
-    let through: it may resolve only where the engine services run, and it cannot reach a denied
-    literal address without resolving to it.
+    let through: it may resolve only where the engine services run, and they check every
+    address again when they dial it (as they do the hosts drivers discover later: Sentinel
+    masters, Cluster nodes, SRV targets, replica-set members).
     """
-    if not networks:
-        return
-    for host in _hosts_of(spec):
-        if _is_ip(host):
-            addresses = [host]
-        else:
-            try:
-                infos = await asyncio.wait_for(
-                    asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout_s
-                )
-            except (OSError, TimeoutError):
-                continue
-            addresses = [str(info[4][0]) for info in infos]
-        if any(_denied(address, networks) for address in addresses):
-            raise InvalidArgument(
-                "host is in a denied network (cloud metadata and other addresses the operator refuses)",
-                details={"field": "host"},
-            )
+    for host, port in _hosts_of(spec):
+        try:
+            await guard.check(host, port)
+        except AddressDenied as exc:
+            raise InvalidArgument(DENIED_MESSAGE, details={"field": "host", "reason": exc.reason}) from None
 
 
-#: Options through which a driver would reach a host other than the record's own.
-_HOST_OPTIONS = ("proxyHost",)
-
-
-def _hosts_of(spec: ConnectionSpec) -> list[str]:
-    """Every host the record makes an engine service connect to: its host, a MongoDB seed list
-    (``options.hosts``) and a proxy."""
-    hosts = [spec.host]
-    seeds = spec.options.get("hosts")
-    if isinstance(seeds, list):
-        hosts.extend(_split_host_port(str(seed))[0] for seed in seeds)
-    elif seeds is not None:
-        raise InvalidArgument("options.hosts must be a list of host:port", details={"field": "options"})
-    for name in _HOST_OPTIONS:
-        value = spec.options.get(name)
-        if value is not None:
-            hosts.append(str(value))
-    return [host.strip().removeprefix("[").removesuffix("]") for host in hosts]
+def _hosts_of(spec: ConnectionSpec) -> list[tuple[str, int]]:
+    """Every (host, port) the record makes an engine service connect to: its own, a MongoDB
+    seed list (``options.hosts``) and Redis sentinels (``options.sentinels``)."""
+    hosts = [(spec.host, spec.port or DEFAULT_PORTS.get(spec.database_type, 0))]
+    for name, default_port in (("hosts", DEFAULT_PORTS[common_pb2.DATABASE_TYPE_MONGODB]), ("sentinels", 26379)):
+        seeds = spec.options.get(name)
+        if seeds is None:
+            continue
+        if not isinstance(seeds, list) or not all(isinstance(seed, str) for seed in seeds):
+            raise InvalidArgument(f"options.{name} must be a list of host:port", details={"field": "options"})
+        for seed in seeds:
+            host, port = _split_host_port(seed)
+            if not host:
+                raise InvalidArgument(f"options.{name} must be a list of host:port", details={"field": "options"})
+            hosts.append((host, port or default_port))
+    return [(host.strip().removeprefix("[").removesuffix("]"), port) for host, port in hosts]

@@ -23,12 +23,19 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from registry import connspec
 from registry.invalidations import CHANNEL, InvalidationHub
 from registry.migrations import apply_migrations
-from registry.secrets import credential_aad, open_connection_secret, seal_connection_secret
+from registry.secrets import (
+    ConnectionSecret,
+    credential_aad,
+    open_connection_secret,
+    seal_connection_secret,
+    seal_secret_options,
+)
 from registry.settings import Settings
 from udb.auth import Principal, ServiceCredentials, current_principal, mint_token
 from udb.clients import insecure_channel, outgoing_metadata
 from udb.common.v1 import common_pb2
 from udb.crypto import SecretBox
+from udb.dialing import DialGuard
 from udb.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -59,7 +66,7 @@ _REF_RE = re.compile(r"[a-z0-9-]{3,64}")
 _CONNECTION_COLUMNS = """
     c.id, c.project_id, p.ref AS project_ref, c.database_type::text AS database_type, c.identifier, c.host,
     c.port, c.username, c.database, c.tls, c.options::text AS options, c.secret_encrypted, c.secret_key_id,
-    c.is_primary, c.status, c.created_at, c.updated_at
+    c.has_password, c.is_primary, c.status, c.created_at, c.updated_at
 """
 _PROJECT_COLUMNS = "p.id, p.ref, p.name, p.organization_id, o.slug AS organization_slug, p.created_at"
 
@@ -128,6 +135,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self._hub = InvalidationHub(settings.database_url)
         self._pool_or_none: asyncpg.Pool | None = None
         self._engine_channels: dict[int, grpc.aio.Channel] = {}
+        self._guard = DialGuard(settings.network_policy, resolve_timeout_s=2.0)
 
     @property
     def _pool(self) -> asyncpg.Pool:
@@ -142,6 +150,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     async def start(self) -> None:
         """Opens the platform database pool, applies migrations and starts listening for changes."""
         self._pool_or_none = await open_pool(self._settings)
+        with _database_errors():
+            await seal_secret_options(self._pool, self._box, connspec.SECRET_OPTION_RE.pattern)
         await self._report_keys()
         await self._hub.start()
 
@@ -686,10 +696,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN)
         identifier = connspec.validate_identifier(request.identifier)
         spec, _ = self._spec_from(request, base=None)
-        await connspec.check_host_allowed(spec, self._settings.denied_networks)
+        await connspec.check_host_allowed(spec, self._guard)
         engine = connspec.ENGINE_NAMES[spec.database_type]
         connection_id = uuid.uuid4()
-        sealed, key_id = seal_connection_secret(self._box, str(connection_id), spec.password)
+        secret = ConnectionSecret(spec.password, spec.secret_options)
+        sealed, key_id = seal_connection_secret(self._box, str(connection_id), secret)
         with _database_errors():
             async with self._change() as conn:
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN, conn)
@@ -707,8 +718,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         """
                         INSERT INTO platform.database_connections
                           (id, project_id, database_type, identifier, host, port, username, database, tls, options,
-                           secret_encrypted, secret_key_id, is_primary)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13)
+                           secret_encrypted, secret_key_id, is_primary, has_password)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14)
                         """,
                         connection_id,
                         project["id"],
@@ -723,6 +734,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         sealed,
                         key_id,
                         is_primary,
+                        spec.password is not None,
                     )
                 except asyncpg.UniqueViolationError as exc:
                     raise _connection_conflict(exc, engine, identifier) from None
@@ -749,19 +761,17 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             async with self._change() as conn:
                 project, _ = await self._project_for(principal, request.project_ref, Role.ROLE_ADMIN, conn)
                 row = await self._connection_row(conn, project["id"], request.database_type, request.id, lock=True)
-                spec, password_set = self._spec_from(request, base=_row_spec(row))
-                await connspec.check_host_allowed(spec, self._settings.denied_networks)
+                base = _row_spec(row)
+                spec, password_set = self._spec_from(request, base=base)
+                await connspec.check_host_allowed(spec, self._guard)
                 identifier = (
                     connspec.validate_identifier(request.identifier)
                     if request.HasField("identifier")
                     else row["identifier"]
                 )
-                if password_set:
-                    sealed, key_id = seal_connection_secret(self._box, str(row["id"]), spec.password)
-                else:
-                    # The stored secret stays as it is: it need not (and after a lost key, could
-                    # not) be opened to change the other fields.
-                    sealed, key_id = row["secret_encrypted"], row["secret_key_id"]
+                sealed, key_id, has_password = self._updated_secret(
+                    row, spec, password_set, follows=connspec.target_of(spec) == connspec.target_of(base)
+                )
                 is_primary = request.is_primary if request.HasField("is_primary") else row["is_primary"]
                 engine = row["database_type"]
                 try:
@@ -769,7 +779,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         """
                         UPDATE platform.database_connections SET identifier = $2, host = $3, port = $4, username = $5,
                           database = $6, tls = $7, options = $8::jsonb, secret_encrypted = $9, secret_key_id = $10,
-                          is_primary = $11, status = 'unknown', updated_at = now()
+                          is_primary = $11, has_password = $12, status = 'unknown', updated_at = now()
                         WHERE id = $1
                         """,
                         row["id"],
@@ -783,6 +793,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                         sealed,
                         key_id,
                         is_primary,
+                        has_password,
                     )
                 except asyncpg.UniqueViolationError as exc:
                     raise _connection_conflict(exc, engine, identifier) from None
@@ -920,11 +931,12 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
                 raise NotFound("connection not found")
             raise NotFound(f"the project has no primary {engine} connection")
         # Again here, not only at create: the deny list may have grown since, and a hostname
-        # may point somewhere else now.
-        await connspec.check_host_allowed(_row_spec(row), self._settings.denied_networks)
-        return registry_pb2.ResolvedConnection(
-            connection=self._connection(row), password=open_connection_secret(self._box, row)
-        )
+        # may point somewhere else now (the engines check each address again as they dial).
+        await connspec.check_host_allowed(_row_spec(row), self._guard)
+        secret = open_connection_secret(self._box, row)
+        resolved = registry_pb2.ResolvedConnection(connection=self._connection(row), password=secret.password or "")
+        resolved.secret_options.update(secret.options)
+        return resolved
 
     async def _connection_row(
         self,
@@ -959,7 +971,8 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
     ) -> tuple[connspec.ConnectionSpec, bool]:
         """The record's spec after the request (a URI, when given, over the base; fields over
         both), validated, and whether the request sets the password (a URI with a password, or
-        the password field; an empty one removes it)."""
+        the password field; an empty one removes it). The spec's ``secret_options`` are those
+        the request supplies (a null or empty one removes it)."""
         database_type = base.database_type if base is not None else request.database_type
         if database_type not in connspec.ENGINE_NAMES:
             raise InvalidArgument(
@@ -990,10 +1003,32 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             raise InvalidArgument("host (or uri) is required", details={"field": "host"})
         return connspec.validate(spec), password_set
 
+    def _updated_secret(
+        self, row: asyncpg.Record, spec: connspec.ConnectionSpec, password_set: bool, *, follows: bool
+    ) -> tuple[bytes | None, str | None, bool]:
+        """The sealed secret (and key id, and whether it holds a password) of a record after an
+        update: what the request supplies, over what is stored. A secret follows its target:
+        when the update moves the record (``follows`` is False: another host, port, TLS, user,
+        seed list...), whatever the request does not supply again is dropped, so a stored
+        password only ever goes to the server it was entered for."""
+        if not password_set and not spec.secret_options:
+            if follows:
+                # Kept as it is: it need not (and after a lost key, could not) be opened.
+                return row["secret_encrypted"], row["secret_key_id"], bool(row["has_password"])
+            return None, None, False
+        stored = open_connection_secret(self._box, row) if follows else ConnectionSecret()
+        password = spec.password if password_set else stored.password
+        options = {**stored.options, **spec.secret_options}
+        secret = ConnectionSecret(password, {key: value for key, value in options.items() if value not in (None, "")})
+        sealed, key_id = seal_connection_secret(self._box, str(row["id"]), secret)
+        return sealed, key_id, password is not None
+
     @staticmethod
     def _connection(row: asyncpg.Record) -> registry_pb2.Connection:
         options = struct_pb2.Struct()
-        options.update(json.loads(row["options"]))
+        # Secrets are never in the stored options; a record written before they were sealed is
+        # shown without them too (the registry seals them at its start).
+        options.update(connspec.split_secret_options(json.loads(row["options"]))[0])
         return registry_pb2.Connection(
             id=str(row["id"]),
             project_id=str(row["project_id"]),
@@ -1008,7 +1043,7 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
             options=options,
             is_primary=row["is_primary"],
             status=row["status"],
-            has_password=row["secret_encrypted"] is not None,
+            has_password=row["has_password"],
             created_at=_timestamp(row["created_at"]),
             updated_at=_timestamp(row["updated_at"]),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -12,22 +11,19 @@ from udb.config import DEFAULT_ADDRESSES, ConfigError, Env, Secret, ServiceSetti
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "database" / "migrations"
 
-#: Cloud metadata endpoints: link-local IPv4 and AWS's IPv6 metadata prefix.
-DEFAULT_DENIED_NETWORKS = ("169.254.0.0/16", "fd00:ec2::/32")
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
 
 @dataclass(frozen=True, kw_only=True)
 class Settings(ServiceSettings):
-    """Where the platform database is, the encryption keys, the engine services, the host guard."""
+    """Where the platform database is, the encryption keys, the engine services.
+
+    The guard on connection hosts is the shared ``network_policy`` (:mod:`udb.netpolicy`).
+    """
 
     database_url: Secret
     encryption_key: Secret
     #: The previous key, kept for reading while `rotate-keys` moves every record to the new one.
     encryption_key_old: Secret | None = None
     engine_addresses: dict[int, str]
-    denied_networks: tuple[IPNetwork, ...] = tuple(ipaddress.ip_network(n) for n in DEFAULT_DENIED_NETWORKS)
     db_pool_min: int = 1
     db_pool_max: int = 10
     #: Seconds an engine service has to answer a connection test.
@@ -42,12 +38,6 @@ class Settings(ServiceSettings):
         key = env.secret("DATABASE_ENCRYPTION_KEY")
         if key is None:
             raise ConfigError("DATABASE_ENCRYPTION_KEY is required (base64 of 32 random bytes)")
-        try:
-            denied = tuple(
-                ipaddress.ip_network(n, strict=False) for n in env.list("DENIED_NETWORKS", DEFAULT_DENIED_NETWORKS)
-            )
-        except ValueError as exc:
-            raise ConfigError(f"DENIED_NETWORKS holds a bad network: {exc}") from None
         return cls(
             **cls.common_from_env(env, "registry"),
             database_url=database_url,
@@ -58,7 +48,6 @@ class Settings(ServiceSettings):
                 common_pb2.DATABASE_TYPE_MONGODB: env.str(*DEFAULT_ADDRESSES["mongo-svc"]),
                 common_pb2.DATABASE_TYPE_POSTGRES: env.str(*DEFAULT_ADDRESSES["pg-svc"]),
             },
-            denied_networks=denied,
             db_pool_min=env.int("REGISTRY_DB_POOL_MIN", 1),
             db_pool_max=env.int("REGISTRY_DB_POOL_MAX", 10),
             test_timeout_s=env.float("CONNECTION_TEST_TIMEOUT_S", 10.0),

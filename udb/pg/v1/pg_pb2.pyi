@@ -1,5 +1,6 @@
 from udb.common.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -7,17 +8,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class TypesLanguage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TYPES_LANGUAGE_UNSPECIFIED: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_TYPESCRIPT: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_GO: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_SWIFT: _ClassVar[TypesLanguage]
+    TYPES_LANGUAGE_PYTHON: _ClassVar[TypesLanguage]
+TYPES_LANGUAGE_UNSPECIFIED: TypesLanguage
+TYPES_LANGUAGE_TYPESCRIPT: TypesLanguage
+TYPES_LANGUAGE_GO: TypesLanguage
+TYPES_LANGUAGE_SWIFT: TypesLanguage
+TYPES_LANGUAGE_PYTHON: TypesLanguage
+
 class QueryRequest(_message.Message):
-    __slots__ = ("target", "query", "parameters", "statement_timeout_ms")
+    __slots__ = ("target", "query", "parameters", "statement_timeout_ms", "application_name")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     STATEMENT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_NAME_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     query: str
     parameters: str
     statement_timeout_ms: int
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., query: _Optional[str] = ..., parameters: _Optional[str] = ..., statement_timeout_ms: _Optional[int] = ...) -> None: ...
+    application_name: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., query: _Optional[str] = ..., parameters: _Optional[str] = ..., statement_timeout_ms: _Optional[int] = ..., application_name: _Optional[str] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
     __slots__ = ("rows", "truncated", "row_count")
@@ -43,156 +59,74 @@ class CatalogFilter(_message.Message):
     offset: int
     def __init__(self, include_system_schemas: _Optional[bool] = ..., included_schemas: _Optional[_Iterable[str]] = ..., excluded_schemas: _Optional[_Iterable[str]] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
-class ListSchemasRequest(_message.Message):
-    __slots__ = ("target", "filter")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ...) -> None: ...
-
-class ListSchemasResponse(_message.Message):
-    __slots__ = ("schemas",)
-    SCHEMAS_FIELD_NUMBER: _ClassVar[int]
-    schemas: str
-    def __init__(self, schemas: _Optional[str] = ...) -> None: ...
-
-class ListTablesRequest(_message.Message):
-    __slots__ = ("target", "filter", "include_columns")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    INCLUDE_COLUMNS_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    include_columns: bool
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ..., include_columns: _Optional[bool] = ...) -> None: ...
-
-class ListTablesResponse(_message.Message):
-    __slots__ = ("tables",)
-    TABLES_FIELD_NUMBER: _ClassVar[int]
-    tables: str
-    def __init__(self, tables: _Optional[str] = ...) -> None: ...
-
-class ListColumnsRequest(_message.Message):
-    __slots__ = ("target", "filter")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ...) -> None: ...
-
-class ListColumnsResponse(_message.Message):
-    __slots__ = ("columns",)
-    COLUMNS_FIELD_NUMBER: _ClassVar[int]
-    columns: str
-    def __init__(self, columns: _Optional[str] = ...) -> None: ...
-
-class ListViewsRequest(_message.Message):
-    __slots__ = ("target", "filter", "include_columns")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    INCLUDE_COLUMNS_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    include_columns: bool
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ..., include_columns: _Optional[bool] = ...) -> None: ...
-
-class ListViewsResponse(_message.Message):
-    __slots__ = ("views",)
-    VIEWS_FIELD_NUMBER: _ClassVar[int]
-    views: str
-    def __init__(self, views: _Optional[str] = ...) -> None: ...
-
-class ListMaterializedViewsRequest(_message.Message):
-    __slots__ = ("target", "filter", "include_columns")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    INCLUDE_COLUMNS_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    include_columns: bool
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ..., include_columns: _Optional[bool] = ...) -> None: ...
-
-class ListMaterializedViewsResponse(_message.Message):
-    __slots__ = ("materialized_views",)
-    MATERIALIZED_VIEWS_FIELD_NUMBER: _ClassVar[int]
-    materialized_views: str
-    def __init__(self, materialized_views: _Optional[str] = ...) -> None: ...
-
-class ListPoliciesRequest(_message.Message):
-    __slots__ = ("target", "filter")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ...) -> None: ...
-
-class ListPoliciesResponse(_message.Message):
-    __slots__ = ("policies",)
-    POLICIES_FIELD_NUMBER: _ClassVar[int]
-    policies: str
-    def __init__(self, policies: _Optional[str] = ...) -> None: ...
-
-class ListTriggersRequest(_message.Message):
-    __slots__ = ("target", "filter")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ...) -> None: ...
-
-class ListTriggersResponse(_message.Message):
-    __slots__ = ("triggers",)
-    TRIGGERS_FIELD_NUMBER: _ClassVar[int]
-    triggers: str
-    def __init__(self, triggers: _Optional[str] = ...) -> None: ...
-
-class ListExtensionsRequest(_message.Message):
-    __slots__ = ("target", "filter")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ...) -> None: ...
-
-class ListExtensionsResponse(_message.Message):
-    __slots__ = ("extensions",)
-    EXTENSIONS_FIELD_NUMBER: _ClassVar[int]
-    extensions: str
-    def __init__(self, extensions: _Optional[str] = ...) -> None: ...
-
-class ListTypesRequest(_message.Message):
-    __slots__ = ("target", "filter", "include_array_types")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    INCLUDE_ARRAY_TYPES_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    include_array_types: bool
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ..., include_array_types: _Optional[bool] = ...) -> None: ...
-
-class ListTypesResponse(_message.Message):
-    __slots__ = ("types",)
-    TYPES_FIELD_NUMBER: _ClassVar[int]
-    types: str
-    def __init__(self, types: _Optional[str] = ...) -> None: ...
-
-class ListFunctionsRequest(_message.Message):
-    __slots__ = ("target", "filter")
-    TARGET_FIELD_NUMBER: _ClassVar[int]
-    FILTER_FIELD_NUMBER: _ClassVar[int]
-    target: _common_pb2.ConnectionTarget
-    filter: CatalogFilter
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., filter: _Optional[_Union[CatalogFilter, _Mapping]] = ...) -> None: ...
-
-class ListFunctionsResponse(_message.Message):
-    __slots__ = ("functions",)
-    FUNCTIONS_FIELD_NUMBER: _ClassVar[int]
-    functions: str
-    def __init__(self, functions: _Optional[str] = ...) -> None: ...
-
 class TestConnectionRequest(_message.Message):
     __slots__ = ("target",)
     TARGET_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ...) -> None: ...
+
+class PostgresError(_message.Message):
+    __slots__ = ("severity", "code", "message", "detail", "hint", "position", "internal_position", "internal_query", "where", "schema", "table", "column", "data_type", "constraint", "file", "line", "routine", "length", "formatted")
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    HINT_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_POSITION_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_QUERY_FIELD_NUMBER: _ClassVar[int]
+    WHERE_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONSTRAINT_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    ROUTINE_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    FORMATTED_FIELD_NUMBER: _ClassVar[int]
+    severity: str
+    code: str
+    message: str
+    detail: str
+    hint: str
+    position: str
+    internal_position: str
+    internal_query: str
+    where: str
+    schema: str
+    table: str
+    column: str
+    data_type: str
+    constraint: str
+    file: str
+    line: str
+    routine: str
+    length: int
+    formatted: str
+    def __init__(self, severity: _Optional[str] = ..., code: _Optional[str] = ..., message: _Optional[str] = ..., detail: _Optional[str] = ..., hint: _Optional[str] = ..., position: _Optional[str] = ..., internal_position: _Optional[str] = ..., internal_query: _Optional[str] = ..., where: _Optional[str] = ..., schema: _Optional[str] = ..., table: _Optional[str] = ..., column: _Optional[str] = ..., data_type: _Optional[str] = ..., constraint: _Optional[str] = ..., file: _Optional[str] = ..., line: _Optional[str] = ..., routine: _Optional[str] = ..., length: _Optional[int] = ..., formatted: _Optional[str] = ...) -> None: ...
+
+class GenerateTypesRequest(_message.Message):
+    __slots__ = ("target", "language", "included_schemas", "excluded_schemas", "detect_one_to_one_relationships", "postgrest_version", "swift_access_control")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDED_SCHEMAS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_SCHEMAS_FIELD_NUMBER: _ClassVar[int]
+    DETECT_ONE_TO_ONE_RELATIONSHIPS_FIELD_NUMBER: _ClassVar[int]
+    POSTGREST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SWIFT_ACCESS_CONTROL_FIELD_NUMBER: _ClassVar[int]
+    target: _common_pb2.ConnectionTarget
+    language: TypesLanguage
+    included_schemas: _containers.RepeatedScalarFieldContainer[str]
+    excluded_schemas: _containers.RepeatedScalarFieldContainer[str]
+    detect_one_to_one_relationships: bool
+    postgrest_version: str
+    swift_access_control: str
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., language: _Optional[_Union[TypesLanguage, str]] = ..., included_schemas: _Optional[_Iterable[str]] = ..., excluded_schemas: _Optional[_Iterable[str]] = ..., detect_one_to_one_relationships: _Optional[bool] = ..., postgrest_version: _Optional[str] = ..., swift_access_control: _Optional[str] = ...) -> None: ...
+
+class GenerateTypesResponse(_message.Message):
+    __slots__ = ("text",)
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    def __init__(self, text: _Optional[str] = ...) -> None: ...

@@ -40,60 +40,15 @@ class PgServiceStub:
                 request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.QueryRequest.SerializeToString,
                 response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.QueryResponse.FromString,
                 _registered_method=True)
-        self.ListSchemas = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListSchemas',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListSchemasRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListSchemasResponse.FromString,
-                _registered_method=True)
-        self.ListTables = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListTables',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTablesRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTablesResponse.FromString,
-                _registered_method=True)
-        self.ListColumns = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListColumns',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListColumnsRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListColumnsResponse.FromString,
-                _registered_method=True)
-        self.ListViews = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListViews',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsResponse.FromString,
-                _registered_method=True)
-        self.ListMaterializedViews = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListMaterializedViews',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsResponse.FromString,
-                _registered_method=True)
-        self.ListPolicies = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListPolicies',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListPoliciesRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListPoliciesResponse.FromString,
-                _registered_method=True)
-        self.ListTriggers = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListTriggers',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTriggersRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTriggersResponse.FromString,
-                _registered_method=True)
-        self.ListExtensions = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListExtensions',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListExtensionsRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListExtensionsResponse.FromString,
-                _registered_method=True)
-        self.ListTypes = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListTypes',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTypesRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTypesResponse.FromString,
-                _registered_method=True)
-        self.ListFunctions = channel.unary_unary(
-                '/udb.pg.v1.PgService/ListFunctions',
-                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListFunctionsRequest.SerializeToString,
-                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListFunctionsResponse.FromString,
-                _registered_method=True)
         self.TestConnection = channel.unary_unary(
                 '/udb.pg.v1.PgService/TestConnection',
                 request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.TestConnectionRequest.SerializeToString,
                 response_deserializer=udb_dot_common_dot_v1_dot_common__pb2.ConnectionTestResult.FromString,
+                _registered_method=True)
+        self.GenerateTypes = channel.unary_unary(
+                '/udb.pg.v1.PgService/GenerateTypes',
+                request_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesRequest.SerializeToString,
+                response_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesResponse.FromString,
                 _registered_method=True)
 
 
@@ -107,68 +62,15 @@ class PgServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListSchemas(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListTables(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListColumns(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListViews(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListMaterializedViews(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListPolicies(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListTriggers(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListExtensions(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListTypes(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def ListFunctions(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def TestConnection(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateTypes(self, request, context):
+        """postgres-meta's type generators: the same text for the same database (any member).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -181,60 +83,15 @@ def add_PgServiceServicer_to_server(servicer, server):
                     request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.QueryRequest.FromString,
                     response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.QueryResponse.SerializeToString,
             ),
-            'ListSchemas': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListSchemas,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListSchemasRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListSchemasResponse.SerializeToString,
-            ),
-            'ListTables': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListTables,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTablesRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTablesResponse.SerializeToString,
-            ),
-            'ListColumns': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListColumns,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListColumnsRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListColumnsResponse.SerializeToString,
-            ),
-            'ListViews': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListViews,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsResponse.SerializeToString,
-            ),
-            'ListMaterializedViews': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListMaterializedViews,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsResponse.SerializeToString,
-            ),
-            'ListPolicies': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListPolicies,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListPoliciesRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListPoliciesResponse.SerializeToString,
-            ),
-            'ListTriggers': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListTriggers,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTriggersRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTriggersResponse.SerializeToString,
-            ),
-            'ListExtensions': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListExtensions,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListExtensionsRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListExtensionsResponse.SerializeToString,
-            ),
-            'ListTypes': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListTypes,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTypesRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListTypesResponse.SerializeToString,
-            ),
-            'ListFunctions': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListFunctions,
-                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListFunctionsRequest.FromString,
-                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.ListFunctionsResponse.SerializeToString,
-            ),
             'TestConnection': grpc.unary_unary_rpc_method_handler(
                     servicer.TestConnection,
                     request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.TestConnectionRequest.FromString,
                     response_serializer=udb_dot_common_dot_v1_dot_common__pb2.ConnectionTestResult.SerializeToString,
+            ),
+            'GenerateTypes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateTypes,
+                    request_deserializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesRequest.FromString,
+                    response_serializer=udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -275,276 +132,6 @@ class PgService:
             _registered_method=True)
 
     @staticmethod
-    def ListSchemas(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListSchemas',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListSchemasRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListSchemasResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListTables(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListTables',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListTablesRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListTablesResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListColumns(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListColumns',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListColumnsRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListColumnsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListViews(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListViews',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListViewsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListMaterializedViews(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListMaterializedViews',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListMaterializedViewsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListPolicies(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListPolicies',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListPoliciesRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListPoliciesResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListTriggers(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListTriggers',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListTriggersRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListTriggersResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListExtensions(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListExtensions',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListExtensionsRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListExtensionsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListTypes(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListTypes',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListTypesRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListTypesResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListFunctions(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/udb.pg.v1.PgService/ListFunctions',
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListFunctionsRequest.SerializeToString,
-            udb_dot_pg_dot_v1_dot_pg__pb2.ListFunctionsResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
     def TestConnection(request,
             target,
             options=(),
@@ -561,6 +148,33 @@ class PgService:
             '/udb.pg.v1.PgService/TestConnection',
             udb_dot_pg_dot_v1_dot_pg__pb2.TestConnectionRequest.SerializeToString,
             udb_dot_common_dot_v1_dot_common__pb2.ConnectionTestResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateTypes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/udb.pg.v1.PgService/GenerateTypes',
+            udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesRequest.SerializeToString,
+            udb_dot_pg_dot_v1_dot_pg__pb2.GenerateTypesResponse.FromString,
             options,
             channel_credentials,
             insecure,

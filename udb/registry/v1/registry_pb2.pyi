@@ -361,12 +361,14 @@ class ResolveConnectionRequest(_message.Message):
     def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database_type: _Optional[_Union[_common_pb2.DatabaseType, str]] = ...) -> None: ...
 
 class ResolvedConnection(_message.Message):
-    __slots__ = ("connection", "password")
+    __slots__ = ("connection", "password", "secret_options")
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     PASSWORD_FIELD_NUMBER: _ClassVar[int]
+    SECRET_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     connection: Connection
     password: str
-    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., password: _Optional[str] = ...) -> None: ...
+    secret_options: _struct_pb2.Struct
+    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., password: _Optional[str] = ..., secret_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class CheckAccessRequest(_message.Message):
     __slots__ = ("user_id", "project_ref", "required_role")

@@ -63,7 +63,10 @@ async def connections(request: Request) -> Response:
       summary: The project's connections of this engine (any member).
       responses: {200: {description: '{"data": [Connection], "next_cursor"}'}}
     post:
-      summary: Creates a connection (admins), from fields or a uri. The first of an engine becomes primary.
+      summary: >-
+        Creates a connection (admins), from fields or a uri. The first of an engine becomes primary.
+        Passwords (in the uri too) and options named like secrets (read_only_password, ...) are sealed,
+        never returned. A host that is, or resolves to, a denied address is 400 (README, threat model).
       requestBody: {content: {application/json: {example: {identifier: cache, uri: 'redis://:pw@cache:6379/0'}}}}
       responses:
         201: {description: Connection}
@@ -115,7 +118,10 @@ async def connection(request: Request) -> Response:
       summary: One connection (any member).
       responses: {200: {description: Connection}, 404: {description: no such connection}}
     put:
-      summary: Changes the given fields (admins). An empty password removes the stored one.
+      summary: >-
+        Changes the given fields (admins). An empty password removes the stored one; a change of host,
+        port, TLS, user or of an option choosing servers drops the stored secrets unless the same request
+        supplies them.
       responses: {200: {description: Connection}}
     delete:
       summary: Deletes the connection (admins); its pooled clients close at once.
@@ -167,7 +173,7 @@ async def connection(request: Request) -> Response:
 async def test_connection(request: Request) -> Response:
     """
     post:
-      summary: Connects with the record and reports latency and server version (admins).
+      summary: Connects with the stored record (a body is ignored) and reports latency and server version (admins).
       responses: {200: {description: '{"ok": true, "latency_ms", "server_version"} or {"ok": false, "error"}'}}
     """
     b = backends(request)

@@ -65,7 +65,9 @@ async def _refuse(websocket: WebSocket, error: DatabaseError) -> None:
     """Tells the client why the subscription could not start: an error frame, then the close
     code (4000 + the HTTP status for a refusal, 1011 when it failed)."""
     await websocket.send_text(
-        orjson.dumps({"type": "error", "error": {"code": error.code, "message": error.message}}).decode()
+        orjson.dumps(
+            {"type": "error", "message": error.message, "error": {"code": error.code, "message": error.message}}
+        ).decode()
     )
     code, reason = _close_code(error)
     await websocket.close(code=code, reason=reason)

@@ -19,7 +19,9 @@ schemas = SchemaGenerator(
             "version": "1.0.0",
             "description": "Browse and operate a project's PostgreSQL, Redis and MongoDB databases. "
             "Every route but /health needs `Authorization: Bearer <JWT>`. Errors are "
-            '`{"error": {"code", "message", "details"}}`.',
+            '`{"message", "error": {"code", "message", "details"}}`; on the pg-meta routes but '
+            "connections, postgres-meta's own body (`error`, `message`, and for a SQL error every field "
+            "Postgres sent, with `formattedError`).",
         },
         "servers": [{"url": "/api/platform"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},

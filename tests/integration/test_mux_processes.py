@@ -1,0 +1,123 @@
+"""The multiplexed stream to an engine that dies: redis-svc as a process of its own (python -m redis_svc, on the
+session's registry and Redis) is killed with SIGKILL under load, then started again on the same port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import devstack
+import grpc
+import pytest
+import redis.asyncio as redis
+from harness import Servers, System
+
+from udb.common.v1 import common_pb2
+from udb.mux.client import MuxChannel
+from udb.redis.v1 import redis_pb2, redis_pb2_grpc
+
+pytestmark = pytest.mark.integration
+
+
+class EngineProcess:
+    """redis-svc on a fixed port, as its own process, that can be killed and started again."""
+
+    def __init__(self, system: System, log: Path) -> None:
+        self.port = devstack.free_port()
+        self.log = log
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "REDIS_", "MONGO_"))}
+        self.env = {
+            **inherited,
+            **system.env,
+            "REDIS_SVC_ADDR": f"127.0.0.1:{self.port}",
+            "REDIS_SVC_METRICS_ADDR": "off",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "redis_svc"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        devstack.wait_for_port(self.port, self.process, "redis-svc", self.log)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def engine(system: System, tmp_path: Path) -> Iterator[EngineProcess]:
+    process = EngineProcess(system, tmp_path / "redis-svc.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+async def test_killing_the_engine_fails_only_the_calls_in_flight_and_the_next_calls_succeed_once_it_is_back(
+    system: System, servers: Servers, engine: EngineProcess
+) -> None:
+    """Under load through one MuxChannel, SIGKILL of redis-svc fails the calls in flight with UNAVAILABLE and no
+    other error; once the engine is started again the next calls succeed on a new stream. (Redis is paused for a
+    moment before the kill, so that the calls are surely in flight when it comes.)"""
+    ref, owner = await system.new_project()
+    await system.add_connection(ref, owner, "redis", {"identifier": "main", "uri": servers.redis_url})
+    request = redis_pb2.GetKeyRequest(target=common_pb2.ConnectionTarget(project_ref=ref), key=b"mux:absent")
+    metadata = system.metadata(owner)
+    #: (started, ended, status code) of every call; OK for a reply (the key is absent: NOT_FOUND is the reply).
+    outcomes: list[tuple[float, float, grpc.StatusCode]] = []
+    stop = asyncio.Event()
+    mux = MuxChannel(grpc.aio.insecure_channel(f"127.0.0.1:{engine.port}"))
+    stub = redis_pb2_grpc.RedisServiceStub(mux)
+
+    async def caller() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await stub.GetKey(request, metadata=metadata, timeout=10)
+                code = grpc.StatusCode.OK
+            except grpc.aio.AioRpcError as exc:
+                code = grpc.StatusCode.OK if exc.code() == grpc.StatusCode.NOT_FOUND else exc.code()
+            outcomes.append((started, time.monotonic(), code))
+            if code != grpc.StatusCode.OK:
+                await asyncio.sleep(0.01)
+
+    callers = [asyncio.create_task(caller()) for _ in range(16)]
+    try:
+        await asyncio.sleep(0.5)
+        assert outcomes
+        assert {code for *_, code in outcomes} == {grpc.StatusCode.OK}
+        direct = redis.Redis.from_url(servers.redis_url)
+        await direct.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        await direct.aclose()
+        await asyncio.sleep(0.3)
+        killing_at = time.monotonic()
+        await asyncio.to_thread(engine.kill)
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(engine.start)
+        restarted_at = time.monotonic()
+        deadline = restarted_at + 30
+        while time.monotonic() < deadline:
+            if any(started > restarted_at and code == grpc.StatusCode.OK for started, _, code in outcomes):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.gather(*callers)
+        await mux.close(1)
+    assert {code for *_, code in outcomes} == {grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE}
+    in_flight = [code for started, ended, code in outcomes if started < killing_at < ended]
+    assert len(in_flight) == 16
+    assert set(in_flight) == {grpc.StatusCode.UNAVAILABLE}
+    # Calls started while the engine was down failed at once: no call waited out its deadline.
+    assert all(ended - started < 5 for started, ended, code in outcomes if code != grpc.StatusCode.OK)
+    assert any(started > restarted_at and code == grpc.StatusCode.OK for started, _, code in outcomes)
