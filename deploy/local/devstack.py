@@ -135,13 +135,20 @@ def render_envoy_config(output: Path, values: Mapping[str, object], template: Pa
     return output
 
 
+def log_tail(log: Path, lines: int = 15) -> str:
+    """The last lines of a log, for an error message (a CI run keeps no work folder)."""
+    with contextlib.suppress(OSError):
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    return "(no log)"
+
+
 def wait_for_port(
     port: int, process: subprocess.Popen[bytes] | None, what: str, log: Path, timeout: float = 30
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise StackError(f"{what} exited with {process.returncode}; see {log}")
+            raise StackError(f"{what} exited with {process.returncode}; see {log}:\n{log_tail(log)}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.05)

@@ -27,9 +27,9 @@ from pg_svc.catalog import kinds
 from udb.errors import InvalidArgument, NotFound
 
 _RENDER: Final = """
-SELECT array_agg(
+SELECT pg_catalog.json_agg(
     pg_catalog.format(s.value ->> 0, VARIADIC ARRAY(SELECT jsonb_array_elements_text(s.value -> 1)))
-    ORDER BY s.ordinality)
+    ORDER BY s.ordinality)::text
 FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS s"""
 
 
@@ -49,7 +49,7 @@ class Change:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        rendered: list[str] = await self.connection.fetchval(_RENDER, orjson.dumps(pending).decode())
+        rendered: list[str] = orjson.loads(await self.connection.fetchval(_RENDER, orjson.dumps(pending).decode()))
         for statement in rendered:
             prepared = await self.connection.prepare(statement)
             await prepared.fetch()
@@ -58,6 +58,17 @@ class Change:
         """One value read after the statements queued so far have run."""
         await self.run()
         return await self.connection.fetchval(sql, *args)
+
+    async def array(self, sql: str, *args: Any) -> list[Any]:
+        """The array that a one-value query reads (after the statements queued so far have run),
+        as JSON values; [] when it reads no row or NULL. The connection reads every value as
+        Postgres's text (pg_svc.codecs), an array as its literal: JSON carries its elements."""
+        await self.run()
+        text: str | None = await self.connection.fetchval(
+            f"SELECT pg_catalog.to_json(q.v)::text FROM ({sql}) AS q(v)", *args
+        )
+        found: list[Any] = orjson.loads(text) if text is not None else []
+        return found or []
 
     async def row(self, sql: str, *args: Any) -> asyncpg.Record | None:
         """One row read after the statements queued so far have run."""

@@ -148,7 +148,7 @@ async def create_function(change: Change, write: Write) -> str:
     body = Body(write.body)
     name = body.required_text("name")
     schema = body.text("schema", "public") or "public"
-    before = set(await change.value(_FUNCTIONS_NAMED, schema, name))
+    before = set(await change.array(_FUNCTIONS_NAMED, schema, name))
     template, args = _function_statement(
         replace=False,
         schema=schema,
@@ -162,7 +162,7 @@ async def create_function(change: Change, write: Write) -> str:
         config=body.mapping("config_params") or {},
     )
     change.add(template, *args)
-    after = await change.value(_FUNCTIONS_NAMED, schema, name)
+    after = await change.array(_FUNCTIONS_NAMED, schema, name)
     made = [oid for oid in after if oid not in before]
     if len(made) != 1:
         raise NotFound(f'Cannot find function "{schema}"."{name}"')
@@ -183,9 +183,7 @@ async def update_function(change: Change, write: Write) -> str:
     definition = body.text("definition")
     if definition is not None:
         # Settings as Postgres keeps them: the whole value after the first '='.
-        stored: list[str] = await change.value(
-            "SELECT coalesce(proconfig, '{}') FROM pg_proc WHERE oid = $1::oid", int(write.key)
-        )
+        stored: list[str] = await change.array("SELECT proconfig FROM pg_proc WHERE oid = $1::oid", int(write.key))
         template, args = _function_statement(
             replace=True,
             schema=old["schema"],

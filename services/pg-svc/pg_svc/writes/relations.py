@@ -205,8 +205,8 @@ async def update_column(change: Change, write: Write) -> str:
 
 async def _single_column_constraints(change: Change, column: dict[str, Any], kind: str) -> list[str]:
     """The names of the constraints of type ``kind`` on this column alone, oldest first."""
-    names: list[str] = await change.value(
-        "SELECT coalesce(array_agg(conname ORDER BY oid), '{}') FROM pg_constraint"
+    names: list[str] = await change.array(
+        "SELECT array_agg(conname ORDER BY oid) FROM pg_constraint"
         " WHERE contype::text = $3 AND cardinality(conkey) = 1 AND conrelid = $1::oid AND conkey[1] = $2::int2",
         column["table_id"],
         column["ordinal_position"],
@@ -226,7 +226,7 @@ async def _replace_check(change: Change, column: dict[str, Any], check: str | No
         return
     constraint = f"{column['table']}_{column['name']}_check"
     change.add("ALTER TABLE %I.%I ADD CONSTRAINT %I CHECK (%s)", *table, constraint, check)
-    keys: list[int] | None = await change.value(
+    keys: list[int] = await change.array(
         "SELECT conkey::int4[] FROM pg_constraint WHERE conrelid = $1::oid AND conname = $2::text::name",
         column["table_id"],
         constraint,
