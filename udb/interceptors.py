@@ -114,12 +114,6 @@ class _CallScope:
         self.code = error.grpc_code
         await context.abort(error.grpc_code, error.message, trailing_metadata=trailing_metadata_of(error))
 
-    def cancelled(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        """Records why the handler was cancelled: its deadline passed, or its caller went away."""
-        remaining = context.time_remaining()
-        past_deadline = remaining is not None and remaining <= 0
-        self.code = grpc.StatusCode.DEADLINE_EXCEEDED if past_deadline else grpc.StatusCode.CANCELLED
-
     def end(self) -> None:
         duration = time.perf_counter() - self.started
         self._interceptor.observe(self.method, self.code, duration)
@@ -220,9 +214,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 raise
             except grpc.aio.AbortError:
                 raise
-            except asyncio.CancelledError:
-                scope.cancelled(context)
-                raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
                 await scope.fail(context, exc)
             finally:
@@ -248,9 +239,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 scope.cancelled(context)
                 raise
             except grpc.aio.AbortError:
-                raise
-            except asyncio.CancelledError:
-                scope.cancelled(context)
                 raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
                 await scope.fail(context, exc)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from bson import json_util
-from harness import Servers, System, direct_mongo
+from harness import Servers, System
 from mongo_svc.ejson import RELAXED
 from pymongo import AsyncMongoClient
 
