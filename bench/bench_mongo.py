@@ -8,17 +8,20 @@ paging through a large collection with the services' memory watched.
 
 The services run as their own processes (bench/common.py). The machine is shared and noisy: each
 path is measured in several short rounds, interleaved with the others, and the rounds are merged.
-Then BENCH_MONGO_PAGING_DOCS documents (default 1,000,000) are inserted and paged through the
-gateway 1000 at a time by next_cursor, reading the resident set of mongo-svc and the gateway.
+Then BENCH_MONGO_PAGING_DOCS documents (default 110,000) are inserted, the first pages are
+walked through the gateway 1000 at a time by next_cursor (keyset), reading the resident set of
+mongo-svc and the gateway, and page 100 is timed by keyset against skip.
 
     python bench/bench_mongo.py     # BENCH_SECONDS (per row, default 5), BENCH_ROUNDS (3),
-                                    # BENCH_MONGO_PAGING_DOCS (1000000; 0 skips the paging run)
+                                    # BENCH_MONGO_PAGING_DOCS (110000; 0 skips the paging run),
+                                    # BENCH_MONGO_WALK_PAGES (10)
 """
 
 from __future__ import annotations
 
 import datetime
 import os
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,13 +31,22 @@ import grpc
 import uvloop
 from bson import ObjectId
 from common import DURATION_S, BenchStack, Result, bench_stack, measure, report, rss_kib
+from mongo_svc.find_cursor import CursorSigner, FindCursor, FindQuery, signing_key
+from mongo_svc.settings import Settings as MongoSettings
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from udb.common.v1 import common_pb2
+from udb.config import Env
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-PAGING_DOCS = int(os.environ.get("BENCH_MONGO_PAGING_DOCS", "1000000"))
+PAGING_DOCS = int(os.environ.get("BENCH_MONGO_PAGING_DOCS", "110000"))
+#: Pages walked by next_cursor with the services' memory watched (each is a fresh sorted find).
+WALK_PAGES = int(os.environ.get("BENCH_MONGO_WALK_PAGES", "10"))
+DEEP_PAGE = 100
+#: The user bench/common.py's token is minted for.
+BENCH_SUBJECT = "bench-user"
 CONCURRENCY = (1, 64)
 DATABASE, COLLECTION = "bench", "docs"
 PAGE = 1000
@@ -180,8 +192,9 @@ async def run(bench: BenchStack) -> int:
 async def paging(
     bench: BenchStack, raw: AsyncMongoClient[dict[str, Any]], http: Callable[[str, str], Awaitable[bytes]]
 ) -> None:
-    """Inserts PAGING_DOCS documents, pages through all of them through the gateway, and reports
-    the resident set of mongo-svc and the gateway before, at most during, and after."""
+    """Inserts PAGING_DOCS documents; pages through the first WALK_PAGES by next_cursor through the
+    gateway with the resident set of mongo-svc and the gateway watched; then times page 100 of
+    1000-document pages by keyset (the cursor page 99 gives) against the same page by skip."""
     import orjson
 
     collection = raw[DATABASE]["paging"]
@@ -192,7 +205,7 @@ async def paging(
     for start in range(0, PAGING_DOCS, batch):
         count = min(batch, PAGING_DOCS - start)
         await collection.insert_many(
-            [{**sample_document(n), "pad": pad} for n in range(start, start + count)], ordered=False
+            [{"_id": n, "n": n, "name": f"user {n}", "pad": pad} for n in range(start, start + count)], ordered=False
         )
     inserted_s = time.perf_counter() - started
     pids = {name: pid for name, pid in bench.pids().items() if name in ("mongo-svc", "gateway")}
@@ -203,23 +216,22 @@ async def paging(
     total_bytes = 0
     started = time.perf_counter()
     next_url = f"{url}?limit={PAGE}"
-    while True:
+    while pages < WALK_PAGES:
         body = await http("GET", next_url)
         total_bytes += len(body)
         reply = orjson.loads(body)
+        assert [d["_id"] for d in reply["data"]] == list(range(seen, seen + len(reply["data"])))
         seen += len(reply["data"])
         pages += 1
-        if pages % 10 == 0 or reply["next_cursor"] is None:
-            for name, pid in pids.items():
-                highest[name] = max(highest[name], rss_kib(pid)[0])
+        for name, pid in pids.items():
+            highest[name] = max(highest[name], rss_kib(pid)[0])
         if reply["next_cursor"] is None:
             break
         next_url = f"{url}?limit={PAGE}&cursor={reply['next_cursor']}"
     paged_s = time.perf_counter() - started
     after = {name: rss_kib(pid) for name, pid in pids.items()}
-    await collection.drop()
     print(
-        f"\n== Paging {PAGING_DOCS:,} documents through the gateway, {PAGE} a page by next_cursor"
+        f"\n== Paging {PAGING_DOCS:,} documents through the gateway, {PAGE} a page by next_cursor (keyset on _id)"
         f"\ninserted in {inserted_s:.0f} s; paged {seen:,} documents ({total_bytes / 2**20:.0f} MiB of Extended JSON) "
         f"in {pages} pages, {paged_s:.0f} s ({seen / paged_s:,.0f} documents/s)"
     )
@@ -229,8 +241,71 @@ async def paging(
             f"{name:<10} {before[name][0] / 1024:>8.1f} MiB {highest[name] / 1024:>11.1f} MiB "
             f"{after[name][0] / 1024:>6.1f} MiB {after[name][1] / 1024:>13.1f} MiB"
         )
-    if seen != PAGING_DOCS:
-        raise RuntimeError(f"paged {seen} documents, expected {PAGING_DOCS}")
+    if PAGING_DOCS >= DEEP_PAGE * PAGE:
+        await deep_page(bench, collection, url, http)
+    await collection.drop()
+
+
+async def deep_page(
+    bench: BenchStack,
+    collection: AsyncCollection[dict[str, Any]],
+    url: str,
+    http: Callable[[str, str], Awaitable[bytes]],
+) -> None:
+    """Page DEEP_PAGE of PAGE-document pages, ROUNDS times each way, interleaved: by keyset (the
+    next_cursor page DEEP_PAGE - 1 gives, signed here with the key every mongo-svc derives from
+    the shared JWT secret) and by skip, through the gateway and with PyMongo directly."""
+    import orjson
+
+    settings = MongoSettings.from_env(Env(environ={"JWT_SECRET": bench.jwt_secret}, env_file=None))
+    signer = CursorSigner(signing_key(settings))
+    boundary = (DEEP_PAGE - 1) * PAGE - 1  # the last _id of the page before
+    query = FindQuery(database=DATABASE, collection="paging", filter={}, projection=None, sort=None)
+    cursor = signer.encode(
+        FindCursor(bench.connections["mongodb"], query, position=boundary + 1, after=[boundary]),
+        subject=BENCH_SUBJECT,
+        project_ref=bench.project_ref,
+    )
+    skip = (DEEP_PAGE - 1) * PAGE
+    expected = list(range(skip, skip + PAGE))
+
+    async def gateway(query_string: str) -> None:
+        ids = [d["_id"] for d in orjson.loads(await http("GET", f"{url}?limit={PAGE}&{query_string}"))["data"]]
+        assert ids == expected, (ids[:3], expected[:3])
+
+    async def driver(keyset: bool) -> None:
+        if keyset:
+            found = collection.find({"_id": {"$gt": boundary}}, sort=[("_id", 1)], limit=PAGE + 1)
+        else:
+            found = collection.find({}, sort=[("_id", 1)], skip=skip, limit=PAGE + 1)
+        ids = [d["_id"] async for d in found][:PAGE]
+        assert ids == expected
+
+    ways: dict[str, Callable[[], Awaitable[None]]] = {
+        "gateway, keyset (next_cursor)": lambda: gateway(f"cursor={cursor}"),
+        f"gateway, skip={skip}": lambda: gateway(f"skip={skip}"),
+        "pymongo, _id > boundary": lambda: driver(True),
+        f"pymongo, skip={skip}": lambda: driver(False),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(ROUNDS):
+        for name, way in ways.items():
+            started = time.perf_counter()
+            await way()
+            times[name].append((time.perf_counter() - started) * 1000)
+    print(f"\n== Page {DEEP_PAGE} of {PAGE}-document pages of {PAGING_DOCS:,} (sorted by _id), {ROUNDS} rounds each")
+    print(f"{'way':<34} {'median ms':>10} {'min ms':>8}")
+    for name, values in times.items():
+        print(f"{name:<34} {statistics.median(values):>10.0f} {min(values):>8.0f}")
+    keyset_ms, skip_ms = (
+        statistics.median(times["gateway, keyset (next_cursor)"]),
+        statistics.median(times[f"gateway, skip={skip}"]),
+    )
+    print(
+        f"keyset/skip through the gateway: {keyset_ms / skip_ms:.2f}x the time. A keyset page reads one range of the "
+        "_id index on MongoDB whatever its depth, where skip walks the whole prefix; FerretDB (SQLite) sorts the "
+        "collection for every page either way, so here both cost about a full scan."
+    )
 
 
 def main() -> int:

@@ -25,10 +25,11 @@ import devstack  # noqa: E402
 import grpc  # noqa: E402
 import uvloop  # noqa: E402
 from common import BenchStack, Result, bench_stack, measure, report  # noqa: E402
-from pg_svc import catalog  # noqa: E402
+from pg_svc.catalog import relations  # noqa: E402
+from pg_svc.catalog.scope import list_scope  # noqa: E402
 
 from udb.common.v1 import common_pb2  # noqa: E402
-from udb.pg.v1 import pg_pb2, pg_pb2_grpc  # noqa: E402
+from udb.pg.v1 import catalog_pb2, catalog_pb2_grpc, pg_pb2, pg_pb2_grpc  # noqa: E402
 
 CONCURRENCY = (1, 50)
 
@@ -73,12 +74,15 @@ async def run(bench: BenchStack, meta_url: str | None) -> None:
     pool = await asyncpg.create_pool(pg_url, min_size=10, max_size=10)
     channel = grpc.aio.insecure_channel(bench.grpc_address("pg-svc"))
     stub = pg_pb2_grpc.PgServiceStub(channel)
+    catalog_stub = catalog_pb2_grpc.PgCatalogServiceStub(channel)
+    list_tables = catalog_pb2.ListObjectsRequest(target=target, kind=catalog_pb2.CATALOG_KIND_TABLES)
     connector = aiohttp.TCPConnector(limit=100)
     http = aiohttp.ClientSession(connector=connector, headers=headers)
     gateway = f"{bench.gateway_url}/pg-meta/{bench.project_ref}"
     envoy = f"{bench.envoy_url}/pg-meta/{bench.project_ref}"
-    tables_sql = catalog.tables(include_columns=True)
-    tables_args = catalog.schema_filter(pg_pb2.CatalogFilter()).as_args()
+    tables_scope = list_scope(pg_pb2.CatalogFilter())
+    tables_sql = relations.tables(tables_scope, include_columns=True)
+    tables_args = tables_scope.args
     select_one = json.dumps({"query": "SELECT 1"})
 
     async def http_post(url: str) -> None:
@@ -112,7 +116,7 @@ async def run(bench: BenchStack, meta_url: str | None) -> None:
     }
     table_ops = {
         "asyncpg tables SQL": lambda: pool.fetchval(tables_sql, *tables_args),
-        "pg-svc gRPC ListTables": lambda: stub.ListTables(pg_pb2.ListTablesRequest(target=target), metadata=metadata),
+        "pg-svc gRPC ListObjects tables": lambda: catalog_stub.ListObjects(list_tables, metadata=metadata),
         "gateway HTTP GET tables": lambda: http_get(f"{gateway}/tables"),
         "envoy HTTP GET tables": lambda: http_get(f"{envoy}/tables"),
     }

@@ -85,8 +85,9 @@ def _http(method: str, url: str, token: str, body: object | None = None) -> obje
 
 
 @contextlib.contextmanager
-def bench_stack(*, access_log: bool = False) -> Iterator[BenchStack]:
-    """The whole system as separate processes, with project 'bench' and one connection per engine."""
+def bench_stack(*, access_log: bool = False, extra_env: dict[str, str] | None = None) -> Iterator[BenchStack]:
+    """The whole system as separate processes, with project 'bench' and one connection per engine
+    (``extra_env`` over the services' environment)."""
     jwt_secret = "bench-secret-" + os.urandom(16).hex()
     stack = devstack.Stack.create()
     try:
@@ -102,6 +103,7 @@ def bench_stack(*, access_log: bool = False) -> Iterator[BenchStack]:
         env["LOG_LEVEL"] = "WARNING"
         # One user drives the whole load: the per-user rate limits would measure themselves.
         env["RATE_LIMIT_ENABLED"] = "false"
+        env.update(extra_env or {})
         stack.start_services(env)
         stack.start_envoy()
         stack.wait_healthy(stack.urls["gateway"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import devstack
 import pytest
 import pytest_asyncio
-from harness import Servers, System, start_system
+from harness import OwnRedis, Servers, System, start_system
 
 from udb.auth import mint_token
 
@@ -56,3 +56,12 @@ async def system(servers: Servers, jwt_secret: str, tmp_path_factory: pytest.Tem
 def user_token(jwt_secret: str) -> str:
     """A token for a fresh user of no project."""
     return mint_token(jwt_secret, subject=f"user-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A Redis of this test's own (started; stop and start it at will)."""
+    server = OwnRedis(devstack.free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -6,11 +6,13 @@ import asyncio
 import base64
 import contextlib
 import secrets
+import signal
 import ssl
+import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,12 +299,66 @@ async def own_service(
         await server.stop(1)
 
 
+@dataclass
+class OwnRedis:
+    """A Redis of a test's own, to stop and start."""
+
+    port: int
+    workdir: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *(devstack.find_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        devstack.wait_for_port(self.port, None, "redis", self.workdir / "log")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(10)
+            self.process = None
+
+
+async def eventually(predicate: Callable[[], Awaitable[bool]], limit_s: float = 15.0) -> None:
+    """Waits until an async predicate holds; fails the test past ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while not await predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def redis_numsub(direct: Any, channel: str) -> int:
+    """PUBSUB NUMSUB of one channel, by a redis-py client."""
+    return int(dict(await direct.pubsub_numsub(channel)).get(channel.encode(), 0))
+
+
 def direct_mongo(url: str, **options: Any) -> AsyncMongoClient[dict[str, Any]]:
     """A test's own client of its MongoDB server, beside the services. mongo-svc checks every
     PyMongo dial of this process (mongo_svc.dial) and a client without a policy dials nothing:
     this one carries a policy that allows anything."""
     everything = NetworkPolicy(allowed=parse_networks(["0.0.0.0/0", "::/0"]))
     return AsyncMongoClient(url, event_listeners=[DialPolicy(DialGuard(everything))], **options)
+
+
+async def audit_rows(system: System, ref: str, user: str, *, until: Any, query: str = "") -> list[dict[str, Any]]:
+    """The project's audit rows once ``until(rows)`` holds (the writer is asynchronous)."""
+    deadline = time.monotonic() + 15
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        await system.app.state.audit.flush()
+        reply = await system.http.get(f"/projects/{ref}/audit?limit=1000{query}", headers=system.headers(user))
+        assert reply.status_code == 200, reply.text
+        rows = reply.json()["data"]
+        if until(rows):
+            return rows
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"audit rows never matched: {rows}")
 
 
 def grpcurl() -> str:

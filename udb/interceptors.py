@@ -100,18 +100,19 @@ class _CallScope:
         self.user = principal.subject
         principal_var.set(principal)
 
+    def cancelled(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        """Records why grpc.aio cancelled the handler: the caller's deadline ran out (it has then
+        been answered DEADLINE_EXCEEDED already), or the caller went away."""
+        remaining = context.time_remaining()
+        ran_out = remaining is not None and remaining <= 0
+        self.code = grpc.StatusCode.DEADLINE_EXCEEDED if ran_out else grpc.StatusCode.CANCELLED
+
     async def fail(self, context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
         error = exc if isinstance(exc, DatabaseError) else Internal()
         if not isinstance(exc, DatabaseError):
             log.exception("unhandled error in %s", self.method)
         self.code = error.grpc_code
         await context.abort(error.grpc_code, error.message, trailing_metadata=trailing_metadata_of(error))
-
-    def cancelled(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-        """Records why the handler was cancelled: its deadline passed, or its caller went away."""
-        remaining = context.time_remaining()
-        past_deadline = remaining is not None and remaining <= 0
-        self.code = grpc.StatusCode.DEADLINE_EXCEEDED if past_deadline else grpc.StatusCode.CANCELLED
 
     def end(self) -> None:
         duration = time.perf_counter() - self.started
@@ -194,7 +195,13 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        raise TypeError(f"{method}: client-streaming RPCs are not part of this API")
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream(method, cast(StreamBehavior, handler.stream_stream)),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        raise TypeError(f"{method}: client-streaming RPCs with one reply are not part of this API")
 
     def _unary(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
@@ -202,10 +209,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             try:
                 await scope.begin(context)
                 return await behavior(request, context)
-            except grpc.aio.AbortError:
-                raise
             except asyncio.CancelledError:
                 scope.cancelled(context)
+                raise
+            except grpc.aio.AbortError:
                 raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
                 await scope.fail(context, exc)
@@ -216,7 +223,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
     def _stream(self, method: str, behavior: StreamBehavior) -> StreamBehavior:
         active = metrics.GRPC_ACTIVE_STREAMS.labels(self.service, method)
-        subscribers = metrics.PUBSUB_SUBSCRIBERS.labels(self.service) if method.endswith("/Subscribe") else None
+        subscribing = method.endswith(("/Subscribe", "/SubscribeShared"))
+        subscribers = metrics.PUBSUB_SUBSCRIBERS.labels(self.service) if subscribing else None
 
         async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             scope = _CallScope(self, method)
@@ -227,10 +235,10 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 await scope.begin(context)
                 async for response in behavior(request, context):
                     yield response
-            except grpc.aio.AbortError:
-                raise
             except asyncio.CancelledError:
                 scope.cancelled(context)
+                raise
+            except grpc.aio.AbortError:
                 raise
             except Exception as exc:  # noqa: BLE001 (unknown errors become INTERNAL)
                 await scope.fail(context, exc)

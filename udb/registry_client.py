@@ -78,6 +78,10 @@ class Access:
 #: Called with (project_id, connection_id) when a record changes; connection_id is empty when
 #: every record of the project is affected.
 InvalidationListener = Callable[[str, str], Awaitable[None]]
+#: Called with (user_id, project_ref) when a member's access may have changed: user_id is empty
+#: when every member of the project is concerned, both are empty when anyone may be (the stream
+#: was broken, so changes may have been missed).
+AccessListener = Callable[[str, str], Awaitable[None]]
 
 
 class RegistryClient:
@@ -104,6 +108,7 @@ class RegistryClient:
         # (project_ref, db_type, connection_id or "" for primary) -> (expires, record)
         self._connections: dict[tuple[str, int, str], tuple[float, registry_pb2.ResolvedConnection]] = {}
         self._listeners: list[InvalidationListener] = []
+        self._access_listeners: list[AccessListener] = []
         # Listener calls in flight: each runs on its own, so a slow one (closing a pool waits
         # for the database) never holds up the invalidations behind it.
         self._listener_tasks: set[asyncio.Task[None]] = set()
@@ -126,6 +131,10 @@ class RegistryClient:
     def add_listener(self, listener: InvalidationListener) -> None:
         """Registers a callback for changed records, such as a pool manager's invalidate."""
         self._listeners.append(listener)
+
+    def add_access_listener(self, listener: AccessListener) -> None:
+        """Registers a callback for access changes, such as ending a removed member's streams."""
+        self._access_listeners.append(listener)
 
     async def start(self) -> None:
         if self._watch_task is None:
@@ -216,6 +225,7 @@ class RegistryClient:
 
     async def _watch(self) -> None:
         backoff = 0.1
+        broken = False
         while True:
             try:
                 stream = self.stub.WatchInvalidations(
@@ -225,6 +235,9 @@ class RegistryClient:
                 async for event in stream:
                     self._epoch += 1
                     if event.kind == registry_pb2.Invalidation.KIND_READY:
+                        if broken:  # changes made while it was down were not seen
+                            self._notify(self._access_listeners, "", "")
+                        broken = False
                         self._set_live(True)
                         self.ready.set()
                         backoff = 0.1
@@ -238,6 +251,7 @@ class RegistryClient:
             except Exception:
                 log.exception("registry invalidation stream failed")
             self._set_live(False)
+            broken = True
             self._epoch += 1
             self.ready.clear()
             self._drop_all()
@@ -257,23 +271,29 @@ class RegistryClient:
         kind = event.kind
         if kind == registry_pb2.Invalidation.KIND_MEMBERSHIP:
             self._memberships.pop((event.user_id, event.project_ref), None)
+            self._notify(self._access_listeners, event.user_id, event.project_ref)
             return
         if kind == registry_pb2.Invalidation.KIND_PROJECT:
             for membership_key in [k for k in self._memberships if k[1] == event.project_ref]:
                 del self._memberships[membership_key]
+            self._notify(self._access_listeners, "", event.project_ref)
         # A connection change can move the primary, so every entry of the project goes.
         for connection_key in [k for k in self._connections if k[0] == event.project_ref]:
             del self._connections[connection_key]
         connection_id = event.connection_id if kind == registry_pb2.Invalidation.KIND_CONNECTION else ""
-        for listener in self._listeners:
-            task = asyncio.create_task(self._call_listener(listener, event.project_id, connection_id))
+        self._notify(self._listeners, event.project_id, connection_id)
+
+    def _notify(self, listeners: list[InvalidationListener], first: str, second: str) -> None:
+        """Calls each listener in the background (a slow one holds up nothing)."""
+        for listener in listeners:
+            task = asyncio.create_task(self._call_listener(listener, first, second))
             self._listener_tasks.add(task)
             task.add_done_callback(self._listener_tasks.discard)
 
     @staticmethod
-    async def _call_listener(listener: InvalidationListener, project_id: str, connection_id: str) -> None:
+    async def _call_listener(listener: InvalidationListener, first: str, second: str) -> None:
         try:
-            await listener(project_id, connection_id)
+            await listener(first, second)
         except Exception:
             log.exception("invalidation listener failed")
 

@@ -4,30 +4,13 @@ back paged and filtered."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from typing import Any
 
 import pytest
-from harness import Servers, System
+from harness import Servers, System, audit_rows
 
 pytestmark = pytest.mark.integration
-
-
-async def audit_rows(system: System, ref: str, user: str, *, until: Any, query: str = "") -> list[dict[str, Any]]:
-    """The project's audit rows once ``until(rows)`` holds (the writer is asynchronous)."""
-    deadline = time.monotonic() + 15
-    rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        await system.app.state.audit.flush()
-        reply = await system.http.get(f"/projects/{ref}/audit?limit=1000{query}", headers=system.headers(user))
-        assert reply.status_code == 200, reply.text
-        rows = reply.json()["data"]
-        if until(rows):
-            return rows
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"audit rows never matched: {rows}")
 
 
 async def test_each_kind_of_write_is_audited_without_secrets(system: System, servers: Servers) -> None:

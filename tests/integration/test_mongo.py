@@ -8,7 +8,6 @@ a real MongoDB (MONGO_URL) those tests run in full.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from bson import json_util
-from harness import Servers, System, direct_mongo
+from harness import Servers, System
 from mongo_svc.ejson import RELAXED
 from pymongo import AsyncMongoClient
 
@@ -69,26 +68,10 @@ async def project(system: System, servers: Servers) -> Project:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def raw(servers: Servers) -> AsyncIterator[RawClient]:
-    """PyMongo straight to the server, to arrange data and check what the API did."""
-    client: RawClient = direct_mongo(servers.mongo_url, tz_aware=True)
-    yield client
-    await client.close()
-
-
-@pytest_asyncio.fixture(scope="module")
 async def ferretdb(raw: RawClient) -> bool:
     """Whether the wire server is FerretDB (it says so in buildInfo)."""
     info = await raw.admin.command("buildInfo")
     return "ferretdbVersion" in info
-
-
-@pytest_asyncio.fixture
-async def db(raw: RawClient) -> AsyncIterator[str]:
-    """A fresh database name for one test, dropped after it."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    yield name
-    await raw.drop_database(name)
 
 
 def error_of(reply: httpx.Response) -> dict[str, Any]:
@@ -322,18 +305,20 @@ async def test_next_cursor_pages_through_every_document_once(project: Project, d
             break
         reply = await project.get("viewer", db, "collections", "c", "documents", cursor=cursor, limit=20)
     assert seen == list(range(95))
-    # A cursor that was used up (or never given) is 404.
-    stale = await project.get("viewer", db, "collections", "c", "documents", cursor=cursor or "nope")
-    assert stale.status_code == 404
+    # A cursor this API never gave out is 400.
+    forged = await project.get("viewer", db, "collections", "c", "documents", cursor="nope")
+    assert forged.status_code == 400
+    assert error_of(forged)["details"]["field"] == "cursor"
 
 
 async def test_a_cursor_belongs_to_its_caller(project: Project, db: str) -> None:
-    """Another member presenting my next_cursor gets 404, and I can still continue it."""
+    """Another member presenting my next_cursor gets 400, and I can still continue it."""
     await insert(project, db, "c", [{"_id": i} for i in range(10)])
     first = await project.get("developer", db, "collections", "c", "documents", limit=4)
     cursor = first.json()["next_cursor"]
     stolen = await project.get("viewer", db, "collections", "c", "documents", cursor=cursor)
-    assert stolen.status_code == 404
+    assert stolen.status_code == 400
+    assert "not given to this caller" in error_of(stolen)["message"]
     mine = await project.get("developer", db, "collections", "c", "documents", cursor=cursor, limit=4)
     assert mine.status_code == 200
     assert len(mine.json()["data"]) == 4

@@ -264,3 +264,33 @@ async def test_javascript_passes_when_the_operator_enables_it(system: System, pr
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await system.mongo.FindDocuments(request, metadata=system.metadata())
     assert from_rpc_error(caught.value).details["operator"] == "$where"
+
+
+async def test_a_call_past_its_grpc_deadline_is_logged_deadline_exceeded(
+    system: System, project_ref: str, slow_collection: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the caller's gRPC deadline runs out before mongo-svc's own time limit, the caller gets
+    DEADLINE_EXCEEDED and mongo-svc's access log line says DEADLINE_EXCEEDED, not OK."""
+    caplog.set_level("INFO", logger="udb.access")
+    target = common_pb2.ConnectionTarget(project_ref=project_ref)
+    metadata = (*system.metadata(), ("x-request-id", f"late-{uuid.uuid4().hex[:8]}"))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await system.mongo.FindDocuments(
+            mongo_pb2.FindDocumentsRequest(
+                target=target, database=slow_collection, collection="big", sort='{"key": -1, "pad": 1}', count=True
+            ),
+            metadata=metadata,
+            timeout=0.3,
+        )
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    request_id = metadata[-1][1]
+    for _ in range(50):
+        lines = [
+            r
+            for r in caplog.records
+            if getattr(r, "request_id", "") == request_id and getattr(r, "method", "").endswith("/FindDocuments")
+        ]
+        if lines:
+            break
+        await asyncio.sleep(0.05)
+    assert [line.code for line in lines] == ["DEADLINE_EXCEEDED"]  # type: ignore[attr-defined]

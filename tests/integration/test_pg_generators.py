@@ -13,8 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from harness import System
-from postgres_meta_harness import database_with, postgres_meta, postgres_meta_test_schema
-from test_pg_catalog import SCHEMA as SHOP_SCHEMA
+from pg_meta import SHOP_SQL, database_with, postgres_meta, postgres_meta_test_schema
 
 pytestmark = pytest.mark.integration
 
@@ -66,7 +65,7 @@ async def meta_test_db(system: System) -> AsyncIterator[tuple[str, str, str]]:
 
 @pytest_asyncio.fixture(scope="module")
 async def shop_db(system: System) -> AsyncIterator[tuple[str, str, str]]:
-    db_url = await database_with(system, "typegen_shop", [SHOP_SCHEMA])
+    db_url = await database_with(system, "typegen_shop", [path.read_text() for path in SHOP_SQL])
     yield (db_url, *(await _project(system, db_url)))
 
 

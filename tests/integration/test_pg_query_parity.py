@@ -14,7 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from harness import System
-from postgres_meta_harness import database_with, postgres_meta, postgres_meta_test_schema
+from pg_meta import database_with, postgres_meta, postgres_meta_test_schema
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres_meta]
 

@@ -9,13 +9,10 @@ import base64
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,7 +20,7 @@ import devstack
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
-from harness import Servers, System
+from harness import OwnRedis, Servers, System, eventually, redis_numsub
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -503,17 +500,6 @@ async def websocket(url: str, **options: Any) -> AsyncIterator[ClientConnection]
         yield ws
 
 
-async def numsub(direct: redis.Redis, channel: str) -> int:
-    return int(dict(await direct.pubsub_numsub(channel)).get(channel.encode(), 0))
-
-
-async def eventually(predicate: Any, limit_s: float = 10.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_websocket_subscribe_receives_channel_and_pattern_messages(
     system: System, rp: RedisProject, prefix: str
 ) -> None:
@@ -525,7 +511,7 @@ async def test_websocket_subscribe_receives_channel_and_pattern_messages(
     async with websocket(url) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert first == {"type": "subscribe", "channels": [channel], "patterns": [f"{prefix}ev.*"]}
-        assert await numsub(rp.direct, channel) == 1
+        assert await redis_numsub(rp.direct, channel) == 1
         published = await call(system, rp, "POST", "pubsub/publish", {"channel": channel, "message": "hello"})
         assert published.json() == {"receivers": 1}
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -535,7 +521,7 @@ async def test_websocket_subscribe_receives_channel_and_pattern_messages(
         assert message["pattern"] == base64.b64encode(f"{prefix}ev.*".encode()).decode()
         assert message["encoding"] == "base64"
         assert base64.b64decode(message["data"]) == b"\xff\xfe"
-    await eventually(lambda: _is_zero(numsub(rp.direct, channel)))
+    await eventually(lambda: _is_zero(redis_numsub(rp.direct, channel)))
 
 
 async def drain(ws: ClientConnection) -> None:
@@ -578,9 +564,9 @@ async def test_slow_websocket_client_is_closed_not_buffered(
 ) -> None:
     """A client that stops reading is closed with 1013 and a reason once its bounded queue overflows,
     and its Redis subscription goes away."""
-    from gateway.routes import redis as redis_routes
+    from gateway.routes import redis_pubsub
 
-    monkeypatch.setattr(redis_routes, "MAX_QUEUED_MESSAGES", 8)
+    monkeypatch.setattr(redis_pubsub, "MAX_QUEUED_MESSAGES", 8)
     channel = f"{prefix}flood"
     url = ws_url(system, rp, f"channels={quote(channel)}&access_token={system.token(rp.viewer)}")
     payload = base64.b64encode(os.urandom(192 * 1024)).decode()
@@ -589,11 +575,11 @@ async def test_slow_websocket_client_is_closed_not_buffered(
         # Never read: the socket buffers fill, the gateway's send blocks and its queue overflows.
         for _ in range(400):
             await rp.direct.publish(channel, payload)
-            if await numsub(rp.direct, channel) == 0:
+            if await redis_numsub(rp.direct, channel) == 0:
                 break
         with pytest.raises(ConnectionClosed) as closed:
             await drain(ws)
-    await eventually(lambda: _is_zero(numsub(rp.direct, channel)), limit_s=20)
+    await eventually(lambda: _is_zero(redis_numsub(rp.direct, channel)), limit_s=20)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1013
     assert "too slow" in closed.value.rcvd.reason
@@ -669,40 +655,6 @@ async def test_no_raw_command_route_and_no_dangerous_command_is_issued(system: S
 # ---- availability -------------------------------------------------------------------------
 
 
-@dataclass
-class OwnRedis:
-    """A Redis of this test's own, to stop and start."""
-
-    port: int
-    workdir: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                *(devstack.find_binary("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        devstack.wait_for_port(self.port, None, "redis", self.workdir / "log")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(10)
-            self.process = None
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(devstack.free_port(), tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
 async def test_redis_restart_is_reconnected_without_restarting_the_service(system: System, own_redis: OwnRedis) -> None:
     """With Redis stopped, calls fail fast with 503; once it is back, the next call works again."""
     ref, owner = await system.new_project()
@@ -725,7 +677,8 @@ async def test_redis_restart_is_reconnected_without_restarting_the_service(syste
 
 
 async def test_websocket_subscription_survives_a_redis_restart(system: System, own_redis: OwnRedis) -> None:
-    """A subscription's own connection reconnects and resubscribes when Redis comes back."""
+    """The shared subscription reconnects and subscribes again when Redis comes back; the client
+    is told (a "resubscribe" frame: messages published meanwhile were missed) and gets the next."""
     ref, owner = await system.new_project()
     await system.add_connection(ref, owner, "redis", {"identifier": "own", "host": "127.0.0.1", "port": own_redis.port})
     url = f"ws://127.0.0.1:{system.ports['gateway']}/api/platform/redis/{ref}/pubsub/subscribe"
@@ -736,18 +689,13 @@ async def test_websocket_subscription_survives_a_redis_restart(system: System, o
             own_redis.stop()
             await asyncio.sleep(0.3)
             own_redis.start()
-            await eventually(lambda: _is_one(numsub(direct, "c")), limit_s=15)
+            again = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            assert again == {"type": "resubscribe", "channels": ["c"], "patterns": []}
+            assert await redis_numsub(direct, "c") == 1
             await direct.publish("c", "back")
             assert json.loads(await asyncio.wait_for(ws.recv(), 10))["data"] == "back"
     finally:
         await direct.aclose()
-
-
-async def _is_one(value: Any) -> bool:
-    try:
-        return await value == 1
-    except redis.ConnectionError:
-        return False
 
 
 async def test_redis_that_is_down_is_503_promptly(system: System) -> None:

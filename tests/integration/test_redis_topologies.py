@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import subprocess
 import time
 import uuid
@@ -13,6 +15,7 @@ import devstack
 import pytest
 import redis.asyncio as redis
 from harness import System
+from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +187,35 @@ async def test_sentinel_connection_finds_the_master(system: System, sentinel_por
         await direct.aclose()
     assert (await system.http.get(f"/redis/{ref}/keys/{name}", headers=headers)).json()["value"] == "via"
     assert (await system.http.get(f"/redis/{ref}/stats", headers=headers)).status_code == 200
+
+
+@pytest.mark.parametrize("topology", ["cluster", "sentinel"])
+async def test_websocket_subscription_on_a_cluster_or_sentinel_connection(
+    system: System, topology: str, request: pytest.FixtureRequest
+) -> None:
+    """A WebSocket subscribes through a Cluster connection (classic SUBSCRIBE on one node, which
+    gets every PUBLISH of the cluster) or a Sentinel one (the master), and receives what the
+    publish route sends."""
+    if topology == "cluster":
+        port = request.getfixturevalue("cluster_ports")[0]
+        options: dict[str, Any] = {"cluster": True}
+    else:
+        port = request.getfixturevalue("sentinel_port")[0]
+        options = {"sentinel_master": "mymaster"}
+    ref, owner = await system.new_project()
+    await system.add_connection(
+        ref, owner, "redis", {"identifier": topology, "host": "127.0.0.1", "port": port, "options": options}
+    )
+    url = (
+        f"ws://127.0.0.1:{system.ports['gateway']}/api/platform/redis/{ref}/pubsub/subscribe"
+        f"?channels=orders,audit&access_token={system.token(owner)}"
+    )
+    async with connect(url, compression=None, proxy=None, open_timeout=10) as ws:
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "subscribe"
+        for channel in ("orders", "audit"):  # channels of different hash slots
+            published = await system.http.post(
+                f"/redis/{ref}/pubsub/publish", json={"channel": channel, "message": "m"}, headers=system.headers(owner)
+            )
+            assert published.json() == {"receivers": 1}
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert (frame["channel"], frame["data"]) == (channel, "m")

@@ -14,7 +14,7 @@ import pytest
 from mongo_svc import ejson
 from mongo_svc.cursors import CursorRegistry, CursorScope, PagedCursor
 
-from udb.errors import NotFound
+from udb.errors import InvalidArgument, NotFound
 
 
 class ListCursor:
@@ -158,6 +158,40 @@ async def test_the_least_recently_used_cursor_goes_when_the_registry_is_full() -
     assert [c.closed for c in cursors] == [True, False, False]
     with pytest.raises(NotFound):
         registry.take(tokens[0], SCOPE)
+
+
+async def test_a_connection_holds_at_most_its_share_of_cursors() -> None:
+    """Past max_per_connection the least recently used cursor of that connection is closed, while
+    other connections' cursors stay; a cursor taken and parked again counts as recently used."""
+    registry = CursorRegistry(max_open=100, max_per_connection=2)
+    other = CursorScope("user-1", "proj", "c2")
+    other_pages, other_cursor = paged(3)
+    await registry.park(await registry.open(other_pages, other, "c", KeepAlive().hold()))
+    cursors, tokens = [], []
+    for _ in range(2):
+        pages, cursor = paged(3)
+        cursors.append(cursor)
+        tokens.append(await registry.park(await registry.open(pages, SCOPE, "c", KeepAlive().hold())))
+    # The first is used again, so the second is now the least recently used of c1.
+    tokens[0] = await registry.park(registry.take(tokens[0], SCOPE))
+    pages, cursor = paged(3)
+    cursors.append(cursor)
+    await registry.park(await registry.open(pages, SCOPE, "c", KeepAlive().hold()))
+    assert [c.closed for c in cursors] == [False, True, False]
+    assert other_cursor.closed is False
+    assert registry.open_on("c1") == 2
+    with pytest.raises(NotFound):
+        registry.take(tokens[1], SCOPE)
+
+
+async def test_a_cursor_continues_its_own_collection_only() -> None:
+    """take() with another database or collection is InvalidArgument and leaves the cursor parked."""
+    registry = CursorRegistry()
+    pages, _ = paged(3)
+    token = await registry.park(await registry.open(pages, SCOPE, "c", KeepAlive().hold(), ("db", "coll")))
+    with pytest.raises(InvalidArgument):
+        registry.take(token, SCOPE, ("db", "other"))
+    assert registry.take(token, SCOPE, ("db", "coll")).cursor is pages
 
 
 async def test_idle_cursors_are_closed_after_the_timeout() -> None:

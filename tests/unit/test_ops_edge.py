@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import grpc
 import httpx
 import pytest
-from gateway.audit import AuditLog, describe, outcome_of
+from gateway.audit import BODY_TARGETS, AuditLog, describe, outcome_of
 from gateway.errors import error_response
 from gateway.middleware import GuardMiddleware, RateLimiter, RouteClass, classify, clean_request_id
 from gateway.settings import DEFAULT_READ_LIMIT, RateLimit, Settings
@@ -182,6 +182,12 @@ def test_rate_limit_settings_are_read_per_class() -> None:
         ),
         ("POST", "/organizations", {}, ("platform", "organization.create", "")),
         ("GET", "/projects/{ref}/audit", {"ref": "r"}, ("platform", "audit.read", "")),
+        ("POST", "/pg-meta/{ref}/tables", {"ref": "r"}, ("postgres", "table.create", "")),
+        ("PATCH", "/pg-meta/{ref}/columns/{key}", {"ref": "r", "key": "1.2"}, ("postgres", "column.update", "1.2")),
+        ("DELETE", "/pg-meta/{ref}/policies/{key}", {"ref": "r", "key": "7"}, ("postgres", "policy.delete", "7")),
+        ("DELETE", "/pg-meta/{ref}/extensions/{key}", {"ref": "r", "key": "x"}, ("postgres", "extension.delete", "x")),
+        ("POST", "/pg-meta/{ref}/column-privileges", {"ref": "r"}, ("postgres", "column_privilege.grant", "")),
+        ("DELETE", "/pg-meta/{ref}/table-privileges", {"ref": "r"}, ("postgres", "table_privilege.revoke", "")),
     ],
 )
 def test_audit_events_are_described_from_the_route(
@@ -189,6 +195,20 @@ def test_audit_events_are_described_from_the_route(
 ) -> None:
     """Engine, operation and target come from the route template and its parameters, for any route."""
     assert describe(method, template, params) == expected
+
+
+def test_audit_targets_are_named_from_the_body_never_its_values() -> None:
+    """A create's target is the name it makes (a table's schema.name, postgres-meta's default
+    schema public), a grant's the relations or columns and grantees; a role's password is never
+    read."""
+    assert BODY_TARGETS["table.create"]({"name": "t", "comment": "c"}) == "public.t"
+    assert BODY_TARGETS["policy.create"]({"schema": "s", "table": "t", "name": "p"}) == "s.t.p"
+    assert BODY_TARGETS["column.create"]({"table_id": 5, "name": "c", "type": "int"}) == "5.c"
+    assert BODY_TARGETS["role.create"]({"name": "r", "password": "secret"}) == "r"
+    grants = [{"relation_id": 5, "grantee": "a"}, {"relation_id": 6, "grantee": "b"}]
+    assert BODY_TARGETS["table_privilege.grant"](grants) == "5:a,6:b"
+    assert BODY_TARGETS["table.create"]([1]) == BODY_TARGETS["table.create"]({"schema": "s"}) == ""
+    assert BODY_TARGETS["member.add"]({"user_id": "u"}) == "u"
 
 
 def test_outcomes_are_api_error_codes() -> None:

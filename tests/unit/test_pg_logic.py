@@ -6,7 +6,7 @@ import asyncio
 
 import asyncpg
 import pytest
-from pg_svc.catalog import SYSTEM_SCHEMAS, schema_filter
+from pg_svc.catalog.scope import SYSTEM_SCHEMAS, list_scope
 from pg_svc.clients import translate
 from pg_svc.flights import Flights
 from pg_svc.query import Limits
@@ -62,11 +62,17 @@ def test_statement_kinds(sql: str, kind: Kind) -> None:
 
 def test_schema_filter_follows_postgres_meta() -> None:
     """Included schemas win; otherwise excluded ones plus the system schemas; 0 means no page."""
-    assert schema_filter(pg_pb2.CatalogFilter()).as_args() == (None, list(SYSTEM_SCHEMAS), None, None)
+    assert list_scope(pg_pb2.CatalogFilter()).args == (None, list(SYSTEM_SCHEMAS), None, None)
     both = pg_pb2.CatalogFilter(included_schemas=["a"], excluded_schemas=["b"], limit=5, offset=0)
-    assert schema_filter(both).as_args() == (["a"], [], 5, None)
+    assert list_scope(both).args == (["a"], [], 5, None)
     system = pg_pb2.CatalogFilter(include_system_schemas=True, excluded_schemas=["b"], offset=3)
-    assert schema_filter(system).as_args() == (None, ["b"], None, 3)
+    assert list_scope(system).args == (None, ["b"], None, 3)
+    assert list_scope(pg_pb2.CatalogFilter(excluded_schemas=["b"]), system_schemas=True).args == (
+        None,
+        ["b"],
+        None,
+        None,
+    )
 
 
 def test_driver_errors_translate_with_details() -> None:

@@ -38,17 +38,76 @@ OPERATION_OVERRIDES: dict[tuple[str, str], str] = {
     ("DELETE", "/projects/*/members/*"): "member.remove",
     ("POST", "/pg-meta/*/query"): "sql.query",
     ("GET", "/projects/*/audit"): "audit.read",
+    ("POST", "/pg-meta/*/column-privileges"): "column_privilege.grant",
+    ("DELETE", "/pg-meta/*/column-privileges"): "column_privilege.revoke",
+    ("POST", "/pg-meta/*/table-privileges"): "table_privilege.grant",
+    ("DELETE", "/pg-meta/*/table-privileges"): "table_privilege.revoke",
 }
 
-#: Operations whose target is named in the request body (the name of what is created), and the
-#: field that names it. Only names: a document's or a message's fields are values, never read.
-BODY_TARGETS: dict[str, str] = {
-    "member.add": "user_id",
-    "connection.create": "identifier",
-    "organization.create": "slug",
-    "project.create": "ref",
-    "collection.create": "name",
-    "pubsub.publish": "channel",
+#: A request body's JSON -> the name of the target it writes ("" when it names none).
+BodyTarget = Callable[[Any], str]
+
+
+def _field(name: str) -> BodyTarget:
+    """The body's string field ``name``."""
+
+    def target(document: Any) -> str:
+        value = document.get(name) if isinstance(document, dict) else None
+        return value if isinstance(value, str) else ""
+
+    return target
+
+
+def _joined(*names: str, schema: bool = False) -> BodyTarget:
+    """The body's fields ``names`` joined by dots, after its schema (postgres-meta's default,
+    public) when ``schema``: ``public.users``, ``16384.email``."""
+
+    def target(document: Any) -> str:
+        if not isinstance(document, dict):
+            return ""
+        parts = [document.get("schema") or "public"] if schema else []
+        parts.extend(document.get(name) for name in names)
+        if not all(isinstance(part, str | int) and not isinstance(part, bool) for part in parts):
+            return ""
+        return ".".join(str(part) for part in parts)
+
+    return target
+
+
+def _grants(key: str) -> BodyTarget:
+    """What an array of grants or revokes touches: ``<relation or column id>:<grantee>`` each."""
+
+    def target(document: Any) -> str:
+        if not isinstance(document, list):
+            return ""
+        items = [item for item in document if isinstance(item, dict)]
+        return ",".join(f"{item.get(key)}:{item.get('grantee')}" for item in items)
+
+    return target
+
+
+#: Operations whose target is named in the request body (the name of what is created). Only
+#: names: a document's or a message's fields are values, and a role's password is never read.
+BODY_TARGETS: dict[str, BodyTarget] = {
+    "member.add": _field("user_id"),
+    "connection.create": _field("identifier"),
+    "organization.create": _field("slug"),
+    "project.create": _field("ref"),
+    "collection.create": _field("name"),
+    "pubsub.publish": _field("channel"),
+    "table.create": _joined("name", schema=True),
+    "function.create": _joined("name", schema=True),
+    "policy.create": _joined("table", "name", schema=True),
+    "trigger.create": _joined("table", "name", schema=True),
+    "column.create": _joined("table_id", "name"),
+    "schema.create": _field("name"),
+    "extension.create": _field("name"),
+    "publication.create": _field("name"),
+    "role.create": _field("name"),
+    "column_privilege.grant": _grants("column_id"),
+    "column_privilege.revoke": _grants("column_id"),
+    "table_privilege.grant": _grants("relation_id"),
+    "table_privilege.revoke": _grants("relation_id"),
 }
 
 _ITEM_VERBS = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}

@@ -10,13 +10,14 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.requests import HTTPConnection
 
+from gateway.pubsub import PubSubHub
 from gateway.settings import Settings
 from udb.auth import Principal, ServiceCredentials, TokenVerifier, bearer_token
 from udb.clients import bearer_metadata, insecure_channel
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, Unauthenticated
 from udb.mongo.v1 import mongo_pb2_grpc
-from udb.pg.v1 import pg_pb2_grpc
+from udb.pg.v1 import catalog_pb2_grpc, pg_pb2_grpc
 from udb.redis.v1 import redis_pb2_grpc
 from udb.registry.v1 import registry_pb2_grpc
 from udb.registry_client import Access, RegistryClient
@@ -52,14 +53,17 @@ class Backends:
         self.redis = redis_pb2_grpc.RedisServiceStub(self.channels["redis-svc"])
         self.mongo = mongo_pb2_grpc.MongoServiceStub(self.channels["mongo-svc"])
         self.pg = pg_pb2_grpc.PgServiceStub(self.channels["pg-svc"])
+        self.pg_catalog = catalog_pb2_grpc.PgCatalogServiceStub(self.channels["pg-svc"])
         self.access = RegistryClient(
             self.channels["registry"], self.credentials, membership_ttl_s=settings.membership_cache_ttl_s
         )
+        self.pubsub = PubSubHub(self.redis, self.credentials, self.access, share=settings.pubsub_share_streams)
 
     async def start(self) -> None:
         await self.access.start()
 
     async def close(self) -> None:
+        await self.pubsub.close()
         await self.access.close()
         for channel in self.channels.values():
             await channel.close(None)

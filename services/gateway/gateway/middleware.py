@@ -374,9 +374,9 @@ class GuardMiddleware:
         params: Mapping[str, Any] = scope.get("path_params", {})
         engine, operation, target = describe(method, template, params)
         project_ref = str(params.get("ref", ""))
-        field = BODY_TARGETS.get(operation)
-        if field is not None:
-            named = body.json_field(field)
+        target_of = BODY_TARGETS.get(operation)
+        if target_of is not None:
+            named = target_of(body.json_document())
             if named:
                 target = named
                 if operation == "project.create":
@@ -426,13 +426,11 @@ class _BodyLimit:
                 self._complete = not message.get("more_body", False)
         return message
 
-    def json_field(self, name: str) -> str:
-        """A string field of the JSON body, when the body was read whole and small."""
+    def json_document(self) -> Any:
+        """The JSON body, when it was read whole and small (None otherwise)."""
         if not self._complete:
-            return ""
+            return None
         try:
-            document = orjson.loads(b"".join(self._chunks))
+            return orjson.loads(b"".join(self._chunks))
         except orjson.JSONDecodeError:
-            return ""
-        value = document.get(name) if isinstance(document, dict) else None
-        return value if isinstance(value, str) else ""
+            return None

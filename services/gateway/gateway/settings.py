@@ -69,6 +69,9 @@ class Settings:
     audit_queue_max: int = 50_000
     #: Where ``python -m gateway`` serves Prometheus metrics ("" for nowhere).
     metrics_address: str = ""
+    #: Pub/sub WebSockets of one target share one redis-svc stream; false gives each its own
+    #: (to measure what sharing saves: bench/bench_pubsub.py).
+    pubsub_share_streams: bool = True
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -101,6 +104,7 @@ class Settings:
             gzip_min_bytes=env.int("GZIP_MIN_BYTES", 1024),
             gzip_level=env.int("GZIP_LEVEL", 6),
             audit_enabled=env.bool("AUDIT_ENABLED", True),
+            pubsub_share_streams=env.bool("PUBSUB_SHARE_STREAMS", True),
             audit_batch_size=env.int("AUDIT_BATCH_SIZE", 200),
             audit_flush_interval_s=env.float("AUDIT_FLUSH_INTERVAL_S", 1.0),
             audit_queue_max=env.int("AUDIT_QUEUE_MAX", 50_000),

@@ -1,9 +1,10 @@
-"""Paging a find or an aggregate: one page at a time from the server cursor, and the open cursors
-that a ``next_cursor`` continues.
+"""Paging an aggregate: one page at a time from its server cursor, and the open cursors that an
+aggregate's ``next_cursor`` continues (a find needs none: see :mod:`mongo_svc.finds`).
 
 A page is read from the cursor document by document and stops at the page's document count or
-byte limit, so nothing beyond the server's current batch and the page is ever held. Continuing a
-cursor costs one batch however deep the page lies (a skip would cost the whole prefix).
+byte limit, so nothing beyond the server's current batch and the page is ever held. A cursor is
+closed as soon as a page finds it exhausted; the others are bounded per connection record and in
+the process (the least recently used is closed first) and closed when idle.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pymongo.asynchronous.command_cursor import AsyncCommandCursor
 from pymongo.asynchronous.cursor import AsyncCursor
 
 from mongo_svc import ejson
-from udb.errors import NotFound
+from udb.errors import InvalidArgument, NotFound
 
 log = logging.getLogger("mongo_svc.cursors")
 
@@ -97,6 +98,17 @@ class CursorScope:
     connection_id: str
 
 
+class CursorNotFound(NotFound):
+    """No open cursor under that token for this caller."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "cursor not found: it was exhausted, idle too long, closed to make room for newer ones on "
+            "this connection, kept by another replica, or never given to this caller; run the query again",
+            details={"field": "cursor"},
+        )
+
+
 @dataclass(eq=False)
 class ParkedCursor:
     """An open cursor between two pages, with what keeps its pooled client open."""
@@ -105,6 +117,8 @@ class ParkedCursor:
     scope: CursorScope
     #: The pooled client the cursor belongs to; a continuation on another client is refused.
     client: object
+    #: The database and collection it reads.
+    namespace: tuple[str, str] = ("", "")
     keep_alive: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     last_used: float = 0.0
 
@@ -118,26 +132,34 @@ class ParkedCursor:
 
 
 class CursorRegistry:
-    """The open cursors of this process, by opaque token: at most ``max_open`` (the least
-    recently used is closed first), each closed after ``idle_timeout_s`` without a page."""
+    """The open cursors of this process, by opaque token: at most ``max_per_connection`` of one
+    connection record and ``max_open`` in all (past either, the least recently used is closed),
+    each closed after ``idle_timeout_s`` without a page."""
 
     def __init__(
         self,
         *,
-        max_open: int = 1000,
-        idle_timeout_s: float = 300.0,
-        cleanup_interval_s: float = 30.0,
+        max_open: int = 256,
+        max_per_connection: int = 16,
+        idle_timeout_s: float = 60.0,
+        cleanup_interval_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_open = max_open
+        self.max_per_connection = max_per_connection
         self.idle_timeout_s = idle_timeout_s
-        self._cleanup_interval = cleanup_interval_s
+        # Often enough that an idle cursor lives at most a sixth longer than its timeout.
+        self._cleanup_interval = cleanup_interval_s or max(1.0, idle_timeout_s / 6)
         self._clock = clock
         self._parked: OrderedDict[str, ParkedCursor] = OrderedDict()
         self._cleanup_task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._parked)
+
+    def open_on(self, connection_id: str) -> int:
+        """How many cursors of a connection record are open."""
+        return sum(1 for entry in self._parked.values() if entry.scope.connection_id == connection_id)
 
     async def start(self) -> None:
         if self._cleanup_task is None:
@@ -160,9 +182,10 @@ class CursorRegistry:
         scope: CursorScope,
         client: object,
         keep_alive: AbstractAsyncContextManager[Any],
+        namespace: tuple[str, str] = ("", ""),
     ) -> ParkedCursor:
         """A new entry for a cursor that holds more, keeping its client open with ``keep_alive``."""
-        entry = ParkedCursor(cursor, scope, client)
+        entry = ParkedCursor(cursor, scope, client, namespace)
         try:
             await entry.keep_alive.enter_async_context(keep_alive)
         except BaseException:
@@ -172,22 +195,29 @@ class CursorRegistry:
 
     async def park(self, entry: ParkedCursor) -> str:
         """Keeps the entry for its next page; returns the token that continues it."""
+        connection_id = entry.scope.connection_id
+        while self.open_on(connection_id) >= self.max_per_connection:
+            oldest = next(t for t, e in self._parked.items() if e.scope.connection_id == connection_id)
+            log.info("closing the least recently used cursor: too many open on its connection")
+            await self._parked.pop(oldest).close()
         while len(self._parked) >= self.max_open:
-            _, oldest = self._parked.popitem(last=False)
+            _, lru = self._parked.popitem(last=False)
             log.info("closing the least recently used cursor: too many open")
-            await oldest.close()
+            await lru.close()
         token = secrets.token_urlsafe(18)
         entry.last_used = self._clock()
         self._parked[token] = entry
         return token
 
-    def take(self, token: str, scope: CursorScope) -> ParkedCursor:
-        """The entry of a token, removed until parked again (so two pages never race on it)."""
+    def take(self, token: str, scope: CursorScope, namespace: tuple[str, str] | None = None) -> ParkedCursor:
+        """The entry of a token, removed until parked again (so two pages never race on it);
+        InvalidArgument when it reads another database or collection than ``namespace``."""
         entry = self._parked.get(token)
         if entry is None or entry.scope != scope:
-            raise NotFound(
-                "cursor not found: it was exhausted, expired or never given to this caller; run the query again",
-                details={"parameter": "cursor"},
+            raise CursorNotFound()
+        if namespace is not None and entry.namespace != namespace:
+            raise InvalidArgument(
+                "the cursor continues an aggregate of another collection", details={"field": "cursor"}
             )
         del self._parked[token]
         return entry

@@ -17,7 +17,11 @@ SERVICE_NAME = mongo_pb2.DESCRIPTOR.services_by_name["MongoService"].full_name
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
     """mongo-svc bound to ``address``, not started."""
     runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_MONGODB, client_factory(settings), close_client)
-    cursors = CursorRegistry(max_open=settings.max_open_cursors, idle_timeout_s=settings.cursor_idle_timeout_s)
+    cursors = CursorRegistry(
+        max_open=settings.max_open_cursors,
+        max_per_connection=settings.max_cursors_per_connection,
+        idle_timeout_s=settings.cursor_idle_timeout_s,
+    )
     servicer = MongoService(runtime, settings, cursors)
     return build_server(
         settings,
@@ -26,5 +30,5 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         on_start=[runtime.start, cursors.start],
         # Run in reverse: open cursors are killed before their clients close.
         on_stop=[runtime.close, cursors.close],
-        components={"runtime": runtime},
+        components={"runtime": runtime, "cursors": cursors},
     )

@@ -1,8 +1,9 @@
 """mongo-svc's RPCs.
 
-Every operation runs inside ``pymongo.timeout``: the driver sends the remaining time as
-``maxTimeMS`` with each command (so the server stops a runaway query) and bounds the socket
-reads by it. Filters, pipelines, updates and options are parsed from the caller's Extended JSON
+Every operation runs inside ``pymongo.timeout`` (the configured limit, or the caller's gRPC
+deadline when that comes first): the driver sends the remaining time as ``maxTimeMS`` with each
+command (so the server stops a runaway query, or one nobody waits for any more) and bounds the
+socket reads by it. Filters, pipelines, updates and options are parsed from the caller's Extended JSON
 text and checked for server-side JavaScript and write stages before anything is sent.
 """
 
@@ -24,11 +25,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from mongo_svc import ejson
 from mongo_svc.clients import MongoClient, translate
 from mongo_svc.cursors import CursorRegistry, CursorScope, Page, PagedCursor, ServerCursor
+from mongo_svc.find_cursor import CursorSigner, FindCursor, FindQuery, is_find_cursor, signing_key
+from mongo_svc.finds import FindPager
+from mongo_svc.options import INDEX_TYPES, check_aggregate_options, command_options, index_kind_ok
 from mongo_svc.settings import Settings
 from udb.auth import current_principal
 from udb.common.v1 import common_pb2
 from udb.engine import PARSE_ERRORS, Borrowed, EngineRuntime, unreadable_reply
 from udb.errors import AlreadyExists, DeadlineExceeded, InvalidArgument, NotFound, Unavailable
+from udb.interceptors import deadline_var
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 from udb.paging import decode_cursor, encode_cursor, page_limit
 
@@ -39,21 +44,8 @@ VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
 ADMIN = common_pb2.ROLE_ADMIN
 
-#: Aggregate options a caller may set, with the JSON types each takes (maxTimeMS only lowers
-#: the configured limit; comment may be any value).
-AGGREGATE_OPTIONS: dict[str, tuple[type, ...]] = {
-    "allowDiskUse": (bool,),
-    "maxTimeMS": (int,),
-    "collation": (dict,),
-    "let": (dict,),
-    "hint": (str, dict),
-    "comment": (object,),
-    "bypassDocumentValidation": (bool,),
-}
-#: Index types besides the directions 1 and -1.
-INDEX_TYPES = frozenset({"text", "2d", "2dsphere", "hashed"})
-#: Keys of a command document that the driver owns: a caller's options may not set them.
-_RESERVED_OPTION_KEYS = frozenset({"lsid", "txnNumber", "autocommit", "startTransaction", "readConcern"})
+#: How a find's next page is found: by the sort keys of the last document, or by counting.
+_PAGED_BY = {True: "keyset", False: "skip"}
 #: Metadata the server adds to command replies, not part of what the caller asked for.
 _REPLY_METADATA = ("$clusterTime", "operationTime", "$configTime", "$topologyTime")
 
@@ -65,6 +57,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         self.runtime = runtime
         self.settings = settings
         self.cursors = cursors
+        self.finds = FindPager(CursorSigner(signing_key(settings)), max_page_bytes=settings.max_page_bytes)
         self._timeout_s = settings.max_time_ms / 1000
 
     # ---- plumbing -----------------------------------------------------------------------------
@@ -76,7 +69,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         async with self.runtime.borrow(target, role) as borrowed:
             await self._ensure_reachable(borrowed.client, write=role >= DEVELOPER)
             try:
-                with time_limit(self._timeout_s):
+                with time_limit(self._time_left_s()):
                     yield borrowed
             except (pymongo.errors.PyMongoError, bson.errors.BSONError) as exc:
                 raise translate(exc) from None
@@ -87,6 +80,14 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
                 if error is None:
                     raise
                 raise error from None
+
+    def _time_left_s(self) -> float:
+        """The configured limit, or less when the caller's deadline comes first (then the
+        server stops the operation when the caller stops waiting for it)."""
+        deadline = deadline_var.get()
+        if deadline is None:
+            return self._timeout_s
+        return max(0.001, min(self._timeout_s, deadline - time.monotonic()))
 
     async def _ensure_reachable(self, client: MongoClient, *, write: bool) -> None:
         """Fails within the server selection timeout when no known server can serve the call.
@@ -118,9 +119,15 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         return document_id
 
     async def _first_page(
-        self, borrowed: Borrowed[MongoClient], cursor: ServerCursor, limit: int, mode: int
+        self,
+        borrowed: Borrowed[MongoClient],
+        cursor: ServerCursor,
+        limit: int,
+        mode: int,
+        namespace: tuple[str, str],
     ) -> tuple[Page, str]:
-        """The first page of a fresh cursor, and the token of the rest (empty when none)."""
+        """The first page of a fresh server cursor, and the token of the rest (empty when none:
+        the cursor is then closed already)."""
         paged = PagedCursor(cursor)
         try:
             page = await paged.page(limit, self.settings.max_page_bytes, ejson.json_options(mode))
@@ -130,16 +137,18 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         if not page.more:
             return page, ""
         entry = await self.cursors.open(
-            paged, _scope(borrowed), borrowed.client, self.runtime.pools.hold(borrowed.resolved)
+            paged, _scope(borrowed), borrowed.client, self.runtime.pools.hold(borrowed.resolved), namespace
         )
         return page, await self.cursors.park(entry)
 
     async def _next_page(
-        self, target: common_pb2.ConnectionTarget, token: str, limit: int, mode: int
+        self, target: common_pb2.ConnectionTarget, token: str, limit: int, mode: int, namespace: tuple[str, str]
     ) -> tuple[Page, str]:
-        """The next page of an open cursor, and the token of the rest (empty when none)."""
+        """The next page of an open server cursor, and the token of the rest (empty when none)."""
+        if is_find_cursor(token):
+            raise InvalidArgument("the cursor continues a find, not an aggregate", details={"field": "cursor"})
         async with self._borrow(target, VIEWER) as borrowed:
-            entry = self.cursors.take(token, _scope(borrowed))
+            entry = self.cursors.take(token, _scope(borrowed), namespace)
             if entry.client is not borrowed.client:
                 # The connection record changed since: the cursor belongs to a retired client.
                 await entry.close()
@@ -203,7 +212,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         self, request: mongo_pb2.CreateCollectionRequest, context: Context
     ) -> mongo_pb2.Collection:
         name = _required(request.name, "name")
-        options = _command_options(ejson.parse_object(request.options, "options", default={}), "options", "create")
+        options = command_options(ejson.parse_object(request.options, "options", default={}), "options", "create")
         self._refuse_javascript(options, "options")
         async with self._borrow(request.target, DEVELOPER) as borrowed:
             db = _database(borrowed.client, request.database)
@@ -234,27 +243,49 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         self, request: mongo_pb2.FindDocumentsRequest, context: Context
     ) -> mongo_pb2.FindDocumentsResponse:
         limit = page_limit(request.limit)
-        if request.cursor:
-            page, token = await self._next_page(request.target, request.cursor, limit, request.json_mode)
-            return mongo_pb2.FindDocumentsResponse(
-                documents=page.documents, truncated=page.truncated, next_cursor=token
-            )
-        query = ejson.parse_object(request.filter, "filter", default={})
-        projection = ejson.parse_object(request.projection, "projection", default={}) or None
-        sort = ejson.parse_sort(request.sort)
         if request.skip < 0:
             raise InvalidArgument("skip must not be negative", details={"field": "skip"})
-        self._refuse_javascript(query, "filter")
-        self._refuse_javascript(projection, "projection")
+        query = FindQuery(
+            database=request.database,
+            collection=request.collection,
+            filter=ejson.parse_object(request.filter, "filter", default={}),
+            projection=ejson.parse_object(request.projection, "projection", default={}) or None,
+            sort=ejson.parse_sort(request.sort),
+        )
+        after: FindCursor | None = None
+        if request.cursor:
+            after = self.finds.resume(request, query, subject=current_principal().subject)
+            query = after.query
+        self._refuse_javascript(query.filter, "filter")
+        self._refuse_javascript(query.projection, "projection")
         count: int | None = None
         async with self._borrow(request.target, VIEWER) as borrowed:
-            collection = _collection(_database(borrowed.client, request.database), request.collection)
+            connection_id = borrowed.resolved.connection.id
+            if after is not None and after.connection_id != connection_id:
+                raise InvalidArgument("the cursor continues a find on another connection", details={"field": "cursor"})
+            collection = _collection(_database(borrowed.client, query.database), query.collection)
             if request.count:
-                count = await collection.count_documents(query)
-            cursor = collection.find(query, projection, sort=sort, skip=request.skip, batch_size=limit + 1)
-            page, token = await self._first_page(borrowed, cursor, limit, request.json_mode)
+                count = await collection.count_documents(query.filter)
+            page, following = await self.finds.page(
+                collection,
+                query,
+                connection_id=connection_id,
+                limit=limit,
+                options=ejson.json_options(request.json_mode),
+                skip=request.skip,
+                after=after,
+            )
+        token = ""
+        if following is not None:
+            token = self.finds.signer.encode(
+                following, subject=current_principal().subject, project_ref=request.target.project_ref
+            )
         return mongo_pb2.FindDocumentsResponse(
-            documents=page.documents, count=count, truncated=page.truncated, next_cursor=token
+            documents=page.documents,
+            count=count,
+            truncated=page.truncated,
+            next_cursor=token,
+            paged_by=_PAGED_BY[following.after is not None] if following is not None else "",
         )
 
     async def InsertDocuments(
@@ -330,11 +361,13 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
     async def Aggregate(self, request: mongo_pb2.AggregateRequest, context: Context) -> mongo_pb2.AggregateResponse:
         limit = page_limit(request.limit)
         if request.cursor:
-            page, token = await self._next_page(request.target, request.cursor, limit, request.json_mode)
+            page, token = await self._next_page(
+                request.target, request.cursor, limit, request.json_mode, (request.database, request.collection)
+            )
             return mongo_pb2.AggregateResponse(documents=page.documents, truncated=page.truncated, next_cursor=token)
         pipeline = ejson.parse_pipeline(request.pipeline)
         options = ejson.parse_object(request.options, "options", default={})
-        _check_aggregate_options(options)
+        check_aggregate_options(options)
         self._refuse_javascript(pipeline, "pipeline")
         self._refuse_javascript(options.get("let"), "options.let")
         # Writing stages make the pipeline a data write.
@@ -350,7 +383,9 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
             # Nested limits take the earlier deadline: maxTimeMS lowers the limit, never raises it.
             with time_limit(time_limit_s):
                 cursor = await collection.aggregate(pipeline, batchSize=limit + 1, **options)
-                page, token = await self._first_page(borrowed, cursor, limit, request.json_mode)
+                page, token = await self._first_page(
+                    borrowed, cursor, limit, request.json_mode, (request.database, request.collection)
+                )
         return mongo_pb2.AggregateResponse(documents=page.documents, truncated=page.truncated, next_cursor=token)
 
     # ---- indexes ------------------------------------------------------------------------------
@@ -376,12 +411,12 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
         if not keys:
             raise InvalidArgument("keys must name at least one field", details={"field": "keys"})
         for key, kind in keys.items():
-            if not _index_kind_ok(kind):
+            if not index_kind_ok(kind):
                 raise InvalidArgument(
                     f"index key {key!r} must be 1, -1 or one of {', '.join(sorted(INDEX_TYPES))}",
                     details={"field": "keys"},
                 )
-        options = _command_options(ejson.parse_object(request.options, "options", default={}), "options", "key")
+        options = command_options(ejson.parse_object(request.options, "options", default={}), "options", "key")
         self._refuse_javascript(options, "options")
         try:
             spec = IndexModel(list(keys.items()), **options).document
@@ -414,7 +449,7 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
     ) -> common_pb2.ConnectionTestResult:
         async def probe(client: MongoClient) -> str:
             await self._ensure_reachable(client, write=False)
-            with time_limit(self._timeout_s):
+            with time_limit(self._time_left_s()):
                 info = await client.admin.command("buildInfo")
             return str(info.get("version", ""))
 
@@ -466,44 +501,6 @@ def _collection(db: AsyncDatabase[Document], name: str) -> AsyncCollection[Docum
         return db.get_collection(name)
     except pymongo.errors.InvalidName as exc:
         raise InvalidArgument(f"bad collection name: {exc}", details={"field": "collection"}) from None
-
-
-def _command_options(options: Document, what: str, command_key: str) -> Document:
-    """A caller's options for a command document: none may stand for the command itself or a
-    field the driver owns."""
-    for key in options:
-        if key.startswith("$") or key == command_key or key in _RESERVED_OPTION_KEYS:
-            raise InvalidArgument(f"{what} may not set {key!r}", details={"field": what})
-    return options
-
-
-def _check_aggregate_options(options: Mapping[str, Any]) -> None:
-    for key, value in options.items():
-        kinds = AGGREGATE_OPTIONS.get(key)
-        if kinds is None:
-            raise InvalidArgument(
-                f"unknown aggregate option {key!r}; known: {', '.join(sorted(AGGREGATE_OPTIONS))}",
-                details={"field": "options"},
-            )
-        if (isinstance(value, bool) and bool not in kinds and object not in kinds) or not isinstance(value, kinds):
-            names = " or ".join(kind.__name__ for kind in kinds)
-            raise InvalidArgument(f"aggregate option {key} must be a {names}", details={"field": f"options.{key}"})
-    hint = options.get("hint")
-    if hint is not None and not (
-        (isinstance(hint, str) and hint)
-        or (isinstance(hint, dict) and hint and all(map(_index_kind_ok, hint.values())))
-    ):
-        raise InvalidArgument(
-            "hint must be an index name or an index's keys ({field: 1 or -1, ...})", details={"field": "options.hint"}
-        )
-
-
-def _index_kind_ok(kind: Any) -> bool:
-    if isinstance(kind, bool):
-        return False
-    if isinstance(kind, int | float):
-        return kind != 0
-    return kind in INDEX_TYPES
 
 
 def _without_metadata(reply: Document) -> Document:

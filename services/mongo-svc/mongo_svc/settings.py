@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from udb.config import Env, ServiceSettings
+from udb.config import Env, Secret, ServiceSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,10 +22,15 @@ class Settings(ServiceSettings):
     #: A page of a find or aggregate stops before this many bytes of Extended JSON (it always
     #: holds at least one document).
     max_page_bytes: int = 8 * 1024 * 1024
-    #: Open cursors (continued by a page's next_cursor) in this process, and how long one lives
-    #: without a page. MongoDB itself closes an idle cursor after 10 minutes.
-    max_open_cursors: int = 1000
-    cursor_idle_timeout_s: float = 300.0
+    #: Server cursors an aggregate's next_cursor continues (a find's needs none): at most this
+    #: many per connection record and in this process (the least recently used is closed past
+    #: either), each closed after this long without a page.
+    max_cursors_per_connection: int = 16
+    max_open_cursors: int = 256
+    cursor_idle_timeout_s: float = 60.0
+    #: Signs a find's next_cursor; derived from JWT_SECRET (or SERVICE_TOKEN) when unset, so
+    #: that every replica shares it (mongo_svc/find_cursor.py).
+    cursor_key: Secret | None = None
     #: CA bundle (PEM) that TLS connections verify servers against instead of the system's roots
     #: (include public roots too when some deployments use them); set by the operator for
     #: deployments behind a private CA, as records cannot name files on this host.
@@ -41,7 +46,9 @@ class Settings(ServiceSettings):
             max_time_ms=env.int("MONGO_MAX_TIME_MS", 30_000),
             allow_javascript=env.bool("MONGO_ALLOW_JAVASCRIPT", False),
             max_page_bytes=env.int("MONGO_MAX_PAGE_BYTES", 8 * 1024 * 1024),
-            max_open_cursors=env.int("MONGO_MAX_OPEN_CURSORS", 1000),
-            cursor_idle_timeout_s=env.float("MONGO_CURSOR_IDLE_TIMEOUT_S", 300.0),
+            max_cursors_per_connection=env.int("MONGO_MAX_CURSORS_PER_CONNECTION", 16),
+            max_open_cursors=env.int("MONGO_MAX_OPEN_CURSORS", 256),
+            cursor_idle_timeout_s=env.float("MONGO_CURSOR_IDLE_TIMEOUT_S", 60.0),
+            cursor_key=env.secret("MONGO_CURSOR_KEY"),
             tls_ca_file=env.optional("MONGO_TLS_CA_FILE"),
         )

@@ -11,9 +11,9 @@ import asyncpg
 import grpc
 import orjson
 
-from pg_svc import catalog
+from pg_svc.catalog_reader import CatalogReader
 from pg_svc.clients import translate
-from pg_svc.flights import Flights
+from pg_svc.pooled import pooled_connection
 from pg_svc.query import Limits, StatementError, run
 from pg_svc.settings import Settings
 from pg_svc.sql_errors import query_error
@@ -21,15 +21,8 @@ from pg_svc.typegen import generate as typegen
 from pg_svc.viewer import ViewerPools
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
-from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument
+from udb.errors import DatabaseError, DeadlineExceeded, Internal, InvalidArgument
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc
-from udb.pool import record_version
-from udb.registry.v1 import registry_pb2
-from udb.registry_client import Access
-
-#: Errors of a pooled connection that died while idle (a restarted server): a catalogue read
-#: is tried once more on a fresh connection.
-_CONNECTION_LOST = (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, ConnectionError)
 
 
 class PgService(pg_pb2_grpc.PgServiceServicer):
@@ -38,7 +31,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
     def __init__(self, runtime: EngineRuntime[asyncpg.Pool], settings: Settings) -> None:
         self.runtime = runtime
         self.settings = settings
-        self._flights: Flights[str] = Flights()
+        self._catalog = CatalogReader(runtime, settings)
         self.viewers = ViewerPools(settings, acquire_timeout_s=settings.connect_timeout_s)
         runtime.registry.add_listener(self.viewers.invalidate)
 
@@ -47,22 +40,6 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
 
     async def close(self) -> None:
         await self.viewers.close()
-
-    @contextlib.asynccontextmanager
-    async def _connection(
-        self, target: common_pb2.ConnectionTarget, required_role: int
-    ) -> AsyncIterator[tuple[asyncpg.pool.PoolConnectionProxy, Access]]:
-        """A pooled connection to the target's database, after the access check."""
-        async with self.runtime.borrow(target, required_role) as borrowed:
-            pool = borrowed.client
-            try:
-                connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
-            try:
-                yield connection, borrowed.access
-            finally:
-                await pool.release(connection)
 
     @contextlib.asynccontextmanager
     async def _sql_connection(
@@ -75,50 +52,8 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 async with self.viewers.connection(borrowed) as connection:
                     yield connection, True
                 return
-            try:
-                connection = await borrowed.client.acquire(timeout=self.settings.connect_timeout_s)
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
-            try:
+            async with pooled_connection(borrowed.client, self.settings.connect_timeout_s) as connection:
                 yield connection, False
-            finally:
-                await borrowed.client.release(connection)
-
-    async def _catalog(self, target: common_pb2.ConnectionTarget, sql: str, *args: Any) -> str:
-        """One catalogue query's JSON text (any member may read the catalogue). Equal questions
-        about one database, asked at the same time, share one query (see :mod:`pg_svc.flights`)."""
-        _, resolved = await self.runtime.resolve(target, common_pb2.ROLE_VIEWER)
-        key = (
-            resolved.connection.id,
-            record_version(resolved.connection),
-            sql,
-            tuple(tuple(arg) if isinstance(arg, list) else arg for arg in args),
-        )
-        return await self._flights.run(key, lambda: self._fetch_catalog(resolved, sql, args))
-
-    async def _fetch_catalog(self, resolved: registry_pb2.ResolvedConnection, sql: str, args: tuple[Any, ...]) -> str:
-        for attempt in (1, 2):
-            try:
-                async with self.runtime.pools.acquire(resolved) as pool:
-                    try:
-                        connection = await pool.acquire(timeout=self.settings.connect_timeout_s)
-                    except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                        raise translate(exc) from None
-                    try:
-                        text: str = await connection.fetchval(sql, *args, timeout=self._limits(0).backstop_s)
-                        return text
-                    finally:
-                        await pool.release(connection)
-            except DatabaseError:
-                raise
-            except _CONNECTION_LOST as exc:
-                if attempt == 2:
-                    raise translate(exc) from None
-            except TimeoutError:
-                raise DeadlineExceeded("the catalogue query ran past its time limit") from None
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
-        raise AssertionError("unreachable")
 
     def _limits(self, requested_ms: int) -> Limits:
         configured = int(self.settings.statement_timeout_s * 1000)
@@ -160,79 +95,6 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 raise translate(exc) from None
         return pg_pb2.QueryResponse(rows=result.rows.decode(), truncated=result.truncated, row_count=result.row_count)
 
-    async def ListSchemas(
-        self, request: pg_pb2.ListSchemasRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListSchemasResponse:
-        args = catalog.schema_filter(request.filter).as_args()
-        schemas = await self._catalog(request.target, catalog.SCHEMAS, *args, request.filter.include_system_schemas)
-        return pg_pb2.ListSchemasResponse(schemas=schemas)
-
-    async def ListTables(
-        self, request: pg_pb2.ListTablesRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListTablesResponse:
-        include_columns = request.include_columns if request.HasField("include_columns") else True
-        sql = catalog.tables(include_columns=include_columns)
-        tables = await self._catalog(request.target, sql, *catalog.schema_filter(request.filter).as_args())
-        return pg_pb2.ListTablesResponse(tables=tables)
-
-    async def ListColumns(
-        self, request: pg_pb2.ListColumnsRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListColumnsResponse:
-        args = catalog.schema_filter(request.filter).as_args()
-        return pg_pb2.ListColumnsResponse(columns=await self._catalog(request.target, catalog.COLUMNS, *args))
-
-    async def ListViews(
-        self, request: pg_pb2.ListViewsRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListViewsResponse:
-        include_columns = request.include_columns if request.HasField("include_columns") else True
-        sql = catalog.views(include_columns=include_columns)
-        views = await self._catalog(request.target, sql, *catalog.schema_filter(request.filter).as_args())
-        return pg_pb2.ListViewsResponse(views=views)
-
-    async def ListMaterializedViews(
-        self, request: pg_pb2.ListMaterializedViewsRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListMaterializedViewsResponse:
-        include_columns = request.include_columns if request.HasField("include_columns") else False
-        sql = catalog.materialized_views(include_columns=include_columns)
-        # postgres-meta leaves no system schema out of this list.
-        catalog_filter = pg_pb2.CatalogFilter()
-        catalog_filter.CopyFrom(request.filter)
-        catalog_filter.include_system_schemas = True
-        views = await self._catalog(request.target, sql, *catalog.schema_filter(catalog_filter).as_args())
-        return pg_pb2.ListMaterializedViewsResponse(materialized_views=views)
-
-    async def ListPolicies(
-        self, request: pg_pb2.ListPoliciesRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListPoliciesResponse:
-        args = catalog.schema_filter(request.filter).as_args()
-        return pg_pb2.ListPoliciesResponse(policies=await self._catalog(request.target, catalog.POLICIES, *args))
-
-    async def ListTriggers(
-        self, request: pg_pb2.ListTriggersRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListTriggersResponse:
-        args = catalog.schema_filter(request.filter).as_args()
-        return pg_pb2.ListTriggersResponse(triggers=await self._catalog(request.target, catalog.TRIGGERS, *args))
-
-    async def ListExtensions(
-        self, request: pg_pb2.ListExtensionsRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListExtensionsResponse:
-        page = catalog.schema_filter(request.filter)
-        extensions = await self._catalog(request.target, catalog.EXTENSIONS, page.limit, page.offset)
-        return pg_pb2.ListExtensionsResponse(extensions=extensions)
-
-    async def ListTypes(
-        self, request: pg_pb2.ListTypesRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListTypesResponse:
-        args = catalog.schema_filter(request.filter).as_args()
-        types = await self._catalog(request.target, catalog.TYPES, *args, request.include_array_types)
-        return pg_pb2.ListTypesResponse(types=types)
-
-    async def ListFunctions(
-        self, request: pg_pb2.ListFunctionsRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pg_pb2.ListFunctionsResponse:
-        args = catalog.schema_filter(request.filter).as_args()
-        return pg_pb2.ListFunctionsResponse(functions=await self._catalog(request.target, catalog.FUNCTIONS, *args))
-
     async def TestConnection(
         self, request: pg_pb2.TestConnectionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.ConnectionTestResult:
@@ -248,12 +110,13 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         self, request: pg_pb2.GenerateTypesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pg_pb2.GenerateTypesResponse:
         typegen.check(request)
-        document = await self._catalog(
+        document = await self._catalog.read(
             request.target,
             typegen.QUERY,
-            list(request.included_schemas) or None,
-            list(request.excluded_schemas) or None,
+            (list(request.included_schemas) or None, list(request.excluded_schemas) or None),
         )
+        if document is None:
+            raise Internal("the type generator's query answered nothing")
         # Templating a large schema takes a while: off the event loop.
         text = await asyncio.to_thread(typegen.generate, request, document)
         return pg_pb2.GenerateTypesResponse(text=text)

@@ -17,9 +17,9 @@ connection elsewhere; TLS still presents and verifies the host's name.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import redis.asyncio as redis
 import redis.exceptions as rex
@@ -32,7 +32,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from redis_svc.settings import Settings
 from udb.dialing import DialGuard, denied_error
-from udb.engine import unreadable_reply
+from udb.engine import PARSE_ERRORS, unreadable_reply
 from udb.errors import (
     AlreadyExists,
     DatabaseError,
@@ -45,6 +45,8 @@ from udb.errors import (
 from udb.netpolicy import clean_host, parse_ip
 from udb.pool import ClientFactory
 from udb.registry.v1 import registry_pb2
+
+T = TypeVar("T")
 
 #: A client of one Redis deployment: standalone and Sentinel give a Redis, Cluster a RedisCluster.
 AnyRedis = redis.Redis | RedisCluster
@@ -142,6 +144,8 @@ class RedisHandle:
     async def subscriber(self) -> Any:
         """A client with a connection of its own, outside the operation pool, for one subscription."""
         if self.cluster:
+            # Pub/sub picks its node from the slot map: the client must have read it.
+            await self.client.initialize()
             return self.client
         if self.sentinel is not None:
             kwargs = {**self.connection_kwargs, "connection_class": self.sentinel_connection_class}
@@ -290,6 +294,21 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     OSError: Unavailable,
     TimeoutError: DeadlineExceeded,
 }
+
+
+async def redis_call(call: Awaitable[T]) -> T:
+    """Awaits a redis-py call, turning its errors into API errors."""
+    try:
+        return await call
+    except DatabaseError:
+        raise
+    except (rex.RedisError, OSError) as exc:
+        raise translate(exc) from None
+    except PARSE_ERRORS as exc:  # redis-py choking on a reply it cannot read
+        error = unreadable_reply(exc, "redis", "redis", "hiredis")
+        if error is None:
+            raise
+        raise error from None
 
 
 def translate(exc: BaseException) -> DatabaseError:

@@ -22,6 +22,7 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         [Registration(redis_pb2_grpc.add_RedisServiceServicer_to_server, servicer, SERVICE_NAME)],
         address=address,
         on_start=[runtime.start],
-        on_stop=[runtime.close],
+        # Run in reverse: subscriptions end before their clients close.
+        on_stop=[runtime.close, servicer.pubsub.close],
         components={"runtime": runtime},
     )

@@ -7,11 +7,9 @@ FLUSHDB, FLUSHALL, CONFIG, KEYS, DEBUG or SHUTDOWN is ever sent.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import math
-import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import grpc
@@ -20,7 +18,7 @@ from google.protobuf import struct_pb2
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from redis_svc.batching import BatchedReads, is_script_refusal
-from redis_svc.clients import RedisHandle, translate
+from redis_svc.clients import RedisHandle, redis_call, translate
 from redis_svc.inputs import (
     MAX_RANGE,
     MAX_REDIS_BYTES,
@@ -37,9 +35,10 @@ from redis_svc.inputs import (
     scan_cursor,
     stream_id,
 )
+from redis_svc.pubsub import PubSubHub, new_subscriber, subscription_names
 from redis_svc.settings import Settings
 from udb.common.v1 import common_pb2
-from udb.engine import PARSE_ERRORS, EngineRuntime, unreadable_reply
+from udb.engine import EngineRuntime
 from udb.errors import AlreadyExists, DatabaseError, InvalidArgument, NotFound
 from udb.redis.v1 import redis_pb2, redis_pb2_grpc
 
@@ -103,9 +102,6 @@ return 1
 _SIZE_COMMANDS = {"hash": "HLEN", "list": "LLEN", "set": "SCARD", "zset": "ZCARD", "stream": "XLEN"}
 #: How many times a write retries when the key changes between WATCH and EXEC.
 _WRITE_ATTEMPTS = 3
-#: A subscription wakes this often when its channels are quiet (and health-checks the connection).
-_SUBSCRIBE_POLL_S = 5.0
-_MAX_SUBSCRIPTIONS = 100
 
 
 def _text(value: bytes | str) -> str:
@@ -124,27 +120,13 @@ def _key_reply(key: bytes, meta: list[Any]) -> redis_pb2.Key:
     return reply
 
 
-async def _redis(call: Awaitable[T]) -> T:
-    """Awaits a redis-py call, turning its errors into API errors."""
-    try:
-        return await call
-    except DatabaseError:
-        raise
-    except (rex.RedisError, OSError) as exc:
-        raise translate(exc) from None
-    except PARSE_ERRORS as exc:  # redis-py choking on a reply it cannot read
-        error = unreadable_reply(exc, "redis", "redis", "hiredis")
-        if error is None:
-            raise
-        raise error from None
-
-
 class RedisService(redis_pb2_grpc.RedisServiceServicer):
     """Operations on a project's Redis databases."""
 
     def __init__(self, runtime: EngineRuntime[RedisHandle], settings: Settings) -> None:
         self.runtime = runtime
         self.settings = settings
+        self.pubsub = PubSubHub(settings, runtime.pools, runtime.registry)
         #: GetKey's first read, shared by the calls of one loop turn (redis_svc.batching).
         self.batched = BatchedReads(runtime, _META_SCRIPT)
 
@@ -159,7 +141,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             if handle.cluster:
                 keys, cursor = await self._scan_cluster(handle, request.cursor, pattern, type_filter, count)
             else:
-                position, keys = await _redis(
+                position, keys = await redis_call(
                     handle.ops.scan(
                         cursor=scan_cursor(request.cursor), match=pattern, count=count, _type=type_filter or None
                     )
@@ -178,7 +160,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         args: list[Any] = [position, "MATCH", pattern, "COUNT", count]
         if type_filter:
             args += ["TYPE", type_filter]
-        reply = await _redis(handle.ops.execute_command("SCAN", *args, target_nodes=primaries[node_index]))
+        reply = await redis_call(handle.ops.execute_command("SCAN", *args, target_nodes=primaries[node_index]))
         # The cluster client merges SCAN replies as ({node name: cursor}, keys).
         cursors, keys = reply
         next_position = int(next(iter(cursors.values()))) if isinstance(cursors, dict) else int(cursors)
@@ -198,7 +180,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                 if not type_filter:
                     pipe.type(key)
                 pipe.ttl(key)
-            replies = await _redis(pipe.execute(raise_on_error=False))
+            replies = await redis_call(pipe.execute(raise_on_error=False))
         summaries = []
         step = 1 if type_filter else 2
         for index, key in enumerate(keys):
@@ -219,7 +201,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             raise InvalidArgument(
                 f"max_bytes must be between 1 and {self.settings.max_value_bytes}", details={"field": "max_bytes"}
             )
-        meta = await _redis(self.batched.meta(request.target, key, max_bytes))
+        meta = await redis_call(self.batched.meta(request.target, key, max_bytes))
         if meta is not None:
             reply = _key_reply(key, meta)
             if reply.type == "string":
@@ -254,7 +236,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                 raise translate(exc) from None
         async with client.pipeline(transaction=False) as pipe:
             pipe.type(key).ttl(key).object("encoding", key)
-            key_type, ttl, encoding = await _redis(pipe.execute())
+            key_type, ttl, encoding = await redis_call(pipe.execute())
         key_type = _text(key_type)
         if key_type == "none":
             return [key_type]
@@ -262,10 +244,10 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if key_type == "string":
             async with client.pipeline(transaction=False) as pipe:
                 pipe.strlen(key).getrange(key, 0, max_bytes - 1)
-                size, value = await _redis(pipe.execute())
+                size, value = await redis_call(pipe.execute())
             return [key_type, ttl, encoding, size, value]
         command = _SIZE_COMMANDS.get(key_type)
-        size = await _redis(client.execute_command(command, key)) if command else 0
+        size = await redis_call(client.execute_command(command, key)) if command else 0
         return [key_type, ttl, encoding, size]
 
     async def _page(self, client: Any, key: bytes, request: redis_pb2.GetKeyRequest, reply: redis_pb2.Key) -> None:
@@ -275,15 +257,15 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if key_type in ("hash", "set", "zset"):
             cursor = scan_cursor(request.cursor)
             if key_type == "hash":
-                next_cursor, fields = await _redis(client.hscan(key, cursor=cursor, count=count))
+                next_cursor, fields = await redis_call(client.hscan(key, cursor=cursor, count=count))
                 reply.value.hash_value.fields.extend(
                     redis_pb2.HashField(field=name, value=value) for name, value in fields.items()
                 )
             elif key_type == "set":
-                next_cursor, members = await _redis(client.sscan(key, cursor=cursor, count=count))
+                next_cursor, members = await redis_call(client.sscan(key, cursor=cursor, count=count))
                 reply.value.set_value.members.extend(members)
             else:
-                next_cursor, scored = await _redis(client.zscan(key, cursor=cursor, count=count))
+                next_cursor, scored = await redis_call(client.zscan(key, cursor=cursor, count=count))
                 reply.value.zset_value.members.extend(
                     redis_pb2.ZSetMember(member=member, score=score) for member, score in scored
                 )
@@ -291,13 +273,13 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             reply.truncated = cursor != 0 or next_cursor != 0
         elif key_type == "list":
             start, stop = _range(request, count)
-            elements = await _redis(client.lrange(key, start, stop))
+            elements = await redis_call(client.lrange(key, start, stop))
             reply.value.list_value.elements.extend(elements)
             reply.truncated = len(elements) < reply.size
         elif key_type == "stream":
             await self._stream_page(client, key, request, count, reply)
         elif key_type == "ReJSON-RL":
-            document = await _redis(client.execute_command("JSON.GET", key))
+            document = await redis_call(client.execute_command("JSON.GET", key))
             reply.value.json_value = _text(document or b"null")
         else:
             reply.value.Clear()
@@ -309,13 +291,13 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if request.HasField("start") or request.HasField("stop"):
             start, stop = _range(request, count)
             if start >= 0 and stop >= 0:
-                entries = (await _redis(client.xrange(key, "-", "+", count=stop + 1)))[start:]
+                entries = (await redis_call(client.xrange(key, "-", "+", count=stop + 1)))[start:]
             else:
                 if start >= 0 or stop >= 0:
                     raise InvalidArgument(
                         "a stream range takes two indexes of the same sign", details={"field": "start"}
                     )
-                newest = await _redis(client.xrevrange(key, "+", "-", count=-start))
+                newest = await redis_call(client.xrevrange(key, "+", "-", count=-start))
                 entries = list(reversed(newest))[: stop - start + 1]
             reply.cursor = "0"
         else:
@@ -323,7 +305,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             if after:
                 stream_id(after)
             low = f"({after}" if after else "-"
-            entries = await _redis(client.xrange(key, low, "+", count=count))
+            entries = await redis_call(client.xrange(key, low, "+", count=count))
             reply.cursor = _text(entries[-1][0]) if len(entries) == count else "0"
         for entry_id, fields in entries:
             reply.value.stream_value.entries.append(
@@ -355,7 +337,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
             client = borrowed.client.ops
             if kind == "string_value":
-                written = await _redis(client.set(key, value.string_value, ex=ttl, nx=create, xx=not create))
+                written = await redis_call(client.set(key, value.string_value, ex=ttl, nx=create, xx=not create))
                 if not written:
                     raise _exists_error(key, create=create)
             elif borrowed.client.cluster:
@@ -416,14 +398,14 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
                     args += (item.field, item.value)
         elif kind == "json_value":
             args.append(value.json_value)
-        written = await _redis(client.eval(_WRITE_SCRIPT, 1, key, *args))
+        written = await redis_call(client.eval(_WRITE_SCRIPT, 1, key, *args))
         if int(written) != 1:
             raise _exists_error(key, create=create)
 
     async def DeleteKey(self, request: redis_pb2.DeleteKeyRequest, context: Context) -> redis_pb2.DeleteKeyResponse:
         key = check_key(request.key)
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
-            deleted = int(await _redis(borrowed.client.ops.unlink(key)))
+            deleted = int(await redis_call(borrowed.client.ops.unlink(key)))
         if not deleted:
             raise NotFound("no such key")
         return redis_pb2.DeleteKeyResponse(deleted=deleted)
@@ -439,7 +421,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
             else:
                 pipe.expire(key, ttl)
             pipe.ttl(key)
-            exists, _, remaining = await _redis(pipe.execute())
+            exists, _, remaining = await redis_call(pipe.execute())
         if not exists:
             raise NotFound("no such key")
         # EXPIRE 0 deletes the key at once: its TTL is then 0, not "missing".
@@ -453,10 +435,10 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         pattern = check_pattern(request.pattern)
         async with self.runtime.borrow(request.target, VIEWER) as borrowed:
             client = borrowed.client.ops
-            channels = sorted(set(await _redis(client.pubsub_channels(pattern))))
+            channels = sorted(set(await redis_call(client.pubsub_channels(pattern))))
             counts: list[tuple[bytes, int]] = []
             for start in range(0, len(channels), 500):
-                counts += await _redis(client.pubsub_numsub(*channels[start : start + 500]))
+                counts += await redis_call(client.pubsub_numsub(*channels[start : start + 500]))
         return redis_pb2.ListChannelsResponse(
             channels=[redis_pb2.Channel(channel=channel, subscribers=int(n)) for channel, n in counts]
         )
@@ -465,71 +447,33 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         if not request.channel:
             raise InvalidArgument("channel is required", details={"field": "channel"})
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
-            receivers = await _redis(borrowed.client.ops.publish(request.channel, request.message))
+            receivers = await redis_call(borrowed.client.ops.publish(request.channel, request.message))
         return redis_pb2.PublishResponse(receivers=int(receivers))
 
     async def Subscribe(
         self, request: redis_pb2.SubscribeRequest, context: Context
     ) -> AsyncIterator[redis_pb2.SubscribeResponse]:
-        """Messages until the caller goes away, on a connection of this stream's own. The first
-        reply (type "subscribe") says every subscription holds. A caller that reads slowly slows
-        this reader (gRPC flow control), never this process's memory."""
-        channels = list(dict.fromkeys(request.channels))
-        patterns = list(dict.fromkeys(check_pattern(pattern) for pattern in request.patterns))
+        """Messages until the caller goes away, from the record's shared subscription. The first
+        reply (type "subscribe") says every subscription holds. A caller that falls behind is
+        ended (RESOURCE_EXHAUSTED) without slowing the others."""
+        channels, patterns = subscription_names(request.channels, request.patterns)
         if not channels and not patterns:
             raise InvalidArgument("give at least one channel or pattern", details={"field": "channels"})
-        if len(channels) + len(patterns) > _MAX_SUBSCRIPTIONS:
-            raise InvalidArgument(f"at most {_MAX_SUBSCRIPTIONS} channels and patterns", details={"field": "channels"})
-        if any(not channel for channel in channels):
-            raise InvalidArgument("a channel name must not be empty", details={"field": "channels"})
         _, resolved = await self.runtime.resolve(request.target, VIEWER)
-        async with self.runtime.pools.hold(resolved) as handle:
-            client = await _redis(handle.subscriber())
-            pubsub = client.pubsub()
-            try:
-                if channels:
-                    await _redis(pubsub.subscribe(*channels))
-                if patterns:
-                    await _redis(pubsub.psubscribe(*patterns))
-                pending = len(channels) + len(patterns)
-                confirmed = False
-                down_since: float | None = None
-                while True:
-                    try:
-                        message = await pubsub.get_message(timeout=_SUBSCRIBE_POLL_S)
-                    except (rex.ConnectionError, rex.TimeoutError, OSError) as exc:
-                        # A restarting Redis: redis-py reconnects and resubscribes on the next
-                        # read. Keep trying for a while before the stream gives up.
-                        now = time.monotonic()
-                        down_since = down_since or now
-                        if now - down_since > self.settings.subscribe_reconnect_s:
-                            raise translate(exc) from None
-                        await asyncio.sleep(0.2)
-                        continue
-                    except rex.RedisError as exc:
-                        raise translate(exc) from None
-                    down_since = None
-                    if message is None:
-                        continue
-                    kind = message["type"]
-                    if kind in ("subscribe", "psubscribe"):
-                        # Confirmations come again after a reconnect: say "subscribed" once.
-                        pending -= 1
-                        if pending <= 0 and not confirmed:
-                            confirmed = True
-                            yield redis_pb2.SubscribeResponse(type="subscribe")
-                    elif kind in ("message", "pmessage"):
-                        yield redis_pb2.SubscribeResponse(
-                            type=kind,
-                            channel=message["channel"],
-                            pattern=message.get("pattern") or b"",
-                            data=message["data"] if isinstance(message["data"], bytes) else b"",
-                        )
-            finally:
-                try:
-                    await pubsub.aclose()
-                finally:
-                    await handle.close_subscriber(client)
+        async for event in self.pubsub.serve(resolved, new_subscriber(request.target), channels, patterns):
+            yield event
+
+    async def SubscribeShared(
+        self, request_iterator: AsyncIterator[redis_pb2.SubscriptionChange], context: Context
+    ) -> AsyncIterator[redis_pb2.SubscribeResponse]:
+        """Subscribe with channels and patterns added and removed as the stream runs."""
+        first = await anext(aiter(request_iterator), None)
+        if first is None:
+            return
+        _, resolved = await self.runtime.resolve(first.target, VIEWER)
+        subscriber = new_subscriber(first.target, shared=True)
+        async for event in self.pubsub.serve_changes(resolved, subscriber, first, request_iterator):
+            yield event
 
     # ---- server ----------------------------------------------------------------------------
 
@@ -564,7 +508,7 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
 
     async def _info(self, handle: RedisHandle, section: str) -> str:
         args = [section] if section else []
-        raw = await _redis(handle.ops.execute_command("INFO", *args))
+        raw = await redis_call(handle.ops.execute_command("INFO", *args))
         if isinstance(raw, dict):  # a cluster answers per node: the first primary's
             raw = raw[sorted(raw)[0]]
         return _text(raw)

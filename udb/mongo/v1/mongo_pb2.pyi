@@ -140,16 +140,18 @@ class FindDocumentsRequest(_message.Message):
     def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., database: _Optional[str] = ..., collection: _Optional[str] = ..., filter: _Optional[str] = ..., projection: _Optional[str] = ..., sort: _Optional[str] = ..., skip: _Optional[int] = ..., limit: _Optional[int] = ..., count: _Optional[bool] = ..., json_mode: _Optional[_Union[JsonMode, str]] = ..., cursor: _Optional[str] = ...) -> None: ...
 
 class FindDocumentsResponse(_message.Message):
-    __slots__ = ("documents", "count", "truncated", "next_cursor")
+    __slots__ = ("documents", "count", "truncated", "next_cursor", "paged_by")
     DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    PAGED_BY_FIELD_NUMBER: _ClassVar[int]
     documents: _containers.RepeatedScalarFieldContainer[str]
     count: int
     truncated: bool
     next_cursor: str
-    def __init__(self, documents: _Optional[_Iterable[str]] = ..., count: _Optional[int] = ..., truncated: _Optional[bool] = ..., next_cursor: _Optional[str] = ...) -> None: ...
+    paged_by: str
+    def __init__(self, documents: _Optional[_Iterable[str]] = ..., count: _Optional[int] = ..., truncated: _Optional[bool] = ..., next_cursor: _Optional[str] = ..., paged_by: _Optional[str] = ...) -> None: ...
 
 class InsertDocumentsRequest(_message.Message):
     __slots__ = ("target", "database", "collection", "documents", "json_mode")

@@ -153,8 +153,10 @@ class MongoServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FindDocuments(self, request, context):
-        """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
-        same server cursor, so every page costs one batch however deep it lies.
+        """One page of a find, in the sort's order with _id last (by _id without a sort). The reply's
+        next_cursor is signed and holds the query and the last document's sort keys: the next page
+        is a fresh find for the documents after it (keyset), on any replica, with no server cursor
+        left open between pages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -193,8 +195,9 @@ class MongoServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Aggregate(self, request, context):
-        """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
-        need the developer role.
+        """One page of a pipeline's results. Its next_cursor continues the pipeline's server cursor,
+        kept by this replica (at most MONGO_MAX_CURSORS_PER_CONNECTION per connection; idle ones are
+        closed). $out and $merge need the developer role.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -42,8 +42,10 @@ class MongoServiceStub:
     CreateCollection: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.CreateCollectionRequest, _mongo_pb2.Collection]
     DropCollection: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.DropCollectionRequest, _mongo_pb2.DropCollectionResponse]
     FindDocuments: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.FindDocumentsRequest, _mongo_pb2.FindDocumentsResponse]
-    """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
-    same server cursor, so every page costs one batch however deep it lies.
+    """One page of a find, in the sort's order with _id last (by _id without a sort). The reply's
+    next_cursor is signed and holds the query and the last document's sort keys: the next page
+    is a fresh find for the documents after it (keyset), on any replica, with no server cursor
+    left open between pages.
     """
     InsertDocuments: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.InsertDocumentsRequest, _mongo_pb2.InsertDocumentsResponse]
     GetDocument: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.GetDocumentRequest, _mongo_pb2.Document]
@@ -53,8 +55,9 @@ class MongoServiceStub:
     """Applies update operators ({"$set": ...}) to the document."""
     DeleteDocument: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.DeleteDocumentRequest, _mongo_pb2.DeleteDocumentResponse]
     Aggregate: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.AggregateRequest, _mongo_pb2.AggregateResponse]
-    """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
-    need the developer role.
+    """One page of a pipeline's results. Its next_cursor continues the pipeline's server cursor,
+    kept by this replica (at most MONGO_MAX_CURSORS_PER_CONNECTION per connection; idle ones are
+    closed). $out and $merge need the developer role.
     """
     ListIndexes: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.ListIndexesRequest, _mongo_pb2.ListIndexesResponse]
     CreateIndex: _grpc.UnaryUnaryMultiCallable[_mongo_pb2.CreateIndexRequest, _mongo_pb2.CreateIndexResponse]
@@ -72,8 +75,10 @@ class MongoServiceAsyncStub(MongoServiceStub):
     CreateCollection: _aio.UnaryUnaryMultiCallable[_mongo_pb2.CreateCollectionRequest, _mongo_pb2.Collection]  # type: ignore[assignment]
     DropCollection: _aio.UnaryUnaryMultiCallable[_mongo_pb2.DropCollectionRequest, _mongo_pb2.DropCollectionResponse]  # type: ignore[assignment]
     FindDocuments: _aio.UnaryUnaryMultiCallable[_mongo_pb2.FindDocumentsRequest, _mongo_pb2.FindDocumentsResponse]  # type: ignore[assignment]
-    """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
-    same server cursor, so every page costs one batch however deep it lies.
+    """One page of a find, in the sort's order with _id last (by _id without a sort). The reply's
+    next_cursor is signed and holds the query and the last document's sort keys: the next page
+    is a fresh find for the documents after it (keyset), on any replica, with no server cursor
+    left open between pages.
     """
     InsertDocuments: _aio.UnaryUnaryMultiCallable[_mongo_pb2.InsertDocumentsRequest, _mongo_pb2.InsertDocumentsResponse]  # type: ignore[assignment]
     GetDocument: _aio.UnaryUnaryMultiCallable[_mongo_pb2.GetDocumentRequest, _mongo_pb2.Document]  # type: ignore[assignment]
@@ -83,8 +88,9 @@ class MongoServiceAsyncStub(MongoServiceStub):
     """Applies update operators ({"$set": ...}) to the document."""
     DeleteDocument: _aio.UnaryUnaryMultiCallable[_mongo_pb2.DeleteDocumentRequest, _mongo_pb2.DeleteDocumentResponse]  # type: ignore[assignment]
     Aggregate: _aio.UnaryUnaryMultiCallable[_mongo_pb2.AggregateRequest, _mongo_pb2.AggregateResponse]  # type: ignore[assignment]
-    """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
-    need the developer role.
+    """One page of a pipeline's results. Its next_cursor continues the pipeline's server cursor,
+    kept by this replica (at most MONGO_MAX_CURSORS_PER_CONNECTION per connection; idle ones are
+    closed). $out and $merge need the developer role.
     """
     ListIndexes: _aio.UnaryUnaryMultiCallable[_mongo_pb2.ListIndexesRequest, _mongo_pb2.ListIndexesResponse]  # type: ignore[assignment]
     CreateIndex: _aio.UnaryUnaryMultiCallable[_mongo_pb2.CreateIndexRequest, _mongo_pb2.CreateIndexResponse]  # type: ignore[assignment]
@@ -135,8 +141,10 @@ class MongoServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mongo_pb2.FindDocumentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mongo_pb2.FindDocumentsResponse, _abc.Awaitable[_mongo_pb2.FindDocumentsResponse]]:
-        """One page of a find, read from the cursor in batches. The reply's next_cursor continues the
-        same server cursor, so every page costs one batch however deep it lies.
+        """One page of a find, in the sort's order with _id last (by _id without a sort). The reply's
+        next_cursor is signed and holds the query and the last document's sort keys: the next page
+        is a fresh find for the documents after it (keyset), on any replica, with no server cursor
+        left open between pages.
         """
 
     @_abc_1.abstractmethod
@@ -182,8 +190,9 @@ class MongoServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _mongo_pb2.AggregateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_mongo_pb2.AggregateResponse, _abc.Awaitable[_mongo_pb2.AggregateResponse]]:
-        """One page of a pipeline's results, continued like a find by next_cursor. $out and $merge
-        need the developer role.
+        """One page of a pipeline's results. Its next_cursor continues the pipeline's server cursor,
+        kept by this replica (at most MONGO_MAX_CURSORS_PER_CONNECTION per connection; idle ones are
+        closed). $out and $merge need the developer role.
         """
 
     @_abc_1.abstractmethod

@@ -25,69 +25,29 @@ _sym_db = _symbol_database.Default()
 from udb.common.v1 import common_pb2 as udb_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12udb/pg/v1/pg.proto\x12\tudb.pg.v1\x1a\x1audb/common/v1/common.proto\"\x9a\x01\n\x0cQueryRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12\r\n\x05query\x18\x02 \x01(\t\x12\x12\n\nparameters\x18\x03 \x01(\t\x12\x1c\n\x14statement_timeout_ms\x18\x04 \x01(\x05\x12\x18\n\x10\x61pplication_name\x18\x05 \x01(\t\"C\n\rQueryResponse\x12\x0c\n\x04rows\x18\x01 \x01(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x11\n\trow_count\x18\x03 \x01(\x03\"\xa1\x01\n\rCatalogFilter\x12\x1e\n\x16include_system_schemas\x18\x01 \x01(\x08\x12\x18\n\x10included_schemas\x18\x02 \x03(\t\x12\x18\n\x10\x65xcluded_schemas\x18\x03 \x03(\t\x12\x12\n\x05limit\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\x08\n\x06_limitB\t\n\x07_offset\"o\n\x12ListSchemasRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\"&\n\x13ListSchemasResponse\x12\x0f\n\x07schemas\x18\x01 \x01(\t\"\xa0\x01\n\x11ListTablesRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\x12\x1c\n\x0finclude_columns\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x12\n\x10_include_columns\"$\n\x12ListTablesResponse\x12\x0e\n\x06tables\x18\x01 \x01(\t\"o\n\x12ListColumnsRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\"&\n\x13ListColumnsResponse\x12\x0f\n\x07\x63olumns\x18\x01 \x01(\t\"\x9f\x01\n\x10ListViewsRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\x12\x1c\n\x0finclude_columns\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x12\n\x10_include_columns\"\"\n\x11ListViewsResponse\x12\r\n\x05views\x18\x01 \x01(\t\"\xab\x01\n\x1cListMaterializedViewsRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\x12\x1c\n\x0finclude_columns\x18\x03 \x01(\x08H\x00\x88\x01\x01\x42\x12\n\x10_include_columns\";\n\x1dListMaterializedViewsResponse\x12\x1a\n\x12materialized_views\x18\x01 \x01(\t\"p\n\x13ListPoliciesRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\"(\n\x14ListPoliciesResponse\x12\x10\n\x08policies\x18\x01 \x01(\t\"p\n\x13ListTriggersRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\"(\n\x14ListTriggersResponse\x12\x10\n\x08triggers\x18\x01 \x01(\t\"r\n\x15ListExtensionsRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\",\n\x16ListExtensionsResponse\x12\x12\n\nextensions\x18\x01 \x01(\t\"\x8a\x01\n\x10ListTypesRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\x12\x1b\n\x13include_array_types\x18\x03 \x01(\x08\"\"\n\x11ListTypesResponse\x12\r\n\x05types\x18\x01 \x01(\t\"q\n\x14ListFunctionsRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.udb.pg.v1.CatalogFilter\"*\n\x15ListFunctionsResponse\x12\x11\n\tfunctions\x18\x01 \x01(\t\"H\n\x15TestConnectionRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\"\xcd\x04\n\rPostgresError\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x13\n\x06\x64\x65tail\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04hint\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08position\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x1e\n\x11internal_position\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x1b\n\x0einternal_query\x18\x08 \x01(\tH\x04\x88\x01\x01\x12\x12\n\x05where\x18\t \x01(\tH\x05\x88\x01\x01\x12\x13\n\x06schema\x18\n \x01(\tH\x06\x88\x01\x01\x12\x12\n\x05table\x18\x0b \x01(\tH\x07\x88\x01\x01\x12\x13\n\x06\x63olumn\x18\x0c \x01(\tH\x08\x88\x01\x01\x12\x16\n\tdata_type\x18\r \x01(\tH\t\x88\x01\x01\x12\x17\n\nconstraint\x18\x0e \x01(\tH\n\x88\x01\x01\x12\x11\n\x04\x66ile\x18\x0f \x01(\tH\x0b\x88\x01\x01\x12\x11\n\x04line\x18\x10 \x01(\tH\x0c\x88\x01\x01\x12\x14\n\x07routine\x18\x11 \x01(\tH\r\x88\x01\x01\x12\x0e\n\x06length\x18\x12 \x01(\x05\x12\x11\n\tformatted\x18\x13 \x01(\tB\t\n\x07_detailB\x07\n\x05_hintB\x0b\n\t_positionB\x14\n\x12_internal_positionB\x11\n\x0f_internal_queryB\x08\n\x06_whereB\t\n\x07_schemaB\x08\n\x06_tableB\t\n\x07_columnB\x0c\n\n_data_typeB\r\n\x0b_constraintB\x07\n\x05_fileB\x07\n\x05_lineB\n\n\x08_routine\"\x89\x02\n\x14GenerateTypesRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12*\n\x08language\x18\x02 \x01(\x0e\x32\x18.udb.pg.v1.TypesLanguage\x12\x18\n\x10included_schemas\x18\x03 \x03(\t\x12\x18\n\x10\x65xcluded_schemas\x18\x04 \x03(\t\x12\'\n\x1f\x64\x65tect_one_to_one_relationships\x18\x05 \x01(\x08\x12\x19\n\x11postgrest_version\x18\x06 \x01(\t\x12\x1c\n\x14swift_access_control\x18\x07 \x01(\t\"%\n\x15GenerateTypesResponse\x12\x0c\n\x04text\x18\x01 \x01(\t*\x9a\x01\n\rTypesLanguage\x12\x1e\n\x1aTYPES_LANGUAGE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TYPES_LANGUAGE_TYPESCRIPT\x10\x01\x12\x15\n\x11TYPES_LANGUAGE_GO\x10\x02\x12\x18\n\x14TYPES_LANGUAGE_SWIFT\x10\x03\x12\x19\n\x15TYPES_LANGUAGE_PYTHON\x10\x04\x32\xa4\x08\n\tPgService\x12:\n\x05Query\x12\x17.udb.pg.v1.QueryRequest\x1a\x18.udb.pg.v1.QueryResponse\x12L\n\x0bListSchemas\x12\x1d.udb.pg.v1.ListSchemasRequest\x1a\x1e.udb.pg.v1.ListSchemasResponse\x12I\n\nListTables\x12\x1c.udb.pg.v1.ListTablesRequest\x1a\x1d.udb.pg.v1.ListTablesResponse\x12L\n\x0bListColumns\x12\x1d.udb.pg.v1.ListColumnsRequest\x1a\x1e.udb.pg.v1.ListColumnsResponse\x12\x46\n\tListViews\x12\x1b.udb.pg.v1.ListViewsRequest\x1a\x1c.udb.pg.v1.ListViewsResponse\x12j\n\x15ListMaterializedViews\x12\'.udb.pg.v1.ListMaterializedViewsRequest\x1a(.udb.pg.v1.ListMaterializedViewsResponse\x12O\n\x0cListPolicies\x12\x1e.udb.pg.v1.ListPoliciesRequest\x1a\x1f.udb.pg.v1.ListPoliciesResponse\x12O\n\x0cListTriggers\x12\x1e.udb.pg.v1.ListTriggersRequest\x1a\x1f.udb.pg.v1.ListTriggersResponse\x12U\n\x0eListExtensions\x12 .udb.pg.v1.ListExtensionsRequest\x1a!.udb.pg.v1.ListExtensionsResponse\x12\x46\n\tListTypes\x12\x1b.udb.pg.v1.ListTypesRequest\x1a\x1c.udb.pg.v1.ListTypesResponse\x12R\n\rListFunctions\x12\x1f.udb.pg.v1.ListFunctionsRequest\x1a .udb.pg.v1.ListFunctionsResponse\x12W\n\x0eTestConnection\x12 .udb.pg.v1.TestConnectionRequest\x1a#.udb.common.v1.ConnectionTestResult\x12R\n\rGenerateTypes\x12\x1f.udb.pg.v1.GenerateTypesRequest\x1a .udb.pg.v1.GenerateTypesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12udb/pg/v1/pg.proto\x12\tudb.pg.v1\x1a\x1audb/common/v1/common.proto\"\x9a\x01\n\x0cQueryRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12\r\n\x05query\x18\x02 \x01(\t\x12\x12\n\nparameters\x18\x03 \x01(\t\x12\x1c\n\x14statement_timeout_ms\x18\x04 \x01(\x05\x12\x18\n\x10\x61pplication_name\x18\x05 \x01(\t\"C\n\rQueryResponse\x12\x0c\n\x04rows\x18\x01 \x01(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x11\n\trow_count\x18\x03 \x01(\x03\"\xa1\x01\n\rCatalogFilter\x12\x1e\n\x16include_system_schemas\x18\x01 \x01(\x08\x12\x18\n\x10included_schemas\x18\x02 \x03(\t\x12\x18\n\x10\x65xcluded_schemas\x18\x03 \x03(\t\x12\x12\n\x05limit\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06offset\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\x08\n\x06_limitB\t\n\x07_offset\"H\n\x15TestConnectionRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\"\xcd\x04\n\rPostgresError\x12\x10\n\x08severity\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x13\n\x06\x64\x65tail\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x11\n\x04hint\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x15\n\x08position\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x1e\n\x11internal_position\x18\x07 \x01(\tH\x03\x88\x01\x01\x12\x1b\n\x0einternal_query\x18\x08 \x01(\tH\x04\x88\x01\x01\x12\x12\n\x05where\x18\t \x01(\tH\x05\x88\x01\x01\x12\x13\n\x06schema\x18\n \x01(\tH\x06\x88\x01\x01\x12\x12\n\x05table\x18\x0b \x01(\tH\x07\x88\x01\x01\x12\x13\n\x06\x63olumn\x18\x0c \x01(\tH\x08\x88\x01\x01\x12\x16\n\tdata_type\x18\r \x01(\tH\t\x88\x01\x01\x12\x17\n\nconstraint\x18\x0e \x01(\tH\n\x88\x01\x01\x12\x11\n\x04\x66ile\x18\x0f \x01(\tH\x0b\x88\x01\x01\x12\x11\n\x04line\x18\x10 \x01(\tH\x0c\x88\x01\x01\x12\x14\n\x07routine\x18\x11 \x01(\tH\r\x88\x01\x01\x12\x0e\n\x06length\x18\x12 \x01(\x05\x12\x11\n\tformatted\x18\x13 \x01(\tB\t\n\x07_detailB\x07\n\x05_hintB\x0b\n\t_positionB\x14\n\x12_internal_positionB\x11\n\x0f_internal_queryB\x08\n\x06_whereB\t\n\x07_schemaB\x08\n\x06_tableB\t\n\x07_columnB\x0c\n\n_data_typeB\r\n\x0b_constraintB\x07\n\x05_fileB\x07\n\x05_lineB\n\n\x08_routine\"\x89\x02\n\x14GenerateTypesRequest\x12/\n\x06target\x18\x01 \x01(\x0b\x32\x1f.udb.common.v1.ConnectionTarget\x12*\n\x08language\x18\x02 \x01(\x0e\x32\x18.udb.pg.v1.TypesLanguage\x12\x18\n\x10included_schemas\x18\x03 \x03(\t\x12\x18\n\x10\x65xcluded_schemas\x18\x04 \x03(\t\x12\'\n\x1f\x64\x65tect_one_to_one_relationships\x18\x05 \x01(\x08\x12\x19\n\x11postgrest_version\x18\x06 \x01(\t\x12\x1c\n\x14swift_access_control\x18\x07 \x01(\t\"%\n\x15GenerateTypesResponse\x12\x0c\n\x04text\x18\x01 \x01(\t*\x9a\x01\n\rTypesLanguage\x12\x1e\n\x1aTYPES_LANGUAGE_UNSPECIFIED\x10\x00\x12\x1d\n\x19TYPES_LANGUAGE_TYPESCRIPT\x10\x01\x12\x15\n\x11TYPES_LANGUAGE_GO\x10\x02\x12\x18\n\x14TYPES_LANGUAGE_SWIFT\x10\x03\x12\x19\n\x15TYPES_LANGUAGE_PYTHON\x10\x04\x32\xf4\x01\n\tPgService\x12:\n\x05Query\x12\x17.udb.pg.v1.QueryRequest\x1a\x18.udb.pg.v1.QueryResponse\x12W\n\x0eTestConnection\x12 .udb.pg.v1.TestConnectionRequest\x1a#.udb.common.v1.ConnectionTestResult\x12R\n\rGenerateTypes\x12\x1f.udb.pg.v1.GenerateTypesRequest\x1a .udb.pg.v1.GenerateTypesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'udb.pg.v1.pg_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TYPESLANGUAGE']._serialized_start=3175
-  _globals['_TYPESLANGUAGE']._serialized_end=3329
+  _globals['_TYPESLANGUAGE']._serialized_start=1425
+  _globals['_TYPESLANGUAGE']._serialized_end=1579
   _globals['_QUERYREQUEST']._serialized_start=62
   _globals['_QUERYREQUEST']._serialized_end=216
   _globals['_QUERYRESPONSE']._serialized_start=218
   _globals['_QUERYRESPONSE']._serialized_end=285
   _globals['_CATALOGFILTER']._serialized_start=288
   _globals['_CATALOGFILTER']._serialized_end=449
-  _globals['_LISTSCHEMASREQUEST']._serialized_start=451
-  _globals['_LISTSCHEMASREQUEST']._serialized_end=562
-  _globals['_LISTSCHEMASRESPONSE']._serialized_start=564
-  _globals['_LISTSCHEMASRESPONSE']._serialized_end=602
-  _globals['_LISTTABLESREQUEST']._serialized_start=605
-  _globals['_LISTTABLESREQUEST']._serialized_end=765
-  _globals['_LISTTABLESRESPONSE']._serialized_start=767
-  _globals['_LISTTABLESRESPONSE']._serialized_end=803
-  _globals['_LISTCOLUMNSREQUEST']._serialized_start=805
-  _globals['_LISTCOLUMNSREQUEST']._serialized_end=916
-  _globals['_LISTCOLUMNSRESPONSE']._serialized_start=918
-  _globals['_LISTCOLUMNSRESPONSE']._serialized_end=956
-  _globals['_LISTVIEWSREQUEST']._serialized_start=959
-  _globals['_LISTVIEWSREQUEST']._serialized_end=1118
-  _globals['_LISTVIEWSRESPONSE']._serialized_start=1120
-  _globals['_LISTVIEWSRESPONSE']._serialized_end=1154
-  _globals['_LISTMATERIALIZEDVIEWSREQUEST']._serialized_start=1157
-  _globals['_LISTMATERIALIZEDVIEWSREQUEST']._serialized_end=1328
-  _globals['_LISTMATERIALIZEDVIEWSRESPONSE']._serialized_start=1330
-  _globals['_LISTMATERIALIZEDVIEWSRESPONSE']._serialized_end=1389
-  _globals['_LISTPOLICIESREQUEST']._serialized_start=1391
-  _globals['_LISTPOLICIESREQUEST']._serialized_end=1503
-  _globals['_LISTPOLICIESRESPONSE']._serialized_start=1505
-  _globals['_LISTPOLICIESRESPONSE']._serialized_end=1545
-  _globals['_LISTTRIGGERSREQUEST']._serialized_start=1547
-  _globals['_LISTTRIGGERSREQUEST']._serialized_end=1659
-  _globals['_LISTTRIGGERSRESPONSE']._serialized_start=1661
-  _globals['_LISTTRIGGERSRESPONSE']._serialized_end=1701
-  _globals['_LISTEXTENSIONSREQUEST']._serialized_start=1703
-  _globals['_LISTEXTENSIONSREQUEST']._serialized_end=1817
-  _globals['_LISTEXTENSIONSRESPONSE']._serialized_start=1819
-  _globals['_LISTEXTENSIONSRESPONSE']._serialized_end=1863
-  _globals['_LISTTYPESREQUEST']._serialized_start=1866
-  _globals['_LISTTYPESREQUEST']._serialized_end=2004
-  _globals['_LISTTYPESRESPONSE']._serialized_start=2006
-  _globals['_LISTTYPESRESPONSE']._serialized_end=2040
-  _globals['_LISTFUNCTIONSREQUEST']._serialized_start=2042
-  _globals['_LISTFUNCTIONSREQUEST']._serialized_end=2155
-  _globals['_LISTFUNCTIONSRESPONSE']._serialized_start=2157
-  _globals['_LISTFUNCTIONSRESPONSE']._serialized_end=2199
-  _globals['_TESTCONNECTIONREQUEST']._serialized_start=2201
-  _globals['_TESTCONNECTIONREQUEST']._serialized_end=2273
-  _globals['_POSTGRESERROR']._serialized_start=2276
-  _globals['_POSTGRESERROR']._serialized_end=2865
-  _globals['_GENERATETYPESREQUEST']._serialized_start=2868
-  _globals['_GENERATETYPESREQUEST']._serialized_end=3133
-  _globals['_GENERATETYPESRESPONSE']._serialized_start=3135
-  _globals['_GENERATETYPESRESPONSE']._serialized_end=3172
-  _globals['_PGSERVICE']._serialized_start=3332
-  _globals['_PGSERVICE']._serialized_end=4392
+  _globals['_TESTCONNECTIONREQUEST']._serialized_start=451
+  _globals['_TESTCONNECTIONREQUEST']._serialized_end=523
+  _globals['_POSTGRESERROR']._serialized_start=526
+  _globals['_POSTGRESERROR']._serialized_end=1115
+  _globals['_GENERATETYPESREQUEST']._serialized_start=1118
+  _globals['_GENERATETYPESREQUEST']._serialized_end=1383
+  _globals['_GENERATETYPESRESPONSE']._serialized_start=1385
+  _globals['_GENERATETYPESRESPONSE']._serialized_end=1422
+  _globals['_PGSERVICE']._serialized_start=1582
+  _globals['_PGSERVICE']._serialized_end=1826
 # @@protoc_insertion_point(module_scope)

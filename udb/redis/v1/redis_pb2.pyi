@@ -252,6 +252,20 @@ class SubscribeRequest(_message.Message):
     patterns: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., channels: _Optional[_Iterable[bytes]] = ..., patterns: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
+class SubscriptionChange(_message.Message):
+    __slots__ = ("target", "subscribe_channels", "subscribe_patterns", "unsubscribe_channels", "unsubscribe_patterns")
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBE_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBE_PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    UNSUBSCRIBE_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    UNSUBSCRIBE_PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    target: _common_pb2.ConnectionTarget
+    subscribe_channels: _containers.RepeatedScalarFieldContainer[bytes]
+    subscribe_patterns: _containers.RepeatedScalarFieldContainer[bytes]
+    unsubscribe_channels: _containers.RepeatedScalarFieldContainer[bytes]
+    unsubscribe_patterns: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., subscribe_channels: _Optional[_Iterable[bytes]] = ..., subscribe_patterns: _Optional[_Iterable[bytes]] = ..., unsubscribe_channels: _Optional[_Iterable[bytes]] = ..., unsubscribe_patterns: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
 class SubscribeResponse(_message.Message):
     __slots__ = ("type", "channel", "pattern", "data")
     TYPE_FIELD_NUMBER: _ClassVar[int]

@@ -80,6 +80,11 @@ class RedisServiceStub:
                 request_serializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
+        self.SubscribeShared = channel.stream_stream(
+                '/udb.redis.v1.RedisService/SubscribeShared',
+                request_serializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscriptionChange.SerializeToString,
+                response_deserializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeResponse.FromString,
+                _registered_method=True)
         self.GetInfo = channel.unary_unary(
                 '/udb.redis.v1.RedisService/GetInfo',
                 request_serializer=udb_dot_redis_dot_v1_dot_redis__pb2.GetInfoRequest.SerializeToString,
@@ -154,7 +159,21 @@ class RedisServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Subscribe(self, request, context):
-        """Messages on channels and patterns until the caller cancels. One Redis connection per stream.
+        """Messages on channels and patterns until the caller cancels. Every stream on a connection
+        record shares one Redis connection of this process (a channel or pattern is subscribed once,
+        however many streams want it). A stream ends RESOURCE_EXHAUSTED when its caller reads too
+        slowly, UNAVAILABLE when Redis stays away or the connection record changes, NOT_FOUND or
+        PERMISSION_DENIED when the caller lost the project.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubscribeShared(self, request_iterator, context):
+        """Subscribe for a caller that serves many subscribers (the gateway): channels and patterns
+        are added and removed while the stream runs. The first change names the target. Each added
+        name is confirmed by a "subscribe" reply carrying it; each message comes once, whatever the
+        number of the caller's own subscribers, in Redis's order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -225,6 +244,11 @@ def add_RedisServiceServicer_to_server(servicer, server):
             'Subscribe': grpc.unary_stream_rpc_method_handler(
                     servicer.Subscribe,
                     request_deserializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeRequest.FromString,
+                    response_serializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeResponse.SerializeToString,
+            ),
+            'SubscribeShared': grpc.stream_stream_rpc_method_handler(
+                    servicer.SubscribeShared,
+                    request_deserializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscriptionChange.FromString,
                     response_serializer=udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeResponse.SerializeToString,
             ),
             'GetInfo': grpc.unary_unary_rpc_method_handler(
@@ -485,6 +509,33 @@ class RedisService:
             target,
             '/udb.redis.v1.RedisService/Subscribe',
             udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeRequest.SerializeToString,
+            udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeShared(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/udb.redis.v1.RedisService/SubscribeShared',
+            udb_dot_redis_dot_v1_dot_redis__pb2.SubscriptionChange.SerializeToString,
             udb_dot_redis_dot_v1_dot_redis__pb2.SubscribeResponse.FromString,
             options,
             channel_credentials,

@@ -46,7 +46,18 @@ class RedisServiceStub:
     ListChannels: _grpc.UnaryUnaryMultiCallable[_redis_pb2.ListChannelsRequest, _redis_pb2.ListChannelsResponse]
     Publish: _grpc.UnaryUnaryMultiCallable[_redis_pb2.PublishRequest, _redis_pb2.PublishResponse]
     Subscribe: _grpc.UnaryStreamMultiCallable[_redis_pb2.SubscribeRequest, _redis_pb2.SubscribeResponse]
-    """Messages on channels and patterns until the caller cancels. One Redis connection per stream."""
+    """Messages on channels and patterns until the caller cancels. Every stream on a connection
+    record shares one Redis connection of this process (a channel or pattern is subscribed once,
+    however many streams want it). A stream ends RESOURCE_EXHAUSTED when its caller reads too
+    slowly, UNAVAILABLE when Redis stays away or the connection record changes, NOT_FOUND or
+    PERMISSION_DENIED when the caller lost the project.
+    """
+    SubscribeShared: _grpc.StreamStreamMultiCallable[_redis_pb2.SubscriptionChange, _redis_pb2.SubscribeResponse]
+    """Subscribe for a caller that serves many subscribers (the gateway): channels and patterns
+    are added and removed while the stream runs. The first change names the target. Each added
+    name is confirmed by a "subscribe" reply carrying it; each message comes once, whatever the
+    number of the caller's own subscribers, in Redis's order.
+    """
     GetInfo: _grpc.UnaryUnaryMultiCallable[_redis_pb2.GetInfoRequest, _redis_pb2.GetInfoResponse]
     """INFO, parsed into sections."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_redis_pb2.GetStatsRequest, _redis_pb2.GetStatsResponse]
@@ -69,7 +80,18 @@ class RedisServiceAsyncStub(RedisServiceStub):
     ListChannels: _aio.UnaryUnaryMultiCallable[_redis_pb2.ListChannelsRequest, _redis_pb2.ListChannelsResponse]  # type: ignore[assignment]
     Publish: _aio.UnaryUnaryMultiCallable[_redis_pb2.PublishRequest, _redis_pb2.PublishResponse]  # type: ignore[assignment]
     Subscribe: _aio.UnaryStreamMultiCallable[_redis_pb2.SubscribeRequest, _redis_pb2.SubscribeResponse]  # type: ignore[assignment]
-    """Messages on channels and patterns until the caller cancels. One Redis connection per stream."""
+    """Messages on channels and patterns until the caller cancels. Every stream on a connection
+    record shares one Redis connection of this process (a channel or pattern is subscribed once,
+    however many streams want it). A stream ends RESOURCE_EXHAUSTED when its caller reads too
+    slowly, UNAVAILABLE when Redis stays away or the connection record changes, NOT_FOUND or
+    PERMISSION_DENIED when the caller lost the project.
+    """
+    SubscribeShared: _aio.StreamStreamMultiCallable[_redis_pb2.SubscriptionChange, _redis_pb2.SubscribeResponse]  # type: ignore[assignment]
+    """Subscribe for a caller that serves many subscribers (the gateway): channels and patterns
+    are added and removed while the stream runs. The first change names the target. Each added
+    name is confirmed by a "subscribe" reply carrying it; each message comes once, whatever the
+    number of the caller's own subscribers, in Redis's order.
+    """
     GetInfo: _aio.UnaryUnaryMultiCallable[_redis_pb2.GetInfoRequest, _redis_pb2.GetInfoResponse]  # type: ignore[assignment]
     """INFO, parsed into sections."""
     GetStats: _aio.UnaryUnaryMultiCallable[_redis_pb2.GetStatsRequest, _redis_pb2.GetStatsResponse]  # type: ignore[assignment]
@@ -143,7 +165,24 @@ class RedisServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _redis_pb2.SubscribeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_redis_pb2.SubscribeResponse], _abc.AsyncIterator[_redis_pb2.SubscribeResponse]]:
-        """Messages on channels and patterns until the caller cancels. One Redis connection per stream."""
+        """Messages on channels and patterns until the caller cancels. Every stream on a connection
+        record shares one Redis connection of this process (a channel or pattern is subscribed once,
+        however many streams want it). A stream ends RESOURCE_EXHAUSTED when its caller reads too
+        slowly, UNAVAILABLE when Redis stays away or the connection record changes, NOT_FOUND or
+        PERMISSION_DENIED when the caller lost the project.
+        """
+
+    @_abc_1.abstractmethod
+    def SubscribeShared(
+        self,
+        request_iterator: _MaybeAsyncIterator[_redis_pb2.SubscriptionChange],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_redis_pb2.SubscribeResponse], _abc.AsyncIterator[_redis_pb2.SubscribeResponse]]:
+        """Subscribe for a caller that serves many subscribers (the gateway): channels and patterns
+        are added and removed while the stream runs. The first change names the target. Each added
+        name is confirmed by a "subscribe" reply carrying it; each message comes once, whatever the
+        number of the caller's own subscribers, in Redis's order.
+        """
 
     @_abc_1.abstractmethod
     def GetInfo(

@@ -193,11 +193,15 @@ async def collection(request: Request) -> Response:
     return JSONResponse({"dropped": True})
 
 
-def _page_reply(documents: Sequence[str], next_cursor: str, truncated: bool, count: int | None = None) -> JSONResponse:
+def _page_reply(
+    documents: Sequence[str], next_cursor: str, truncated: bool, count: int | None = None, paged_by: str = ""
+) -> JSONResponse:
     reply: dict[str, Any] = {"data": _fragments(documents)}
     if count is not None:
         reply["count"] = count
     reply["next_cursor"] = next_cursor or None
+    if next_cursor and paged_by:
+        reply["paged_by"] = paged_by
     if truncated:
         reply["truncated"] = True
     return JSONResponse(reply)
@@ -206,22 +210,29 @@ def _page_reply(documents: Sequence[str], next_cursor: str, truncated: bool, cou
 async def documents(request: Request) -> Response:
     """
     get:
-      summary: One page of a find (viewers). next_cursor continues it at the cost of one batch.
+      summary: One page of a find (viewers), in sort order with _id last; next_cursor continues it.
       description: >-
-        filter, projection and sort are Extended JSON objects. With cursor (a next_cursor of an
-        earlier page) the query is the cursor's own and only limit and ejson apply.
+        filter, projection and sort are Extended JSON objects; without a sort the order is _id.
+        next_cursor is opaque and signed: it holds the query and the last document's sort keys,
+        and the next page is a fresh find for the documents after them (keyset, "paged_by":
+        "keyset"), on any replica, with no server cursor left open. Where a keyset cannot be
+        exact (an array in a sort key, a $meta sort, a first page with skip) the next page passes
+        over the documents before it instead ("paged_by": "skip"). With cursor the query is the
+        cursor's own: filter, projection and sort may be sent again but must be its own, skip is
+        refused, limit and ejson apply. A cursor may be presented again (it gives the same page
+        while the data is unchanged); another caller's, or a changed one, is 400.
       parameters:
         - {name: filter, in: query, example: '{"status": "active"}'}
         - {name: projection, in: query, example: '{"name": 1}'}
         - {name: sort, in: query, example: '{"created": -1}'}
-        - {name: skip, in: query}
+        - {name: skip, in: query, description: first page only}
         - {name: limit, in: query, description: '1-1000, default 100'}
-        - {name: count, in: query, description: also count the matches}
+        - {name: count, in: query, description: also count all the matches}
         - {name: cursor, in: query}
         - {name: ejson, in: query, description: relaxed (default) or canonical}
       responses:
-        200: {description: '{"data": [doc], "count"?, "next_cursor", "truncated"?}'}
-        400: {description: 'bad Extended JSON, an unknown operator, or server-side JavaScript'}
+        200: {description: '{"data": [doc], "count"?, "next_cursor", "paged_by"?, "truncated"?}'}
+        400: {description: 'bad Extended JSON, an unknown operator, server-side JavaScript, or another query''s cursor'}
     post:
       summary: 'Inserts one document, or {"documents": [...]} (developers).'
       requestBody: {content: {application/json: {example: {name: Ada, born: {$date: '1815-12-10T00:00:00.000Z'}}}}}
@@ -275,7 +286,7 @@ async def _find(request: Request) -> Response:
         timeout=b.settings.read_deadline_s,
     )
     count = reply.count if reply.HasField("count") else None
-    return _page_reply(reply.documents, reply.next_cursor, reply.truncated, count)
+    return _page_reply(reply.documents, reply.next_cursor, reply.truncated, count, reply.paged_by)
 
 
 async def document(request: Request) -> Response:
@@ -357,7 +368,9 @@ async def aggregate(request: Request) -> Response:
       description: >-
         Options: allowDiskUse, maxTimeMS (lowers the configured limit, never raises it),
         collation, let, hint, comment, bypassDocumentValidation. With ?cursor= (a next_cursor of
-        an earlier page) no body is needed.
+        an earlier page) no body is needed. An aggregate's cursor is a server cursor kept by the
+        replica that answered: it is closed once exhausted, after a minute idle, or when its
+        connection has too many open (then the next page is 404: run the pipeline again).
       parameters:
         - {name: limit, in: query, description: '1-1000, default 100'}
         - {name: cursor, in: query}

@@ -1,22 +1,16 @@
-"""Postgres routes in postgres-meta's shapes: `/pg-meta/[ref]/...`.
-
-pg-svc writes each reply's JSON itself; these routes check the caller, read the parameters
-(postgres-meta's names and meanings) and pass the JSON through untouched.
-"""
+"""Postgres's SQL route in postgres-meta's shape: `/pg-meta/[ref]/query` (the catalogue routes are
+:mod:`gateway.routes.pg_catalog`)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.http import field, query_bool, query_int, query_list, raw_json, read_object
+from gateway.http import field, raw_json, read_object
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, NotFound
@@ -27,20 +21,6 @@ TRUNCATED_HEADER = "x-result-truncated"
 
 #: The header Studio names its session with (the SQL editor's differs from the other pages').
 APPLICATION_NAME_HEADER = "x-pg-application-name"
-
-
-def _catalog_filter(request: Request) -> pg_pb2.CatalogFilter:
-    """postgres-meta's list parameters: comma-separated schema lists, a limit and an offset."""
-    catalog_filter = pg_pb2.CatalogFilter(
-        include_system_schemas=query_bool(request, "include_system_schemas", False),
-        included_schemas=query_list(request, "included_schemas"),
-        excluded_schemas=query_list(request, "excluded_schemas"),
-    )
-    if request.query_params.get("limit"):
-        catalog_filter.limit = query_int(request, "limit", 0, minimum=0)
-    if request.query_params.get("offset"):
-        catalog_filter.offset = query_int(request, "offset", 0, minimum=0)
-    return catalog_filter
 
 
 def _statement_timeout_ms(request: Request) -> int:
@@ -118,102 +98,8 @@ async def query(request: Request) -> Response:
     return raw_json(reply.rows, headers=headers)
 
 
-@dataclass(frozen=True, slots=True)
-class _Catalog:
-    """One catalogue route: its RPC, request message and reply field."""
-
-    summary: str
-    rpc: str
-    message: type[Any]
-    reply_field: str
-    #: Boolean query parameters the request message takes, with postgres-meta's defaults.
-    flags: tuple[tuple[str, bool], ...] = ()
-
-
-_CATALOG: dict[str, _Catalog] = {
-    "tables": _Catalog(
-        "Tables (PostgresTable), with columns unless include_columns=false.",
-        "ListTables",
-        pg_pb2.ListTablesRequest,
-        "tables",
-        (("include_columns", True),),
-    ),
-    "views": _Catalog(
-        "Views (PostgresView), with columns unless include_columns=false.",
-        "ListViews",
-        pg_pb2.ListViewsRequest,
-        "views",
-        (("include_columns", True),),
-    ),
-    "materialized-views": _Catalog(
-        "Materialized views (PostgresMaterializedView), with columns when include_columns=true.",
-        "ListMaterializedViews",
-        pg_pb2.ListMaterializedViewsRequest,
-        "materialized_views",
-        (("include_columns", False),),
-    ),
-    "columns": _Catalog(
-        "Columns of tables, views, materialized views and foreign tables (PostgresColumn).",
-        "ListColumns",
-        pg_pb2.ListColumnsRequest,
-        "columns",
-    ),
-    "schemas": _Catalog("Schemas (PostgresSchema).", "ListSchemas", pg_pb2.ListSchemasRequest, "schemas"),
-    "policies": _Catalog(
-        "Row-level security policies (PostgresPolicy).", "ListPolicies", pg_pb2.ListPoliciesRequest, "policies"
-    ),
-    "triggers": _Catalog("Triggers (PostgresTrigger).", "ListTriggers", pg_pb2.ListTriggersRequest, "triggers"),
-    "extensions": _Catalog(
-        "Available and installed extensions (PostgresExtension); only limit and offset apply.",
-        "ListExtensions",
-        pg_pb2.ListExtensionsRequest,
-        "extensions",
-    ),
-    "types": _Catalog(
-        "Enum, composite, domain and base types (PostgresType); include_array_types=true adds arrays.",
-        "ListTypes",
-        pg_pb2.ListTypesRequest,
-        "types",
-        (("include_array_types", False),),
-    ),
-    "functions": _Catalog("Functions (PostgresFunction).", "ListFunctions", pg_pb2.ListFunctionsRequest, "functions"),
-}
-
-
-def _catalog_route(catalog: _Catalog) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        b = backends(request)
-        caller = await b.authorize(request, common_pb2.ROLE_VIEWER)
-        message = catalog.message(target=caller.target, filter=_catalog_filter(request))
-        for flag, default in catalog.flags:
-            setattr(message, flag, query_bool(request, flag, default))
-        call = getattr(b.pg, catalog.rpc)
-        reply = await call(message, metadata=caller.metadata, timeout=b.settings.read_deadline_s)
-        return raw_json(getattr(reply, catalog.reply_field))
-
-    flags = "".join(f"\n        - {{name: {flag}, in: query, schema: {{type: boolean}}}}" for flag, _ in catalog.flags)
-    endpoint.__doc__ = f"""
-    get:
-      summary: {catalog.summary}
-      parameters:
-        - {{name: include_system_schemas, in: query, schema: {{type: boolean}}}}
-        - {{name: included_schemas, in: query, schema: {{type: string}}, description: comma-separated}}
-        - {{name: excluded_schemas, in: query, schema: {{type: string}}, description: comma-separated}}
-        - {{name: limit, in: query, schema: {{type: integer}}}}
-        - {{name: offset, in: query, schema: {{type: integer}}}}{flags}
-      responses:
-        200: {{description: a JSON array in postgres-meta's shape}}
-        503: {{description: the database cannot be reached}}
-    """
-    return endpoint
-
-
 routes: list[BaseRoute] = [
     Route("/pg-meta/{ref}/query", query, methods=["POST"]),
-    *(
-        Route(f"/pg-meta/{{ref}}/{name}", _catalog_route(catalog), methods=["GET"], name=f"pg_{name.replace('-', '_')}")
-        for name, catalog in _CATALOG.items()
-    ),
 ]
 
 

@@ -8,45 +8,32 @@ with ``"encoding": "base64"`` sends them the same way.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 import math
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-import grpc
 import orjson
 from google.protobuf import json_format
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gateway.backends import Caller
 from gateway.http import JSONResponse, field, query_int, read_object
+from gateway.routes import redis_pubsub
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
-from udb.errors import DatabaseError, InvalidArgument, NotFound, from_rpc_error
+from udb.errors import DatabaseError, InvalidArgument, NotFound
 from udb.redis.v1 import redis_pb2
 
 log = logging.getLogger("gateway.redis")
 
 VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
-
-#: A subscriber whose WebSocket does not keep up is closed once this much waits for it.
-MAX_QUEUED_MESSAGES = 1000
-MAX_QUEUED_BYTES = 8 * 1024 * 1024
-#: WebSocket close codes: 1013 "try again later" for a slow reader, 1011 for a failed stream,
-#: 4000 + the HTTP status for a refused subscription (4401, 4403, 4404, 4400).
-CLOSE_SLOW_CONSUMER = 1013
-CLOSE_STREAM_FAILED = 1011
-#: The close frame waits behind what the client has not read yet: this long, then the socket goes.
-CLOSE_WAIT_S = 10.0
 
 _KEY_BODY = frozenset({"type", "value", "ttl", "encoding"})
 _TYPE_ALIASES = {
@@ -561,136 +548,6 @@ async def stats(request: Request) -> Response:
     )
 
 
-# ---- pub/sub over a WebSocket ----------------------------------------------------------------
-
-
-def _ws_list(websocket: WebSocket, name: str) -> list[str]:
-    values: list[str] = []
-    for text in websocket.query_params.getlist(name):
-        values.extend(part.strip() for part in text.split(",") if part.strip())
-    return values
-
-
-async def _refuse(websocket: WebSocket, error: DatabaseError) -> None:
-    """Tells the client why (an error frame, then close code 4000 + the HTTP status)."""
-    await websocket.send_text(
-        orjson.dumps(
-            {"type": "error", "message": error.message, "error": {"code": error.code, "message": error.message}}
-        ).decode()
-    )
-    await websocket.close(code=4000 + error.http_status, reason=error.message[:120])
-
-
-def _message_frame(message: redis_pb2.SubscribeResponse) -> str:
-    channel, channel_b64 = _text_or_b64(message.channel)
-    data, data_b64 = _text_or_b64(message.data)
-    frame: dict[str, Any] = {"type": "message", "channel": channel, "pattern": None, "data": data}
-    binary = channel_b64 or data_b64
-    if message.pattern:
-        pattern, pattern_b64 = _text_or_b64(message.pattern)
-        frame["pattern"] = pattern
-        binary = binary or pattern_b64
-    if binary:
-        frame["encoding"] = "base64"
-        frame["channel"], frame["data"] = (
-            base64.b64encode(message.channel).decode(),
-            base64.b64encode(message.data).decode(),
-        )
-        if message.pattern:
-            frame["pattern"] = base64.b64encode(message.pattern).decode()
-    return orjson.dumps(frame).decode()
-
-
-async def subscribe(websocket: WebSocket) -> None:
-    """Bridges redis-svc's Subscribe stream to a WebSocket: one JSON text frame per message.
-
-    The first frame is ``{"type": "subscribe", "channels", "patterns"}`` once every subscription
-    holds. Frames wait in a bounded queue; a client that falls behind by more than
-    MAX_QUEUED_MESSAGES (or MAX_QUEUED_BYTES) is closed with 1013 and a reason that says so.
-    """
-    await websocket.accept()
-    b = backends(websocket)
-    try:
-        caller = await _caller(websocket, VIEWER)
-        names = _ws_list(websocket, "channels")
-        patterns = _ws_list(websocket, "patterns")
-        if not names and not patterns:
-            raise InvalidArgument("give ?channels=a,b and/or ?patterns=news.*", details={"parameter": "channels"})
-    except DatabaseError as error:
-        await _refuse(websocket, error)
-        return
-    call = b.redis.Subscribe(
-        redis_pb2.SubscribeRequest(
-            target=caller.target, channels=[n.encode() for n in names], patterns=[p.encode() for p in patterns]
-        ),
-        metadata=caller.metadata,
-    )
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    queued_bytes = 0
-    closing: tuple[int, str] | None = None
-    wake = asyncio.Event()
-
-    async def pump() -> None:
-        # Reads the gRPC stream as fast as it comes; never blocks on the client.
-        nonlocal queued_bytes, closing
-        try:
-            async for message in call:
-                if message.type == "subscribe":
-                    frame = orjson.dumps({"type": "subscribe", "channels": names, "patterns": patterns}).decode()
-                else:
-                    frame = _message_frame(message)
-                if queue.qsize() >= MAX_QUEUED_MESSAGES or queued_bytes + len(frame) > MAX_QUEUED_BYTES:
-                    closing = (
-                        CLOSE_SLOW_CONSUMER,
-                        f"subscriber too slow: over {MAX_QUEUED_MESSAGES} messages or "
-                        f"{MAX_QUEUED_BYTES // 1024} KiB waiting",
-                    )
-                    return
-                queued_bytes += len(frame)
-                queue.put_nowait(frame)
-            closing = (CLOSE_STREAM_FAILED, "the subscription ended")
-        except grpc.RpcError as exc:
-            error = from_rpc_error(exc)
-            if error.http_status in (400, 401, 403, 404):
-                closing = (4000 + error.http_status, error.message[:120])
-            else:
-                closing = (CLOSE_STREAM_FAILED, f"{error.code}: {error.message}"[:120])
-        finally:
-            wake.set()
-
-    async def forward() -> None:
-        nonlocal queued_bytes
-        while True:
-            frame = await queue.get()
-            queued_bytes -= len(frame)
-            await websocket.send_text(frame)
-
-    async def watch_client() -> None:
-        # The client sends nothing we act on; this notices when it goes away.
-        with contextlib.suppress(WebSocketDisconnect):
-            while True:
-                await websocket.receive_text()
-
-    tasks = [asyncio.create_task(pump()), asyncio.create_task(forward()), asyncio.create_task(watch_client())]
-    woken = asyncio.create_task(wake.wait())
-    try:
-        await asyncio.wait([tasks[1], tasks[2], woken], return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        client_gone = tasks[2].done() or tasks[1].done()
-        call.cancel()
-        for task in (*tasks, woken):
-            task.cancel()
-        for task in (*tasks, woken):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-    if closing is not None and not client_gone:
-        code, reason = closing
-        if code == CLOSE_SLOW_CONSUMER:
-            log.warning("closing a slow subscriber", extra={"queued": queue.qsize(), "queued_bytes": queued_bytes})
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(code=code, reason=reason), CLOSE_WAIT_S)
-
-
 routes: list[BaseRoute] = [
     Route("/redis/{ref}/keys", keys, methods=["GET"]),
     # Before the catch-all below; both read the key from the raw path, where '/' inside a key
@@ -699,7 +556,7 @@ routes: list[BaseRoute] = [
     Route("/redis/{ref}/keys/{key:path}", key, methods=["GET", "POST", "PUT", "DELETE"]),
     Route("/redis/{ref}/pubsub/channels", channels, methods=["GET"]),
     Route("/redis/{ref}/pubsub/publish", publish, methods=["POST"]),
-    WebSocketRoute("/redis/{ref}/pubsub/subscribe", subscribe),
+    WebSocketRoute("/redis/{ref}/pubsub/subscribe", redis_pubsub.subscribe),
     Route("/redis/{ref}/info", info, methods=["GET"]),
     Route("/redis/{ref}/stats", stats, methods=["GET"]),
 ]

@@ -1,6 +1,8 @@
--- Test data from supabase/postgres-meta (https://github.com/supabase/postgres-meta), test/db/00-init.sql
--- at commit 641831e0555d8f9eab278014956ec2cf1ee1174d, unchanged below this header.
--- Copyright Supabase, licensed under the Apache License 2.0 (see README.md in this folder).
+-- Vendored from supabase/postgres-meta, test/db/00-init.sql at commit 641831e0555d8f9eab278014956ec2cf1ee1174d (tag v0.98.0),
+-- unchanged below this header. Copyright Supabase; licensed under the Apache License 2.0
+-- (LICENSE in this folder). postgres-meta's own test schema, loaded by the tests into a fresh
+-- database so that the differential suite compares our routes with postgres-meta's on it.
+
 
 
 -- Tables for testing

@@ -1,6 +1,6 @@
--- Test data from supabase/postgres-meta (https://github.com/supabase/postgres-meta), test/db/01-memes.sql
--- at commit 641831e0555d8f9eab278014956ec2cf1ee1174d, unchanged below this header.
--- Copyright Supabase, licensed under the Apache License 2.0 (see README.md in this folder).
+-- Vendored from supabase/postgres-meta, test/db/01-memes.sql at commit 641831e0555d8f9eab278014956ec2cf1ee1174d (tag v0.98.0),
+-- unchanged below this header. Copyright Supabase; licensed under the Apache License 2.0
+-- (LICENSE in this folder).
 
 
 CREATE TABLE public.category (
