@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
 import grpc
 
 from registry import connspec
@@ -53,11 +52,6 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self._connections = Connections(self._store, box, guard)
         self._engine_tests = EngineTests(settings, self._store)
         self._audit = AuditLog(self._store)
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        """The platform database pool (for the admin commands and tests)."""
-        return self._store.pool
 
     async def start(self) -> None:
         """Opens the platform database pool, applies migrations and starts listening for changes."""
