@@ -16,13 +16,19 @@ Role = common_pb2.Role
 
 PROJECT_COLUMNS = "p.id, p.ref, p.name, p.organization_id, o.slug AS organization_slug, p.created_at"
 
-_PROJECT_WITH_ROLE = f"""
-    SELECT {PROJECT_COLUMNS}, m.role::text AS role
-    FROM platform.projects p
-    JOIN platform.organizations o ON o.id = p.organization_id
-    LEFT JOIN platform.members m ON m.project_id = p.id AND m.user_id = $2
-    WHERE p.ref = $1
-"""
+
+def projects_with_role(user: str) -> str:
+    """The projects with their organization's slug and the role of the user bound at ``user``
+    (``$2``...; NULL for a non-member): a query to add a WHERE clause to."""
+    return f"""
+        SELECT {PROJECT_COLUMNS}, m.role::text AS role
+        FROM platform.projects p
+        JOIN platform.organizations o ON o.id = p.organization_id
+        LEFT JOIN platform.members m ON m.project_id = p.id AND m.user_id = {user}
+    """
+
+
+_PROJECT_WITH_ROLE = projects_with_role("$2") + "WHERE p.ref = $1"
 
 _ORGANIZATION_WITH_STANDING = """
     SELECT o.id, o.name, o.slug, o.created_at,

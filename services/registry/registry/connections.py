@@ -89,17 +89,17 @@ def parse_uuid(value: str) -> uuid.UUID:
         raise NotFound("connection not found") from None
 
 
+def _target_fields(row: asyncpg.Record) -> dict[str, Any]:
+    """The columns a record's spec and its message share: its engine and where it points."""
+    return {
+        "database_type": DB_TYPE_BY_NAME[row["database_type"]],
+        **{column: row[column] for column in ("host", "port", "username", "database", "tls")},
+    }
+
+
 def row_spec(row: asyncpg.Record) -> connspec.ConnectionSpec:
     """The stored record as a spec, without its secret."""
-    return connspec.ConnectionSpec(
-        database_type=DB_TYPE_BY_NAME[row["database_type"]],
-        host=row["host"],
-        port=row["port"],
-        username=row["username"],
-        database=row["database"],
-        tls=row["tls"],
-        options=json.loads(row["options"]),
-    )
+    return connspec.ConnectionSpec(**_target_fields(row), options=json.loads(row["options"]))
 
 
 def connection_message(row: asyncpg.Record) -> registry_pb2.Connection:
@@ -109,16 +109,11 @@ def connection_message(row: asyncpg.Record) -> registry_pb2.Connection:
     # shown without them too (the registry seals them at its start).
     options.update(connspec.split_secret_options(json.loads(row["options"]))[0])
     return registry_pb2.Connection(
+        **_target_fields(row),
         id=str(row["id"]),
         project_id=str(row["project_id"]),
         project_ref=row["project_ref"],
-        database_type=DB_TYPE_BY_NAME[row["database_type"]],
         identifier=row["identifier"],
-        host=row["host"],
-        port=row["port"],
-        username=row["username"],
-        database=row["database"],
-        tls=row["tls"],
         options=options,
         is_primary=row["is_primary"],
         status=row["status"],
@@ -142,6 +137,19 @@ async def connection_row(
     if row is None:
         raise NotFound("connection not found")
     return row
+
+
+async def audit_record(conn: Connection, row: asyncpg.Record, operation: str, *, outcome: str = "ok") -> None:
+    """Audits an operation on a stored record (``connection.create``, ``connection.test``, ...)."""
+    await audit.record(
+        conn,
+        row["project_ref"],
+        operation,
+        target=row["identifier"],
+        engine=row["database_type"],
+        connection_id=str(row["id"]),
+        outcome=outcome,
+    )
 
 
 def _log_fields(row: asyncpg.Record) -> dict[str, str]:
@@ -307,9 +315,7 @@ class Connections:
         except asyncpg.UniqueViolationError as exc:
             raise _conflict(exc, engine, identifier) from None
         row = await connection_row(conn, project_id, spec.database_type, str(connection_id))
-        await audit.record(
-            conn, row["project_ref"], operation, target=identifier, engine=engine, connection_id=str(connection_id)
-        )
+        await audit_record(conn, row, operation)
         return row
 
     def _seal(self, connection_id: uuid.UUID, secret: ConnectionSecret) -> SealedSecret:
@@ -343,14 +349,7 @@ class Connections:
                 project, _ = await project_for(conn, current_principal(), request.project_ref, Role.ROLE_ADMIN)
                 row = await connection_row(conn, project["id"], request.database_type, request.id, lock=True)
                 await conn.execute(_DELETE, row["id"])
-                await audit.record(
-                    conn,
-                    request.project_ref,
-                    "connection.delete",
-                    target=row["identifier"],
-                    engine=row["database_type"],
-                    connection_id=str(row["id"]),
-                )
+                await audit_record(conn, row, "connection.delete")
         log.info("connection deleted", extra=_log_fields(row))
         return registry_pb2.DeleteConnectionResponse(connection=connection_message(row))
 

@@ -7,9 +7,8 @@ import time
 
 import grpc
 
-from registry import audit
 from registry.access import project_for
-from registry.connections import connection_row
+from registry.connections import audit_record, connection_row
 from registry.settings import Settings
 from registry.store import Store, database_errors
 from udb.auth import ServiceCredentials, current_principal
@@ -61,14 +60,8 @@ class EngineTests:
         with database_errors():
             async with self._store.pool.acquire() as conn, conn.transaction():
                 await conn.execute(_SET_STATUS, row["id"], "ok" if result.ok else "error")
-                await audit.record(
-                    conn,
-                    request.project_ref,
-                    "connection.test",
-                    target=row["identifier"],
-                    engine=row["database_type"],
-                    connection_id=str(row["id"]),
-                    outcome="ok" if result.ok else result.error.code or "error",
+                await audit_record(
+                    conn, row, "connection.test", outcome="ok" if result.ok else result.error.code or "error"
                 )
         return result
 

@@ -10,7 +10,7 @@ import uuid
 import asyncpg
 
 from registry import audit
-from registry.access import PROJECT_COLUMNS, organization_for, project_for
+from registry.access import PROJECT_COLUMNS, organization_for, project_for, projects_with_role
 from registry.secrets import credential_aad
 from registry.store import Connection, Store, database_errors, timestamp
 from udb.auth import current_principal, mint_token
@@ -49,14 +49,9 @@ _RENAME_ORGANIZATION = (
 _COUNT_PROJECTS = "SELECT count(*) FROM platform.projects WHERE organization_id = $1"
 _DELETE_ORGANIZATION = "DELETE FROM platform.organizations WHERE id = $1"
 
-_PROJECTS_PAGE = f"""
-    SELECT {PROJECT_COLUMNS}, m.role::text AS role
-    FROM platform.projects p
-    JOIN platform.organizations o ON o.id = p.organization_id
-    LEFT JOIN platform.members m ON m.project_id = p.id AND m.user_id = $3
-    WHERE p.ref > $1 AND ($2 OR m.user_id IS NOT NULL) AND ($4 = '' OR o.slug = $4)
-    ORDER BY p.ref LIMIT $5
-"""
+_PROJECTS_PAGE = projects_with_role("$3") + (
+    "WHERE p.ref > $1 AND ($2 OR m.user_id IS NOT NULL) AND ($4 = '' OR o.slug = $4) ORDER BY p.ref LIMIT $5"
+)
 _INSERT_PROJECT = f"""
     WITH p AS (
       INSERT INTO platform.projects (id, organization_id, ref, name) VALUES ($1, $2, $3, $4)
