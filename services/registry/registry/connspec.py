@@ -4,7 +4,7 @@ guarding hosts.
 A spec is what a connection record holds, secrets included. It comes from fields, from a URI
 (``redis://user:pw@host:6380/2``, ``mongodb://...``, ``mongodb+srv://...``, ``postgresql://...``)
 or from both (fields override the URI). Nothing here touches the network except the host guard,
-which resolves a hostname to check its addresses (:class:`udb.netpolicy.DialGuard`).
+which resolves a hostname to check its addresses (:class:`udb.dialing.DialGuard`).
 
 An option whose name says it is a secret (``password``, ``...Password``, ``secret``, ``token``,
 ``authMechanismProperties``), from a URI's query or the ``options`` field, is kept apart from

@@ -86,7 +86,7 @@ async def seal_secret_options(pool: asyncpg.Pool, box: SecretBox, pattern: str) 
             try:
                 stored = open_connection_secret(box, row)
             except Internal:
-                continue  # sealed with a key not configured: _report_keys says which; left as it is
+                continue  # sealed with a key not configured: report_keys says which; left as it is
             secret = ConnectionSecret(stored.password, {**secret_options, **stored.options})
             sealed, key_id = seal_connection_secret(box, str(row["id"]), secret)
             await conn.execute(
