@@ -27,9 +27,11 @@ proto-check: proto
 	git diff --exit-code -- $(GENERATED_DIRS)
 	test -z "$$(git status --porcelain -- $(GENERATED_DIRS))"
 
+## lint: ruff (check and format), and the walls of the design as import contracts ([tool.importlinter])
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())" --no-cache
 
 format:
 	$(PYTHON) -m ruff check --fix .

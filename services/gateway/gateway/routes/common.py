@@ -9,9 +9,10 @@ from starlette.requests import HTTPConnection
 
 from gateway.backends import Backends
 from udb.common.v1 import common_pb2
-from udb.errors import InvalidArgument
 from udb.registry.v1 import registry_pb2
-from udb.registry_client import ROLE_BY_VALUE, ROLE_NAMES, connection_options
+from udb.registry_client import connection_options
+from udb.roles import role_name as role_name
+from udb.roles import role_value as role_value
 
 #: The engines' path segments in the API, and their record type.
 ENGINE_SEGMENTS: dict[str, common_pb2.DatabaseType] = {
@@ -36,16 +37,6 @@ def timestamp(value: timestamp_pb2.Timestamp) -> str | None:
     if not value.seconds and not value.nanos:
         return None
     return value.ToJsonString()
-
-
-def role_value(name: Any) -> common_pb2.Role:
-    if not isinstance(name, str) or name not in ROLE_NAMES:
-        raise InvalidArgument("role must be viewer, developer, admin or owner", details={"field": "role"})
-    return ROLE_NAMES[name]
-
-
-def role_name(value: int) -> str | None:
-    return ROLE_BY_VALUE.get(value)
 
 
 def connection_json(connection: registry_pb2.Connection) -> dict[str, Any]:
