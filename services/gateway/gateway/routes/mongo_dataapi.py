@@ -1,0 +1,444 @@
+"""Atlas Data API-compatible actions: ``POST /mongodb/[ref]/action/{findOne,find,...}``.
+
+MongoDB retired the Atlas Data API on 2025-09-30. A client written for it works here by
+changing its base URL (``https://data.mongodb-api.com/app/<app>/endpoint/data/v1`` becomes
+``<gateway>/api/platform/mongodb/<ref>``) and its credential (``Authorization: Bearer <jwt>``):
+the actions take the Data API's body (``dataSource``, ``database``, ``collection``, ``filter``,
+...) and answer its shapes (``{"document"}``, ``{"documents"}``, ``{"insertedId"}``, ...).
+
+- ``dataSource`` is required, as it was, and names nothing here: the connection is the
+  project's primary one, or ``?connection=<id>``.
+- Bodies are Extended JSON (``Content-Type: application/json`` or ``application/ejson``).
+  Replies are relaxed Extended JSON, or canonical for ``Accept: application/ejson``.
+- Errors have the API's shape (``{"message", "error": {"code", "message", "details"}}``), the
+  Data API's ``error`` string being the top-level ``message``.
+- Roles are those of the equivalent routes: reads for viewers, writes for developers.
+- ``find`` and ``aggregate`` answer every result in one reply as the Data API did, built from
+  pages of at most 1000 documents; past 50,000 documents or 16 MiB the action is refused (400)
+  rather than cut short, so that a client pages with ``limit`` and ``skip``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.backends import Backends
+from gateway.http import JSONResponse, field, read_body
+from gateway.routes.common import backends
+from gateway.routes.mongo_explorer import explorer
+from udb.common.v1 import common_pb2
+from udb.errors import InvalidArgument
+from udb.mongo.v1 import explorer_pb2, mongo_pb2
+
+VIEWER = common_pb2.ROLE_VIEWER
+DEVELOPER = common_pb2.ROLE_DEVELOPER
+
+EJSON_MEDIA_TYPE = "application/ejson"
+#: The most documents ``find`` and ``aggregate`` answer in one reply, and the most bytes.
+MAX_DOCUMENTS = 50_000
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+#: Documents asked of the service per page while a reply is built.
+_PAGE = 1000
+_COMMON = frozenset({"dataSource", "database", "collection"})
+
+
+async def _call(
+    request: Request,
+    role: int,
+    rpc: Callable[[Backends], Callable[..., Awaitable[Any]]],
+    message: Any,
+) -> Any:
+    """This module's one gateway-to-service crossing: the caller authorized for ``role`` on the
+    project, then ``rpc`` called with ``message`` aimed at the caller's target, with their
+    metadata, within the route's deadline."""
+    b = backends(request)
+    caller = await b.authorize(request, role)
+    message.target.CopyFrom(caller.target)
+    deadline = b.settings.read_deadline_s if role == VIEWER else b.settings.write_deadline_s
+    return await rpc(b)(message, metadata=caller.metadata, timeout=deadline)
+
+
+class Action:
+    """One action's request: the parsed body, its namespace and the reply's JSON mode."""
+
+    def __init__(self, request: Request, body: dict[str, Any]) -> None:
+        self.request = request
+        self.body = body
+        field(body, "dataSource", str, required=True)
+        self.database: str = field(body, "database", str, required=True)
+        self.collection: str = field(body, "collection", str, required=True)
+        self.canonical = EJSON_MEDIA_TYPE in request.headers.get("accept", "")
+        self.json_mode = mongo_pb2.JSON_MODE_CANONICAL if self.canonical else mongo_pb2.JSON_MODE_RELAXED
+
+    def text(self, name: str, kind: type | tuple[type, ...], *, required: bool = False) -> str:
+        """A body field as Extended JSON text for the service ("" when absent), every number as
+        the client wrote it."""
+        value = field(self.body, name, kind, required=required)
+        return "" if value is None else _dumps(value)
+
+    def count(self, name: str, maximum: int) -> int:
+        value = field(self.body, name, int)
+        if value is None:
+            return 0
+        if not 0 <= value <= maximum:
+            raise InvalidArgument(f"{name} must be between 0 and {maximum}", details={"field": name})
+        return int(value)
+
+    def reply(self, content: dict[str, Any], status_code: int = 200) -> Response:
+        response = JSONResponse(content, status_code=status_code)
+        if self.canonical:
+            response.headers["content-type"] = EJSON_MEDIA_TYPE
+        return response
+
+
+async def _action(request: Request, allowed: frozenset[str]) -> Action:
+    """The body as a JSON object with only the action's fields, parsed without loss of any number
+    (the standard library keeps integers past 64 bits; orjson would not)."""
+    raw = await read_body(request, backends(request).settings.max_body_bytes)
+    try:
+        shape = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgument(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(shape, dict):
+        raise InvalidArgument("the body must be a JSON object")
+    unknown = sorted(set(shape) - _COMMON - allowed)
+    if unknown:
+        raise InvalidArgument(f"unknown fields: {', '.join(unknown)}", details={"fields": ",".join(unknown)})
+    return Action(request, json.loads(raw))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Collected:
+    """Documents gathered page by page for one reply, within its bounds."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit or MAX_DOCUMENTS
+        self.documents: list[orjson.Fragment] = []
+        self.size = 0
+
+    @property
+    def wanted(self) -> int:
+        return min(_PAGE, self.limit - len(self.documents))
+
+    def add(self, texts: Any, more: bool) -> None:
+        for text in texts:
+            self.size += len(text)
+            self.documents.append(orjson.Fragment(text))
+        over = len(self.documents) >= MAX_DOCUMENTS and more and self.limit == MAX_DOCUMENTS
+        if self.size > MAX_REPLY_BYTES or over:
+            raise InvalidArgument(
+                f"the result is over {MAX_DOCUMENTS} documents or {MAX_REPLY_BYTES} bytes:"
+                " page it with limit and skip (or $skip and $limit)",
+                details={"limit": MAX_DOCUMENTS, "max_bytes": MAX_REPLY_BYTES},
+            )
+
+
+async def find_one(request: Request) -> Response:
+    """
+    post:
+      summary: Data API findOne (viewers).
+      description: '{"document": doc} or {"document": null}. Accept application/ejson for canonical EJSON.'
+      requestBody:
+        content:
+          application/json:
+            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: open}}
+      responses: {200: {description: '{"document": {...} | null}'}}
+    """
+    action = await _action(request, frozenset({"filter", "projection", "sort"}))
+    reply = await _call(
+        request,
+        VIEWER,
+        lambda b: b.mongo.FindDocuments,
+        mongo_pb2.FindDocumentsRequest(
+            database=action.database,
+            collection=action.collection,
+            filter=action.text("filter", dict),
+            projection=action.text("projection", dict),
+            sort=action.text("sort", dict),
+            limit=1,
+            json_mode=action.json_mode,
+        ),
+    )
+    return action.reply({"document": orjson.Fragment(reply.documents[0]) if reply.documents else None})
+
+
+async def find(request: Request) -> Response:
+    """
+    post:
+      summary: Data API find (viewers).
+      description: >-
+        Every match in one reply, as the Data API did; over 50,000 documents or 16 MiB is 400
+        (page with limit and skip).
+      requestBody:
+        content:
+          application/json:
+            example:
+              dataSource: mongodb-atlas
+              database: todo
+              collection: tasks
+              filter: {status: complete}
+              projection: {text: 1}
+              sort: {completedAt: 1}
+              limit: 10
+      responses: {200: {description: '{"documents": [...]}'}}
+    """
+    action = await _action(request, frozenset({"filter", "projection", "sort", "limit", "skip"}))
+    collected = _Collected(action.count("limit", MAX_DOCUMENTS))
+    skip = action.count("skip", 2**63 - 1)
+    filter_text, projection, sort = (action.text(name, dict) for name in ("filter", "projection", "sort"))
+    cursor = ""
+    while True:
+        page = await _call(
+            request,
+            VIEWER,
+            lambda b: b.mongo.FindDocuments,
+            mongo_pb2.FindDocumentsRequest(
+                database=action.database,
+                collection=action.collection,
+                filter="" if cursor else filter_text,
+                projection="" if cursor else projection,
+                sort="" if cursor else sort,
+                skip=skip if not cursor else 0,
+                limit=collected.wanted,
+                json_mode=action.json_mode,
+                cursor=cursor,
+            ),
+        )
+        cursor = page.next_cursor
+        collected.add(page.documents, bool(cursor))
+        if not cursor or not collected.wanted:
+            return action.reply({"documents": collected.documents})
+
+
+async def aggregate(request: Request) -> Response:
+    """
+    post:
+      summary: Data API aggregate (viewers; $out and $merge need developers).
+      description: Every result in one reply; over 50,000 documents or 16 MiB is 400.
+      requestBody:
+        content:
+          application/json:
+            example:
+              dataSource: mongodb-atlas
+              database: todo
+              collection: tasks
+              pipeline: [{$match: {status: complete}}, {$group: {_id: $user, n: {$sum: 1}}}]
+      responses: {200: {description: '{"documents": [...]}'}}
+    """
+    action = await _action(request, frozenset({"pipeline"}))
+    pipeline = action.text("pipeline", list, required=True)
+    collected = _Collected(0)
+    cursor = ""
+    while True:
+        page = await _call(
+            request,
+            VIEWER,
+            lambda b: b.mongo.Aggregate,
+            mongo_pb2.AggregateRequest(
+                database=action.database,
+                collection=action.collection,
+                pipeline="" if cursor else pipeline,
+                json_mode=action.json_mode,
+                limit=_PAGE,
+                cursor=cursor,
+            ),
+        )
+        cursor = page.next_cursor
+        collected.add(page.documents, bool(cursor))
+        if not cursor:
+            return action.reply({"documents": collected.documents})
+
+
+async def insert_one(request: Request) -> Response:
+    """
+    post:
+      summary: Data API insertOne (developers).
+      requestBody:
+        content:
+          application/json:
+            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, document: {status: open}}
+      responses: {201: {description: '{"insertedId": id}'}, 409: {description: duplicate _id}}
+    """
+    action = await _action(request, frozenset({"document"}))
+    document = action.text("document", dict, required=True)
+    reply = await _call(
+        request,
+        DEVELOPER,
+        lambda b: b.mongo.InsertDocuments,
+        mongo_pb2.InsertDocumentsRequest(
+            database=action.database,
+            collection=action.collection,
+            documents=[document],
+            json_mode=action.json_mode,
+        ),
+    )
+    return action.reply({"insertedId": orjson.Fragment(reply.inserted_ids[0])}, status_code=201)
+
+
+async def insert_many(request: Request) -> Response:
+    """
+    post:
+      summary: Data API insertMany (developers), in order, stopping at the first failure.
+      requestBody:
+        content:
+          application/json:
+            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, documents: [{a: 1}, {a: 2}]}
+      responses: {201: {description: '{"insertedIds": [id, ...]}'}}
+    """
+    action = await _action(request, frozenset({"documents"}))
+    documents = field(action.body, "documents", list, required=True)
+    if not documents or not all(isinstance(document, dict) for document in documents):
+        raise InvalidArgument("documents must be a non-empty array of objects", details={"field": "documents"})
+    reply = await _call(
+        request,
+        DEVELOPER,
+        lambda b: b.mongo.InsertDocuments,
+        mongo_pb2.InsertDocumentsRequest(
+            database=action.database,
+            collection=action.collection,
+            documents=[_dumps(document) for document in documents],
+            json_mode=action.json_mode,
+        ),
+    )
+    return action.reply({"insertedIds": [orjson.Fragment(i) for i in reply.inserted_ids]}, status_code=201)
+
+
+async def _update(request: Request, *, many: bool, replace: bool) -> Response:
+    change = "replacement" if replace else "update"
+    action = await _action(request, frozenset({"filter", change, "upsert"}))
+    filter_text = action.text("filter", dict, required=True)
+    change_text = action.text(change, dict if replace else (dict, list), required=True)
+    upsert = bool(field(action.body, "upsert", bool))
+    reply = await _call(
+        request,
+        DEVELOPER,
+        lambda b: explorer(b).UpdateDocuments,
+        explorer_pb2.UpdateDocumentsRequest(
+            database=action.database,
+            collection=action.collection,
+            filter=filter_text,
+            upsert=upsert,
+            many=many,
+            json_mode=action.json_mode,
+            replacement=change_text if replace else None,
+            update=None if replace else change_text,
+        ),
+    )
+    content: dict[str, Any] = {"matchedCount": reply.matched_count, "modifiedCount": reply.modified_count}
+    if reply.upserted_id:
+        content["upsertedId"] = orjson.Fragment(reply.upserted_id)
+    return action.reply(content)
+
+
+async def update_one(request: Request) -> Response:
+    """
+    post:
+      summary: Data API updateOne (developers).
+      requestBody:
+        content:
+          application/json:
+            example:
+              {dataSource: mongodb-atlas, database: todo, collection: tasks,
+               filter: {_id: {$oid: 64224f4d089104f1766116a5}}, update: {$set: {status: complete}}, upsert: false}
+      responses: {200: {description: '{"matchedCount", "modifiedCount", "upsertedId"?}'}}
+    """
+    return await _update(request, many=False, replace=False)
+
+
+async def update_many(request: Request) -> Response:
+    """
+    post:
+      summary: Data API updateMany (developers).
+      requestBody:
+        content:
+          application/json:
+            example:
+              {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: open},
+               update: {$set: {status: stale}}}
+      responses: {200: {description: '{"matchedCount", "modifiedCount", "upsertedId"?}'}}
+    """
+    return await _update(request, many=True, replace=False)
+
+
+async def replace_one(request: Request) -> Response:
+    """
+    post:
+      summary: Data API replaceOne (developers).
+      requestBody:
+        content:
+          application/json:
+            example:
+              {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {text: Do the dishes},
+               replacement: {text: Clean the kitchen, status: open}, upsert: true}
+      responses: {200: {description: '{"matchedCount", "modifiedCount", "upsertedId"?}'}}
+    """
+    return await _update(request, many=False, replace=True)
+
+
+async def _delete(request: Request, *, many: bool) -> Response:
+    action = await _action(request, frozenset({"filter"}))
+    filter_text = action.text("filter", dict, required=True)
+    reply = await _call(
+        request,
+        DEVELOPER,
+        lambda b: explorer(b).DeleteDocuments,
+        explorer_pb2.DeleteDocumentsRequest(
+            database=action.database, collection=action.collection, filter=filter_text, many=many
+        ),
+    )
+    return action.reply({"deletedCount": reply.deleted_count})
+
+
+async def delete_one(request: Request) -> Response:
+    """
+    post:
+      summary: Data API deleteOne (developers).
+      requestBody:
+        content:
+          application/json:
+            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: complete}}
+      responses: {200: {description: '{"deletedCount"}'}}
+    """
+    return await _delete(request, many=False)
+
+
+async def delete_many(request: Request) -> Response:
+    """
+    post:
+      summary: Data API deleteMany (developers); filter {} deletes every document.
+      requestBody:
+        content:
+          application/json:
+            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: complete}}
+      responses: {200: {description: '{"deletedCount"}'}}
+    """
+    return await _delete(request, many=True)
+
+
+#: The Data API's action names, as its clients spell them in the URL.
+ACTIONS = {
+    "findOne": find_one,
+    "find": find,
+    "insertOne": insert_one,
+    "insertMany": insert_many,
+    "updateOne": update_one,
+    "updateMany": update_many,
+    "replaceOne": replace_one,
+    "deleteOne": delete_one,
+    "deleteMany": delete_many,
+    "aggregate": aggregate,
+}
+
+routes: list[BaseRoute] = [
+    Route(f"/mongodb/{{ref}}/action/{name}", endpoint, methods=["POST"]) for name, endpoint in ACTIONS.items()
+]
