@@ -20,7 +20,6 @@ the actions take the Data API's body (``dataSource``, ``database``, ``collection
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,9 +29,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends
-from gateway.http import JSONResponse, field, read_body
+from gateway.http import JSONResponse, field
 from gateway.routes.common import backends
-from gateway.routes.mongo_explorer import explorer
+from gateway.routes.mongo_explorer import dumps, explorer, json_body
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
 from udb.mongo.v1 import explorer_pb2, mongo_pb2
@@ -80,8 +79,7 @@ class Action:
     def text(self, name: str, kind: type | tuple[type, ...], *, required: bool = False) -> str:
         """A body field as Extended JSON text for the service ("" when absent), every number as
         the client wrote it."""
-        value = field(self.body, name, kind, required=required)
-        return "" if value is None else _dumps(value)
+        return dumps(field(self.body, name, kind, required=required))
 
     def count(self, name: str, maximum: int) -> int:
         value = field(self.body, name, int)
@@ -99,23 +97,7 @@ class Action:
 
 
 async def _action(request: Request, allowed: frozenset[str]) -> Action:
-    """The body as a JSON object with only the action's fields, parsed without loss of any number
-    (the standard library keeps integers past 64 bits; orjson would not)."""
-    raw = await read_body(request, backends(request).settings.max_body_bytes)
-    try:
-        shape = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidArgument(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-    if not isinstance(shape, dict):
-        raise InvalidArgument("the body must be a JSON object")
-    unknown = sorted(set(shape) - _COMMON - allowed)
-    if unknown:
-        raise InvalidArgument(f"unknown fields: {', '.join(unknown)}", details={"fields": ",".join(unknown)})
-    return Action(request, json.loads(raw))
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return Action(request, await json_body(request, _COMMON | allowed))
 
 
 class _Collected:
@@ -306,7 +288,7 @@ async def insert_many(request: Request) -> Response:
         mongo_pb2.InsertDocumentsRequest(
             database=action.database,
             collection=action.collection,
-            documents=[_dumps(document) for document in documents],
+            documents=[dumps(document) for document in documents],
             json_mode=action.json_mode,
         ),
     )

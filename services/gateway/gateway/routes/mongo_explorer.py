@@ -3,18 +3,23 @@ the schema of a sample, NDJSON export and import. They call mongo-svc's MongoExp
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
+import orjson
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends
+from gateway.http import JSONResponse, field, raw_json, read_body
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
-from udb.mongo.v1 import explorer_pb2_grpc
+from udb.errors import InvalidArgument
+from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc, mongo_pb2
 
 VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
@@ -49,4 +54,141 @@ async def _call(
     return await rpc(b)(message, metadata=caller.metadata, timeout=deadline)
 
 
-routes: list[BaseRoute] = []
+_VERBOSITIES = {
+    "queryPlanner": explorer_pb2.EXPLAIN_VERBOSITY_QUERY_PLANNER,
+    "executionStats": explorer_pb2.EXPLAIN_VERBOSITY_EXECUTION_STATS,
+    "allPlansExecution": explorer_pb2.EXPLAIN_VERBOSITY_ALL_PLANS_EXECUTION,
+}
+_FIND_FIELDS = ("filter", "projection", "sort", "hint")
+_JSON_MODES = {"": mongo_pb2.JSON_MODE_RELAXED, "relaxed": mongo_pb2.JSON_MODE_RELAXED}
+_JSON_MODES["canonical"] = mongo_pb2.JSON_MODE_CANONICAL
+
+
+def _path(request: Request, name: str) -> str:
+    return str(request.path_params[name])
+
+
+def _json_mode(request: Request) -> mongo_pb2.JsonMode:
+    mode = request.query_params.get("ejson", "").lower()
+    if mode not in _JSON_MODES:
+        raise InvalidArgument("ejson must be relaxed or canonical", details={"parameter": "ejson"})
+    return _JSON_MODES[mode]
+
+
+async def json_body(request: Request, allowed: frozenset[str]) -> dict[str, Any]:
+    """A JSON object body with only ``allowed`` fields, parsed without loss of any number (the
+    standard library keeps integers past 64 bits; orjson would not)."""
+    raw = await read_body(request, backends(request).settings.max_body_bytes)
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidArgument(f"unknown fields: {', '.join(unknown)}", details={"fields": ",".join(unknown)})
+    return body
+
+
+def dumps(value: Any) -> str:
+    """JSON text of a part of a body, every number as the client wrote it ("" for None)."""
+    return "" if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+async def explain(request: Request) -> Response:
+    """
+    post:
+      summary: The query plan of a find or an aggregate (queryPlanner for viewers; executionStats
+        and allPlansExecution, which run the query, for developers).
+      description: >-
+        The body is a find (filter, projection, sort, skip, limit, hint) or a pipeline. A
+        pipeline with $out or $merge needs a developer and is explained with queryPlanner only.
+        The reply is the server's explain output as Extended JSON.
+      parameters:
+        - {name: ejson, in: query, description: relaxed (default) or canonical}
+      requestBody:
+        content:
+          application/json:
+            examples:
+              find: {value: {filter: {status: active}, sort: {created: -1}, limit: 10, verbosity: executionStats}}
+              aggregate: {value: {pipeline: [{$match: {status: active}}], verbosity: queryPlanner}}
+      responses:
+        200: {description: '{"queryPlanner": {...}, "executionStats"?: {...}, ...}'}
+        403: {description: executionStats or allPlansExecution without the developer role}
+    """
+    body = await json_body(request, frozenset({*_FIND_FIELDS, "skip", "limit", "pipeline", "verbosity"}))
+    verbosity_name = field(body, "verbosity", str) or "queryPlanner"
+    if verbosity_name not in _VERBOSITIES:
+        raise InvalidArgument(
+            "verbosity must be queryPlanner, executionStats or allPlansExecution", details={"field": "verbosity"}
+        )
+    verbosity = _VERBOSITIES[verbosity_name]
+    message = explorer_pb2.ExplainRequest(
+        database=_path(request, "db"),
+        collection=_path(request, "coll"),
+        verbosity=verbosity,
+        json_mode=_json_mode(request),
+    )
+    if "pipeline" in body:
+        if set(body) & {*_FIND_FIELDS, "skip", "limit"}:
+            raise InvalidArgument("explain a find or a pipeline, not both", details={"field": "pipeline"})
+        message.aggregate.pipeline = dumps(field(body, "pipeline", list, required=True))
+    else:
+        find = message.find
+        find.filter, find.projection, find.sort = (dumps(field(body, name, dict)) for name in _FIND_FIELDS[:3])
+        find.hint = dumps(field(body, "hint", (str, dict)))
+        find.skip = field(body, "skip", int) or 0
+        find.limit = field(body, "limit", int) or 0
+    runs = verbosity != explorer_pb2.EXPLAIN_VERBOSITY_QUERY_PLANNER
+    reply = await _call(request, DEVELOPER if runs else VIEWER, lambda b: explorer(b).Explain, message)
+    return raw_json(reply.explain)
+
+
+async def index_usage(request: Request) -> Response:
+    """
+    get:
+      summary: The collection's indexes with their use ($indexStats) since the server started (viewers).
+      description: >-
+        Each index of the list (its full specification) with usage {"ops", "since"} (summed over
+        shards), or usage null where the server has no statistics for it yet. A server without
+        $indexStats (FerretDB) answers 400 with its own message.
+      responses:
+        200: {description: '{"data": [{"name", "spec": {...}, "usage": {"ops", "since"} | null}]}'}
+        404: {description: no such collection}
+    """
+    database, collection = _path(request, "db"), _path(request, "coll")
+    listed = await _call(
+        request,
+        VIEWER,
+        lambda b: b.mongo.ListIndexes,
+        mongo_pb2.ListIndexesRequest(database=database, collection=collection),
+    )
+    stats = await _call(
+        request,
+        VIEWER,
+        lambda b: explorer(b).GetIndexStats,
+        explorer_pb2.GetIndexStatsRequest(database=database, collection=collection),
+    )
+    usage: dict[str, dict[str, Any]] = {}
+    for row in stats.indexes:  # one row per index and shard: a sharded index's use adds up
+        seen = usage.setdefault(row.name, {"ops": 0, "since": row.since or None})
+        seen["ops"] += row.ops
+        if row.since and (seen["since"] is None or row.since < seen["since"]):
+            seen["since"] = row.since
+    return JSONResponse(
+        {
+            "data": [
+                {"name": index.name, "spec": orjson.Fragment(index.spec), "usage": usage.get(index.name)}
+                for index in listed.indexes
+            ]
+        }
+    )
+
+
+_COLLECTION = "/mongodb/{ref}/databases/{db}/collections/{coll}"
+
+routes: list[BaseRoute] = [
+    Route(_COLLECTION + "/explain", explain, methods=["POST"]),
+    Route(_COLLECTION + "/index-usage", index_usage, methods=["GET"]),
+]

@@ -1,0 +1,138 @@
+"""The MongoDB explorer routes end to end (explain, index usage, schema of a sample, NDJSON export
+and import) through the real gateway, mongo-svc and the wire server (FerretDB 1.24 here, or
+MONGO_URL). Where FerretDB lacks a MongoDB feature, the test skips with what FerretDB answered."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from harness import Servers, System
+from pymongo import AsyncMongoClient
+
+pytestmark = pytest.mark.integration
+
+RawClient = AsyncMongoClient[dict[str, Any]]
+
+
+class Explorer:
+    """A project with a MongoDB connection and one member of each role."""
+
+    def __init__(self, system: System, ref: str, users: dict[str, str]) -> None:
+        self.system = system
+        self.ref = ref
+        self.users = users
+
+    def url(self, db: str, collection: str, route: str) -> str:
+        return f"/mongodb/{self.ref}/databases/{db}/collections/{collection}/{route}"
+
+    def headers(self, role: str) -> dict[str, str]:
+        return self.system.headers(self.users[role])
+
+    async def get(self, role: str, db: str, collection: str, route: str, **params: Any) -> httpx.Response:
+        return await self.system.http.get(self.url(db, collection, route), params=params, headers=self.headers(role))
+
+    async def post(self, role: str, db: str, collection: str, route: str, body: Any) -> httpx.Response:
+        return await self.system.http.post(self.url(db, collection, route), json=body, headers=self.headers(role))
+
+
+@pytest_asyncio.fixture(scope="module")
+async def explorer(system: System, servers: Servers) -> Explorer:
+    ref, owner = await system.new_project()
+    users = {"owner": owner}
+    for role in ("developer", "viewer"):
+        users[role] = f"{role}-{uuid.uuid4().hex[:8]}"
+        await system.add_member(ref, owner, users[role], role)
+    await system.add_connection(ref, owner, "mongodb", {"identifier": "main", "uri": servers.mongo_url})
+    return Explorer(system, ref, users)
+
+
+def skip_if_not_implemented(reply: httpx.Response) -> None:
+    """Skips when the server said it lacks the feature (FerretDB: code 238, NotImplemented),
+    quoting its answer."""
+    if reply.status_code == 400 and reply.json()["error"]["details"].get("codeName") == "NotImplemented":
+        pytest.skip(f"the server lacks this MongoDB feature: {reply.json()['message']}")
+
+
+# ---- explain ----------------------------------------------------------------------------------
+
+
+async def test_explain_of_a_find_and_a_pipeline_answers_the_query_planner(
+    explorer: Explorer, db: str, raw: RawClient
+) -> None:
+    """A viewer's explain of a find and of a pipeline answers the server's queryPlanner."""
+    await raw[db]["c"].insert_many([{"status": "a", "n": i} for i in range(5)])
+    find = await explorer.post("viewer", db, "c", "explain", {"filter": {"status": "a"}, "sort": {"n": -1}, "limit": 2})
+    skip_if_not_implemented(find)
+    assert find.status_code == 200, find.text
+    assert "queryPlanner" in find.json()
+    assert "$clusterTime" not in find.json()
+    pipeline = await explorer.post("viewer", db, "c", "explain", {"pipeline": [{"$match": {"status": "a"}}]})
+    skip_if_not_implemented(pipeline)
+    assert pipeline.status_code == 200, pipeline.text
+    plan = pipeline.json()
+    # MongoDB answers queryPlanner at the top, or per stage ("stages") when the pipeline is not one find.
+    assert "queryPlanner" in plan or "stages" in plan
+
+
+async def test_explain_with_execution_stats_is_for_developers(explorer: Explorer, db: str, raw: RawClient) -> None:
+    """executionStats and allPlansExecution run the query: a viewer is refused (403), a
+    developer gets executionStats where the server gives it."""
+    await raw[db]["c"].insert_many([{"n": i} for i in range(5)])
+    for verbosity in ("executionStats", "allPlansExecution"):
+        refused = await explorer.post("viewer", db, "c", "explain", {"filter": {}, "verbosity": verbosity})
+        assert refused.status_code == 403, refused.text
+    reply = await explorer.post("developer", db, "c", "explain", {"filter": {"n": 1}, "verbosity": "executionStats"})
+    skip_if_not_implemented(reply)
+    assert reply.status_code == 200, reply.text
+    if "executionStats" not in reply.json():
+        pytest.skip(f"the server ignores explain's verbosity (it answered only {sorted(reply.json())})")
+    assert reply.json()["executionStats"]["nReturned"] == 1
+
+
+async def test_explain_refuses_bad_input(explorer: Explorer, db: str) -> None:
+    """An unknown verbosity, a find and a pipeline together, a JavaScript filter, and a $out
+    pipeline explained with execution are 400; a viewer's $out pipeline is 403."""
+    cases = [
+        ({"filter": {}, "verbosity": "everything"}, 400),
+        ({"filter": {}, "pipeline": []}, 400),
+        ({"filter": {"$where": "1"}}, 400),
+        ({"pipeline": [{"$out": "x"}], "verbosity": "executionStats"}, 400),
+    ]
+    for body, status in cases:
+        reply = await explorer.post("developer", db, "c", "explain", body)
+        assert reply.status_code == status, (body, reply.text)
+    viewer_out = await explorer.post("viewer", db, "c", "explain", {"pipeline": [{"$out": "x"}]})
+    assert viewer_out.status_code == 403, viewer_out.text
+
+
+# ---- index usage ------------------------------------------------------------------------------
+
+
+async def test_index_usage_lists_each_index_with_its_use(explorer: Explorer, db: str, raw: RawClient) -> None:
+    """index-usage lists every index with its spec and its $indexStats use, counting queries that
+    used it."""
+    await raw[db]["c"].insert_many([{"email": f"{i}@x"} for i in range(3)])
+    await raw[db]["c"].create_index("email", name="email_1")
+    reply = await explorer.get("viewer", db, "c", "index-usage")
+    skip_if_not_implemented(reply)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()["data"]
+    assert {index["name"] for index in data} == {"_id_", "email_1"}
+    email = next(index for index in data if index["name"] == "email_1")
+    assert email["spec"]["key"] == {"email": 1}
+    before = email["usage"]["ops"]
+    await raw[db]["c"].find_one({"email": "1@x"}, hint="email_1")
+    after = await explorer.get("viewer", db, "c", "index-usage")
+    used = next(index for index in after.json()["data"] if index["name"] == "email_1")
+    assert used["usage"]["ops"] == before + 1
+    assert used["usage"]["since"]
+
+
+async def test_index_usage_of_a_missing_collection_is_404(explorer: Explorer, db: str) -> None:
+    """index-usage of a collection that does not exist is 404, as the index list is."""
+    reply = await explorer.get("viewer", db, "missing", "index-usage")
+    assert reply.status_code == 404, reply.text
