@@ -136,3 +136,49 @@ async def test_index_usage_of_a_missing_collection_is_404(explorer: Explorer, db
     """index-usage of a collection that does not exist is 404, as the index list is."""
     reply = await explorer.get("viewer", db, "missing", "index-usage")
     assert reply.status_code == 404, reply.text
+
+
+# ---- schema of a sample -----------------------------------------------------------------------
+
+
+async def test_schema_of_a_sample_shows_fields_types_shares_and_examples(
+    explorer: Explorer, db: str, raw: RawClient
+) -> None:
+    """A viewer's schema of a sample lists each path (nested ones too) with its share, its types
+    and their shares, and examples as Extended JSON."""
+    documents: list[dict[str, Any]] = [{"name": f"n{i}", "age": i, "address": {"city": "Paris"}} for i in range(6)]
+    documents += [{"name": 7, "tags": ["a", "b"]} for _ in range(2)]
+    await raw[db]["people"].insert_many(documents)
+    reply = await explorer.get("viewer", db, "people", "schema", sample=100)
+    skip_if_not_implemented(reply)
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["sampled"] == 8
+    assert body["truncated"] is False
+    found = {item["path"]: item for item in body["fields"]}
+    assert found["age"]["probability"] == 0.75
+    assert found["address.city"]["probability"] == 1.0
+    assert [(t["name"], t["count"]) for t in found["name"]["types"]] == [("string", 6), ("int", 2)]
+    assert found["_id"]["types"][0]["name"] == "objectId"
+    assert set(found["_id"]["types"][0]["examples"][0]) == {"$oid"}
+    assert found["tags[]"]["types"][0]["examples"] == ["a", "b"]
+
+
+async def test_schema_sample_size_and_filter_bound_what_is_read(explorer: Explorer, db: str, raw: RawClient) -> None:
+    """sample bounds the documents analysed and filter narrows them."""
+    await raw[db]["c"].insert_many([{"kind": "a" if i < 30 else "b", "i": i} for i in range(50)])
+    reply = await explorer.get("viewer", db, "c", "schema", sample=10)
+    skip_if_not_implemented(reply)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["sampled"] == 10
+    filtered = await explorer.get("viewer", db, "c", "schema", filter='{"kind": "b"}')
+    assert filtered.json()["sampled"] == 20
+    kind = next(item for item in filtered.json()["fields"] if item["path"] == "kind")
+    assert kind["types"][0]["examples"] == ["b"]
+
+
+async def test_schema_refuses_a_sample_out_of_bounds_and_javascript(explorer: Explorer, db: str) -> None:
+    """A sample of 0 or over 10000, a filter that is not JSON, and a JavaScript filter are 400."""
+    for params in ({"sample": 10_001}, {"sample": 0}, {"filter": "{"}, {"filter": '{"$where": "1"}'}):
+        reply = await explorer.get("viewer", db, "c", "schema", **params)
+        assert reply.status_code == 400, (params, reply.text)

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends
-from gateway.http import JSONResponse, field, raw_json, read_body
+from gateway.http import JSONResponse, field, query_int, raw_json, read_body
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
@@ -186,9 +186,67 @@ async def index_usage(request: Request) -> Response:
     )
 
 
+async def schema(request: Request) -> Response:
+    """
+    get:
+      summary: The schema of a sample of the collection, as Compass shows it (viewers).
+      description: >-
+        $sample of `sample` documents (default 1000, at most 10000), after `filter` when given.
+        Each field path (nested ones dotted, an array's elements as `path[]`) with its count,
+        its probability (the share of its parents holding it) and its BSON types, each with
+        count, probability and up to 3 example values (Extended JSON, strings cut at 80
+        characters). At most 1000 paths (then truncated is true).
+      parameters:
+        - {name: sample, in: query, description: '1-10000, default 1000'}
+        - {name: filter, in: query, example: '{"status": "active"}'}
+        - {name: ejson, in: query, description: relaxed (default) or canonical}
+      responses:
+        200:
+          description: >-
+            {"sampled", "fields": [{"path", "count", "probability", "types": [{"name", "count",
+            "probability", "examples"}]}], "truncated"}
+    """
+    reply = await _call(
+        request,
+        VIEWER,
+        lambda b: explorer(b).AnalyzeSchema,
+        explorer_pb2.AnalyzeSchemaRequest(
+            database=_path(request, "db"),
+            collection=_path(request, "coll"),
+            sample_size=query_int(request, "sample", 0, minimum=1, maximum=10_000),
+            filter=request.query_params.get("filter", ""),
+            json_mode=_json_mode(request),
+        ),
+    )
+    return JSONResponse(
+        {
+            "sampled": reply.sampled,
+            "fields": [
+                {
+                    "path": item.path,
+                    "count": item.count,
+                    "probability": item.probability,
+                    "types": [
+                        {
+                            "name": kind.name,
+                            "count": kind.count,
+                            "probability": kind.probability,
+                            "examples": [orjson.Fragment(example) for example in kind.examples],
+                        }
+                        for kind in item.types
+                    ],
+                }
+                for item in reply.fields
+            ],
+            "truncated": reply.truncated,
+        }
+    )
+
+
 _COLLECTION = "/mongodb/{ref}/databases/{db}/collections/{coll}"
 
 routes: list[BaseRoute] = [
     Route(_COLLECTION + "/explain", explain, methods=["POST"]),
     Route(_COLLECTION + "/index-usage", index_usage, methods=["GET"]),
+    Route(_COLLECTION + "/schema", schema, methods=["GET"]),
 ]

@@ -10,6 +10,7 @@ from typing import Any
 import grpc
 
 from mongo_svc import ejson
+from mongo_svc.explorer import schema
 from mongo_svc.explorer.scope import Borrow, Document, collection_of
 from mongo_svc.settings import Settings
 from udb.common.v1 import common_pb2
@@ -157,11 +158,12 @@ class MongoExplorerService(explorer_pb2_grpc.MongoExplorerServiceServicer):
             rows = [row async for row in cursor]
         return explorer_pb2.GetIndexStatsResponse(indexes=[_usage(row) for row in rows])
 
-    # Not built yet: answered UNIMPLEMENTED until their modules land.
+    # ---- schema of a sample, NDJSON export and import ----------------------------------------
+
     async def AnalyzeSchema(
         self, request: explorer_pb2.AnalyzeSchemaRequest, context: Context
     ) -> explorer_pb2.AnalyzeSchemaResponse:
-        raise Unimplemented("schema analysis is not built yet")
+        return await schema.analyze(self, request)
 
     def ExportDocuments(
         self, request: explorer_pb2.ExportDocumentsRequest, context: Context
