@@ -4,13 +4,14 @@ MONGO_URL). Where FerretDB lacks a MongoDB feature, the test skips with what Fer
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from harness import Servers, System
+from harness import Servers, System, audit_rows
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
@@ -182,3 +183,98 @@ async def test_schema_refuses_a_sample_out_of_bounds_and_javascript(explorer: Ex
     for params in ({"sample": 10_001}, {"sample": 0}, {"filter": "{"}, {"filter": '{"$where": "1"}'}):
         reply = await explorer.get("viewer", db, "c", "schema", **params)
         assert reply.status_code == 400, (params, reply.text)
+
+
+# ---- NDJSON export and import -----------------------------------------------------------------
+
+
+async def test_export_streams_the_filtered_documents_as_ndjson(explorer: Explorer, db: str, raw: RawClient) -> None:
+    """export answers one Extended JSON document per line for the filter, sort, projection and
+    limit, in several chunks for a large result; canonical on request."""
+    await raw[db]["c"].insert_many([{"_id": i, "even": i % 2 == 0, "pad": "x" * 500} for i in range(2000)])
+    url = explorer.url(db, "c", "export")
+    params = {"filter": '{"even": true}', "sort": '{"_id": -1}', "projection": '{"pad": 0}'}
+    async with explorer.system.http.stream("GET", url, params=params, headers=explorer.headers("viewer")) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) async for line in reply.aiter_lines() if line]
+    assert len(lines) == 1000
+    assert lines[0] == {"_id": 1998, "even": True}
+    assert [line["_id"] for line in lines] == list(range(1998, -1, -2))
+    canonical = await explorer.get("viewer", db, "c", "export", limit=2, ejson="canonical", sort='{"_id": 1}')
+    assert [json.loads(line)["_id"] for line in canonical.text.splitlines()] == [
+        {"$numberInt": "0"},
+        {"$numberInt": "1"},
+    ]
+
+
+async def test_export_of_a_bad_filter_is_an_error_reply_not_a_stream(explorer: Explorer, db: str) -> None:
+    """A filter that is not Extended JSON, or runs JavaScript, is 400 before any line is sent."""
+    for bad in ("{", '{"$where": "1"}'):
+        reply = await explorer.get("viewer", db, "c", "export", filter=bad)
+        assert reply.status_code == 400, reply.text
+        assert reply.json()["message"]
+
+
+async def test_import_inserts_lines_in_batches_and_reports_refused_lines(
+    explorer: Explorer, db: str, raw: RawClient
+) -> None:
+    """import inserts every good line (Extended JSON types kept, past one batch), skips empty
+    lines, and reports bad JSON, non-objects and duplicate _ids with their line numbers."""
+    good = [json.dumps({"_id": i, "at": {"$date": "2024-01-01T00:00:00Z"}}) for i in range(2500)]
+    body_lines = [*good[:3], "{not json", "", "[1, 2]", json.dumps({"_id": 0}), *good[3:]]
+    reply = await explorer.system.http.post(
+        explorer.url(db, "c", "import"),
+        content="\n".join(body_lines).encode(),
+        headers={**explorer.headers("developer"), "content-type": "application/x-ndjson"},
+    )
+    assert reply.status_code == 200, reply.text
+    report = reply.json()
+    assert report["inserted"] == 2500
+    assert report["lines"] == 2503
+    assert report["refused_count"] == 3
+    assert [refused["line"] for refused in report["refused"]] == [4, 6, 7]
+    assert "duplicate key" in report["refused"][2]["reason"].lower() or "E11000" in report["refused"][2]["reason"]
+    assert report["stopped"] is False
+    assert await raw[db]["c"].count_documents({}) == 2500
+    stored = await raw[db]["c"].find_one({"_id": 2499})
+    assert stored is not None
+    assert stored["at"].year == 2024
+
+
+async def test_import_with_stop_on_error_stops_at_the_first_refused_line(
+    explorer: Explorer, db: str, raw: RawClient
+) -> None:
+    """With stop_on_error the lines before the first refused one are inserted and none after."""
+    body = "\n".join(['{"_id": 1}', '{"_id": 2}', "oops", '{"_id": 3}']) + "\n"
+    reply = await explorer.system.http.post(
+        explorer.url(db, "c", "import"),
+        params={"stop_on_error": "true"},
+        content=body.encode(),
+        headers=explorer.headers("developer"),
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["stopped"] is True
+    assert reply.json()["refused"][0]["line"] == 3
+    assert sorted(d["_id"] for d in await raw[db]["c"].find({}).to_list()) == [1, 2]
+
+
+async def test_import_is_for_developers_and_audited(explorer: Explorer, db: str, raw: RawClient) -> None:
+    """A viewer's import is 403 and writes nothing; a developer's is audited as collection.import
+    on db.collection."""
+    refused = await explorer.system.http.post(
+        explorer.url(db, "c", "import"), content=b'{"a": 1}\n', headers=explorer.headers("viewer")
+    )
+    assert refused.status_code == 403, refused.text
+    assert await raw[db]["c"].count_documents({}) == 0
+    done = await explorer.system.http.post(
+        explorer.url(db, "c", "import"), content=b'{"a": 1}\n', headers=explorer.headers("developer")
+    )
+    assert done.status_code == 200, done.text
+    rows = await audit_rows(
+        explorer.system,
+        explorer.ref,
+        explorer.users["owner"],
+        until=lambda rows: any(r["operation"] == "collection.import" for r in rows),
+    )
+    assert next(r for r in rows if r["operation"] == "collection.import")["target"] == f"{db}.c"

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends
-from gateway.http import JSONResponse, field, query_int, raw_json, read_body
+from gateway.http import JSONResponse, field, query_bool, query_int, raw_json, read_body
 from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
@@ -41,17 +41,21 @@ def explorer(b: Backends) -> explorer_pb2_grpc.MongoExplorerServiceAsyncStub:
 async def _call(
     request: Request,
     role: int,
-    rpc: Callable[[Backends], Callable[..., Awaitable[Any]]],
+    rpc: Callable[[Backends], Callable[..., Any]],
     message: Any,
+    *,
+    stream: bool = False,
 ) -> Any:
     """This module's one gateway-to-service crossing: the caller authorized for ``role`` on the
     project, then ``rpc`` called with ``message`` aimed at the caller's target, with their
-    metadata, within the route's deadline."""
+    metadata, within the route's deadline. With ``stream`` the call is returned unawaited, for
+    its replies to be read as they come."""
     b = backends(request)
     caller = await b.authorize(request, role)
     message.target.CopyFrom(caller.target)
     deadline = b.settings.read_deadline_s if role == VIEWER else b.settings.write_deadline_s
-    return await rpc(b)(message, metadata=caller.metadata, timeout=deadline)
+    call = rpc(b)(message, metadata=caller.metadata, timeout=deadline)
+    return call if stream else await call
 
 
 _VERBOSITIES = {
@@ -243,10 +247,119 @@ async def schema(request: Request) -> Response:
     )
 
 
+NDJSON_MEDIA_TYPE = "application/x-ndjson"
+
+
+async def export(request: Request) -> Response:
+    """
+    get:
+      summary: The documents matching a filter as NDJSON, streamed (viewers).
+      description: >-
+        One Extended JSON document per line, in the sort's order, sent as the server's batches
+        arrive (memory stays bounded whatever the size). The export must finish within the
+        service's time limit (MONGO_MAX_TIME_MS); a failure after the first line cuts the
+        stream off (the reply is then incomplete, which HTTP clients report).
+      parameters:
+        - {name: filter, in: query, example: '{"status": "active"}'}
+        - {name: projection, in: query}
+        - {name: sort, in: query}
+        - {name: limit, in: query, description: 0 (default) for every match}
+        - {name: ejson, in: query, description: relaxed (default) or canonical}
+      responses:
+        200: {description: 'application/x-ndjson: one document per line', content: {application/x-ndjson: {}}}
+    """
+    params = request.query_params
+    call = await _call(
+        request,
+        VIEWER,
+        lambda b: explorer(b).ExportDocuments,
+        explorer_pb2.ExportDocumentsRequest(
+            database=_path(request, "db"),
+            collection=_path(request, "coll"),
+            filter=params.get("filter", ""),
+            projection=params.get("projection", ""),
+            sort=params.get("sort", ""),
+            limit=query_int(request, "limit", 0, maximum=2**63 - 1),
+            json_mode=_json_mode(request),
+        ),
+        stream=True,
+    )
+    # The first chunk is awaited here, so that a refused export is an error reply, not a 200.
+    replies = aiter(call)
+    first = await anext(replies, None)
+
+    async def lines() -> AsyncIterator[bytes]:
+        if first is None:
+            return
+        yield first.lines
+        async for chunk in replies:
+            yield chunk.lines
+
+    name = f"{_path(request, 'db')}.{_path(request, 'coll')}.ndjson".replace('"', "")
+    return StreamingResponse(
+        lines(),
+        media_type=NDJSON_MEDIA_TYPE,
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def import_documents(request: Request) -> Response:
+    """
+    post:
+      summary: Inserts NDJSON lines in bounded batches (developers), with a report of the lines refused.
+      description: >-
+        The body (one Extended JSON document per line, up to the gateway's body limit) is
+        streamed to the service and inserted in batches of at most 1000 documents. A line that
+        is not an Extended JSON object, or that the server refuses (a duplicate _id, a
+        validation failure), is reported with its 1-based line number and the others go in;
+        with stop_on_error=true the import stops at the first one. Empty lines are skipped.
+      parameters:
+        - {name: stop_on_error, in: query, description: 'false (default): import past refused lines'}
+      requestBody:
+        content:
+          application/x-ndjson:
+            example: "{\"_id\": 1, \"name\": \"Ada\"}\n{\"_id\": 2, \"born\": {\"$date\": \"1815-12-10T00:00:00Z\"}}\n"
+      responses:
+        200:
+          description: >-
+            {"inserted", "lines", "refused": [{"line", "reason"}] (the first 1000),
+            "refused_count", "stopped"}
+    """
+    start = explorer_pb2.ImportTarget(
+        database=_path(request, "db"),
+        collection=_path(request, "coll"),
+        stop_on_error=query_bool(request, "stop_on_error", False),
+    )
+
+    async def chunks(first: explorer_pb2.ImportTarget) -> AsyncIterator[explorer_pb2.ImportChunk]:
+        yield explorer_pb2.ImportChunk(start=first)
+        async for data in request.stream():
+            if data:
+                yield explorer_pb2.ImportChunk(data=data)
+
+    reply = await _call(
+        request,
+        DEVELOPER,
+        lambda b: lambda first, **options: explorer(b).ImportDocuments(chunks(first), **options),
+        start,
+    )
+    return JSONResponse(
+        {
+            "inserted": reply.inserted,
+            "lines": reply.lines,
+            "refused": [{"line": refused.line, "reason": refused.reason} for refused in reply.refused],
+            "refused_count": reply.refused_count,
+            "stopped": reply.stopped,
+        }
+    )
+
+
 _COLLECTION = "/mongodb/{ref}/databases/{db}/collections/{coll}"
 
 routes: list[BaseRoute] = [
     Route(_COLLECTION + "/explain", explain, methods=["POST"]),
     Route(_COLLECTION + "/index-usage", index_usage, methods=["GET"]),
     Route(_COLLECTION + "/schema", schema, methods=["GET"]),
+    Route(_COLLECTION + "/export", export, methods=["GET"]),
+    Route(_COLLECTION + "/import", import_documents, methods=["POST"]),
 ]

@@ -10,11 +10,11 @@ from typing import Any
 import grpc
 
 from mongo_svc import ejson
-from mongo_svc.explorer import schema
+from mongo_svc.explorer import schema, transfer
 from mongo_svc.explorer.scope import Borrow, Document, collection_of
 from mongo_svc.settings import Settings
 from udb.common.v1 import common_pb2
-from udb.errors import InvalidArgument, Unimplemented
+from udb.errors import InvalidArgument
 from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -165,15 +165,16 @@ class MongoExplorerService(explorer_pb2_grpc.MongoExplorerServiceServicer):
     ) -> explorer_pb2.AnalyzeSchemaResponse:
         return await schema.analyze(self, request)
 
-    def ExportDocuments(
+    async def ExportDocuments(
         self, request: explorer_pb2.ExportDocumentsRequest, context: Context
     ) -> AsyncIterator[explorer_pb2.ExportChunk]:
-        raise Unimplemented("export is not built yet")
+        async for chunk in transfer.export(self, request):
+            yield chunk
 
     async def ImportDocuments(
         self, request_iterator: AsyncIterator[explorer_pb2.ImportChunk], context: Context
     ) -> explorer_pb2.ImportDocumentsResponse:
-        raise Unimplemented("import is not built yet")
+        return await transfer.import_lines(self, request_iterator)
 
 
 def _update(text: str) -> Document | list[Document]:
