@@ -4,15 +4,22 @@ MONGO_URL). Where FerretDB lacks a MongoDB feature, the test skips with what Fer
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 import pytest_asyncio
-from harness import Servers, System, audit_rows
+from harness import Servers, System, audit_rows, grpcurl
 from pymongo import AsyncMongoClient
+
+from udb.common.v1 import common_pb2
+from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -278,3 +285,63 @@ async def test_import_is_for_developers_and_audited(explorer: Explorer, db: str,
         until=lambda rows: any(r["operation"] == "collection.import" for r in rows),
     )
     assert next(r for r in rows if r["operation"] == "collection.import")["target"] == f"{db}.c"
+
+
+# ---- gRPC and the service's surface -----------------------------------------------------------
+
+
+async def test_grpc_import_joins_lines_split_across_chunks(explorer: Explorer, db: str, raw: RawClient) -> None:
+    """ImportDocuments over gRPC: lines cut anywhere between chunks are joined, a last line
+    without a newline counts, and a stream that does not start with the target is refused."""
+    stub = explorer_pb2_grpc.MongoExplorerServiceStub(explorer.system.channel("mongo-svc"))
+    metadata = explorer.system.metadata(explorer.users["developer"])
+    body = b"".join(json.dumps({"_id": i, "s": "\u00e9" * i}).encode() + b"\n" for i in range(50)) + b'{"_id": 50}'
+    start = explorer_pb2.ImportTarget(
+        target=common_pb2.ConnectionTarget(project_ref=explorer.ref), database=db, collection="c"
+    )
+
+    async def chunks() -> AsyncIterator[explorer_pb2.ImportChunk]:
+        yield explorer_pb2.ImportChunk(start=start)
+        for offset in range(0, len(body), 7):  # 7 bytes: cuts lines and UTF-8 sequences alike
+            yield explorer_pb2.ImportChunk(data=body[offset : offset + 7])
+
+    reply = await stub.ImportDocuments(chunks(), metadata=metadata)
+    assert (reply.inserted, reply.lines, reply.refused_count) == (51, 51, 0)
+    assert (await raw[db]["c"].find_one({"_id": 49}) or {})["s"] == "\u00e9" * 49
+
+    async def headless() -> AsyncIterator[explorer_pb2.ImportChunk]:
+        yield explorer_pb2.ImportChunk(data=b"{}\n")
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.ImportDocuments(headless(), metadata=metadata)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    ("name", "service"), [("mongo-svc", "udb.mongo.v1.MongoExplorerService"), ("pg-svc", "udb.pg.v1.PgExplainService")]
+)
+async def test_the_new_services_are_listed_by_reflection(system: System, name: str, service: str) -> None:
+    """grpcurl lists MongoExplorerService on mongo-svc and PgExplainService on pg-svc by reflection."""
+    listed = await asyncio.to_thread(
+        subprocess.run,
+        [grpcurl(), "-plaintext", f"127.0.0.1:{system.ports[name]}", "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert service in listed.stdout.split()
+
+
+async def test_openapi_lists_the_explorer_and_data_api_routes(system: System) -> None:
+    """/openapi.json documents every new route."""
+    paths = (await system.http.get("/openapi.json")).json()["paths"]
+    collection = "/mongodb/{ref}/databases/{db}/collections/{coll}"
+    for route in ("explain", "index-usage", "schema", "export", "import"):
+        assert f"{collection}/{route}" in paths, route
+    for action in ("findOne", "find", "insertOne", "insertMany", "updateOne", "updateMany", "replaceOne"):
+        assert f"/mongodb/{{ref}}/action/{action}" in paths, action
+    assert "/mongodb/{ref}/action/deleteMany" in paths
+    assert "/mongodb/{ref}/action/aggregate" in paths
+    assert "/pg-meta/{ref}/explain" in paths

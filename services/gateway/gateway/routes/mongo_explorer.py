@@ -318,7 +318,9 @@ async def import_documents(request: Request) -> Response:
       requestBody:
         content:
           application/x-ndjson:
-            example: "{\"_id\": 1, \"name\": \"Ada\"}\n{\"_id\": 2, \"born\": {\"$date\": \"1815-12-10T00:00:00Z\"}}\n"
+            example: |
+              {"_id": 1, "name": "Ada"}
+              {"_id": 2, "born": {"$date": "1815-12-10T00:00:00Z"}}
       responses:
         200:
           description: >-
