@@ -5,7 +5,6 @@ and reply shapes of the Data API's documentation, and a client's request as it w
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import httpx
@@ -13,6 +12,7 @@ import pytest
 import pytest_asyncio
 from bson import ObjectId
 from harness import Servers, System, audit_rows
+from mongo_members import mongo_project
 from pymongo import AsyncMongoClient
 
 pytestmark = pytest.mark.integration
@@ -45,13 +45,7 @@ class DataApi:
 
 @pytest_asyncio.fixture(scope="module")
 async def api(system: System, servers: Servers) -> DataApi:
-    ref, owner = await system.new_project()
-    users = {"owner": owner}
-    for role in ("developer", "viewer"):
-        users[role] = f"{role}-{uuid.uuid4().hex[:8]}"
-        await system.add_member(ref, owner, users[role], role)
-    await system.add_connection(ref, owner, "mongodb", {"identifier": "main", "uri": servers.mongo_url})
-    return DataApi(system, ref, users)
+    return DataApi(system, *await mongo_project(system, servers.mongo_url))
 
 
 def body(db: str, **fields: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from harness import Servers, System, audit_rows, grpcurl
+from mongo_members import mongo_project
 from pymongo import AsyncMongoClient
 
 from udb.common.v1 import common_pb2
@@ -49,13 +49,7 @@ class Explorer:
 
 @pytest_asyncio.fixture(scope="module")
 async def explorer(system: System, servers: Servers) -> Explorer:
-    ref, owner = await system.new_project()
-    users = {"owner": owner}
-    for role in ("developer", "viewer"):
-        users[role] = f"{role}-{uuid.uuid4().hex[:8]}"
-        await system.add_member(ref, owner, users[role], role)
-    await system.add_connection(ref, owner, "mongodb", {"identifier": "main", "uri": servers.mongo_url})
-    return Explorer(system, ref, users)
+    return Explorer(system, *await mongo_project(system, servers.mongo_url))
 
 
 def skip_if_not_implemented(reply: httpx.Response) -> None:

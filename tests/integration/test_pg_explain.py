@@ -14,6 +14,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from harness import System
+from pg_meta import database_with
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +36,7 @@ class Project:
 @pytest_asyncio.fixture(scope="module")
 async def project(system: System) -> AsyncIterator[Project]:
     """A project on a fresh database, viewers' SQL running as the read-only login."""
-    db_url = await system.servers.create_database(f"udb_explain_{uuid.uuid4().hex[:8]}")
-    connection = await asyncpg.connect(db_url)
-    try:
-        await connection.execute(SCHEMA)
-    finally:
-        await connection.close()
+    db_url = await database_with(system, "udb_explain", [SCHEMA])
     ref, owner = await system.new_project()
     await system.add_connection(
         ref, owner, "pg-meta", {"identifier": "main", "uri": db_url, "options": await system.servers.create_reader()}

@@ -4,11 +4,9 @@ the schema of a sample, NDJSON export and import. They call mongo-svc's MongoExp
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import grpc
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -16,7 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends
 from gateway.http import JSONResponse, field, query_bool, query_int, raw_json, read_body
-from gateway.routes.common import backends
+from gateway.routes.common import backends, service_stub
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
 from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc, mongo_pb2
@@ -24,18 +22,10 @@ from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc, mongo_pb2
 VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
 
-_STUBS: weakref.WeakKeyDictionary[grpc.aio.Channel, explorer_pb2_grpc.MongoExplorerServiceAsyncStub] = (
-    weakref.WeakKeyDictionary()
-)
-
 
 def explorer(b: Backends) -> explorer_pb2_grpc.MongoExplorerServiceAsyncStub:
-    """The MongoExplorerService stub on mongo-svc's channel (made once per channel)."""
-    channel = b.channels["mongo-svc"]
-    stub = _STUBS.get(channel)
-    if stub is None:
-        stub = _STUBS[channel] = explorer_pb2_grpc.MongoExplorerServiceStub(channel)
-    return stub
+    """The MongoExplorerService stub on mongo-svc's channel."""
+    return service_stub(b, "mongo-svc", explorer_pb2_grpc.MongoExplorerServiceStub)
 
 
 async def _call(

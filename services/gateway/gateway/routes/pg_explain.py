@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
-import grpc
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,24 +11,17 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends
 from gateway.http import JSONResponse, field, read_object
-from gateway.routes.common import backends
+from gateway.routes.common import backends, service_stub
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
 from udb.pg.v1 import explain_pb2, explain_pb2_grpc
 
-_STUBS: weakref.WeakKeyDictionary[grpc.aio.Channel, explain_pb2_grpc.PgExplainServiceAsyncStub] = (
-    weakref.WeakKeyDictionary()
-)
 _OPTIONS = ("analyze", "verbose", "buffers", "settings")
 
 
 def _explainer(b: Backends) -> explain_pb2_grpc.PgExplainServiceAsyncStub:
-    """The PgExplainService stub on pg-svc's channel (made once per channel)."""
-    channel = b.channels["pg-svc"]
-    stub = _STUBS.get(channel)
-    if stub is None:
-        stub = _STUBS[channel] = explain_pb2_grpc.PgExplainServiceStub(channel)
-    return stub
+    """The PgExplainService stub on pg-svc's channel."""
+    return service_stub(b, "pg-svc", explain_pb2_grpc.PgExplainServiceStub)
 
 
 async def _call(request: Request, role: int, message: explain_pb2.ExplainRequest) -> explain_pb2.ExplainResponse:
