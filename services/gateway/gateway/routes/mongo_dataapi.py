@@ -20,6 +20,8 @@ the actions take the Data API's body (``dataSource``, ``database``, ``collection
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -126,16 +128,6 @@ class _Collected:
 
 
 async def find_one(request: Request) -> Response:
-    """
-    post:
-      summary: Data API findOne (viewers).
-      description: '{"document": doc} or {"document": null}. Accept application/ejson for canonical EJSON.'
-      requestBody:
-        content:
-          application/json:
-            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: open}}
-      responses: {200: {description: '{"document": {...} | null}'}}
-    """
     action = await _action(request, frozenset({"filter", "projection", "sort"}))
     reply = await _call(
         request,
@@ -155,25 +147,6 @@ async def find_one(request: Request) -> Response:
 
 
 async def find(request: Request) -> Response:
-    """
-    post:
-      summary: Data API find (viewers).
-      description: >-
-        Every match in one reply, as the Data API did; over 50,000 documents or 16 MiB is 400
-        (page with limit and skip).
-      requestBody:
-        content:
-          application/json:
-            example:
-              dataSource: mongodb-atlas
-              database: todo
-              collection: tasks
-              filter: {status: complete}
-              projection: {text: 1}
-              sort: {completedAt: 1}
-              limit: 10
-      responses: {200: {description: '{"documents": [...]}'}}
-    """
     action = await _action(request, frozenset({"filter", "projection", "sort", "limit", "skip"}))
     collected = _Collected(action.count("limit", MAX_DOCUMENTS))
     skip = action.count("skip", 2**63 - 1)
@@ -203,20 +176,6 @@ async def find(request: Request) -> Response:
 
 
 async def aggregate(request: Request) -> Response:
-    """
-    post:
-      summary: Data API aggregate (viewers; $out and $merge need developers).
-      description: Every result in one reply; over 50,000 documents or 16 MiB is 400.
-      requestBody:
-        content:
-          application/json:
-            example:
-              dataSource: mongodb-atlas
-              database: todo
-              collection: tasks
-              pipeline: [{$match: {status: complete}}, {$group: {_id: $user, n: {$sum: 1}}}]
-      responses: {200: {description: '{"documents": [...]}'}}
-    """
     action = await _action(request, frozenset({"pipeline"}))
     pipeline = action.text("pipeline", list, required=True)
     collected = _Collected(0)
@@ -242,15 +201,6 @@ async def aggregate(request: Request) -> Response:
 
 
 async def insert_one(request: Request) -> Response:
-    """
-    post:
-      summary: Data API insertOne (developers).
-      requestBody:
-        content:
-          application/json:
-            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, document: {status: open}}
-      responses: {201: {description: '{"insertedId": id}'}, 409: {description: duplicate _id}}
-    """
     action = await _action(request, frozenset({"document"}))
     document = action.text("document", dict, required=True)
     reply = await _call(
@@ -268,15 +218,6 @@ async def insert_one(request: Request) -> Response:
 
 
 async def insert_many(request: Request) -> Response:
-    """
-    post:
-      summary: Data API insertMany (developers), in order, stopping at the first failure.
-      requestBody:
-        content:
-          application/json:
-            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, documents: [{a: 1}, {a: 2}]}
-      responses: {201: {description: '{"insertedIds": [id, ...]}'}}
-    """
     action = await _action(request, frozenset({"documents"}))
     documents = field(action.body, "documents", list, required=True)
     if not documents or not all(isinstance(document, dict) for document in documents):
@@ -322,51 +263,6 @@ async def _update(request: Request, *, many: bool, replace: bool) -> Response:
     return action.reply(content)
 
 
-async def update_one(request: Request) -> Response:
-    """
-    post:
-      summary: Data API updateOne (developers).
-      requestBody:
-        content:
-          application/json:
-            example:
-              {dataSource: mongodb-atlas, database: todo, collection: tasks,
-               filter: {_id: {$oid: 64224f4d089104f1766116a5}}, update: {$set: {status: complete}}, upsert: false}
-      responses: {200: {description: '{"matchedCount", "modifiedCount", "upsertedId"?}'}}
-    """
-    return await _update(request, many=False, replace=False)
-
-
-async def update_many(request: Request) -> Response:
-    """
-    post:
-      summary: Data API updateMany (developers).
-      requestBody:
-        content:
-          application/json:
-            example:
-              {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: open},
-               update: {$set: {status: stale}}}
-      responses: {200: {description: '{"matchedCount", "modifiedCount", "upsertedId"?}'}}
-    """
-    return await _update(request, many=True, replace=False)
-
-
-async def replace_one(request: Request) -> Response:
-    """
-    post:
-      summary: Data API replaceOne (developers).
-      requestBody:
-        content:
-          application/json:
-            example:
-              {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {text: Do the dishes},
-               replacement: {text: Clean the kitchen, status: open}, upsert: true}
-      responses: {200: {description: '{"matchedCount", "modifiedCount", "upsertedId"?}'}}
-    """
-    return await _update(request, many=False, replace=True)
-
-
 async def _delete(request: Request, *, many: bool) -> Response:
     action = await _action(request, frozenset({"filter"}))
     filter_text = action.text("filter", dict, required=True)
@@ -381,46 +277,82 @@ async def _delete(request: Request, *, many: bool) -> Response:
     return action.reply({"deletedCount": reply.deleted_count})
 
 
-async def delete_one(request: Request) -> Response:
-    """
-    post:
-      summary: Data API deleteOne (developers).
-      requestBody:
-        content:
-          application/json:
-            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: complete}}
-      responses: {200: {description: '{"deletedCount"}'}}
-    """
-    return await _delete(request, many=False)
+def _openapi(summary: str, example: dict[str, Any], reply: str, *, status: int = 200, description: str = "") -> str:
+    """An action's OpenAPI operation (YAML; JSON is YAML), from its example's fields."""
+    body = {"dataSource": "mongodb-atlas", "database": "todo", "collection": "tasks", **example}
+    lines = ["post:", f"  summary: {json.dumps('Data API ' + summary)}"]
+    if description:
+        lines.append(f"  description: {json.dumps(description)}")
+    lines.append(f"  requestBody: {{content: {{application/json: {{example: {json.dumps(body)}}}}}}}")
+    lines.append(f"  responses: {{{status}: {{description: {json.dumps(reply)}}}}}")
+    return "\n".join(lines)
 
 
-async def delete_many(request: Request) -> Response:
-    """
-    post:
-      summary: Data API deleteMany (developers); filter {} deletes every document.
-      requestBody:
-        content:
-          application/json:
-            example: {dataSource: mongodb-atlas, database: todo, collection: tasks, filter: {status: complete}}
-      responses: {200: {description: '{"deletedCount"}'}}
-    """
-    return await _delete(request, many=True)
+_ALL = "every result in one reply; over 50,000 documents or 16 MiB is 400 (page with limit and skip)"
+_COUNTS = '{"matchedCount", "modifiedCount", "upsertedId"?}'
+_WHERE = {"filter": {"status": "open"}}
 
-
-#: The Data API's action names, as its clients spell them in the URL.
-ACTIONS = {
-    "findOne": find_one,
-    "find": find,
-    "insertOne": insert_one,
-    "insertMany": insert_many,
-    "updateOne": update_one,
-    "updateMany": update_many,
-    "replaceOne": replace_one,
-    "deleteOne": delete_one,
-    "deleteMany": delete_many,
-    "aggregate": aggregate,
+#: The Data API's actions as its clients spell them in the URL: the handler and its OpenAPI.
+ACTIONS: dict[str, tuple[Callable[[Request], Awaitable[Response]], str]] = {
+    "findOne": (find_one, _openapi("findOne (viewers)", {**_WHERE, "projection": {"text": 1}}, '{"document"}')),
+    "find": (
+        find,
+        _openapi(
+            "find (viewers)",
+            {**_WHERE, "sort": {"due": 1}, "skip": 0, "limit": 10},
+            '{"documents": [...]}',
+            description=_ALL,
+        ),
+    ),
+    "aggregate": (
+        aggregate,
+        _openapi(
+            "aggregate (viewers; $out and $merge need developers)",
+            {"pipeline": [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]},
+            '{"documents": [...]}',
+            description=_ALL,
+        ),
+    ),
+    "insertOne": (
+        insert_one,
+        _openapi("insertOne (developers)", {"document": {"status": "open"}}, '{"insertedId"}', status=201),
+    ),
+    "insertMany": (
+        insert_many,
+        _openapi("insertMany (developers)", {"documents": [{"a": 1}, {"a": 2}]}, '{"insertedIds"}', status=201),
+    ),
+    "updateOne": (
+        functools.partial(_update, many=False, replace=False),
+        _openapi(
+            "updateOne (developers)", {**_WHERE, "update": {"$set": {"status": "done"}}, "upsert": False}, _COUNTS
+        ),
+    ),
+    "updateMany": (
+        functools.partial(_update, many=True, replace=False),
+        _openapi("updateMany (developers)", {**_WHERE, "update": {"$set": {"status": "stale"}}}, _COUNTS),
+    ),
+    "replaceOne": (
+        functools.partial(_update, many=False, replace=True),
+        _openapi("replaceOne (developers)", {**_WHERE, "replacement": {"text": "x"}, "upsert": True}, _COUNTS),
+    ),
+    "deleteOne": (
+        functools.partial(_delete, many=False),
+        _openapi("deleteOne (developers)", _WHERE, '{"deletedCount"}'),
+    ),
+    "deleteMany": (
+        functools.partial(_delete, many=True),
+        _openapi("deleteMany (developers); filter {} deletes every document", _WHERE, '{"deletedCount"}'),
+    ),
 }
 
-routes: list[BaseRoute] = [
-    Route(f"/mongodb/{{ref}}/action/{name}", endpoint, methods=["POST"]) for name, endpoint in ACTIONS.items()
-]
+
+def _route(name: str, handler: Callable[[Request], Awaitable[Response]], openapi: str) -> Route:
+    async def action(request: Request) -> Response:
+        return await handler(request)
+
+    action.__name__ = action.__qualname__ = f"data_api_{name}"
+    action.__doc__ = openapi
+    return Route(f"/mongodb/{{ref}}/action/{name}", action, methods=["POST"])
+
+
+routes: list[BaseRoute] = [_route(name, handler, openapi) for name, (handler, openapi) in ACTIONS.items()]
