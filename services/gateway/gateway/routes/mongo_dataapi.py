@@ -107,6 +107,8 @@ class _Collected:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit or MAX_DOCUMENTS
+        #: Without a limit, more than MAX_DOCUMENTS is refused rather than cut short.
+        self.unbounded = not limit
         self.documents: list[orjson.Fragment] = []
         self.size = 0
 
@@ -118,7 +120,7 @@ class _Collected:
         for text in texts:
             self.size += len(text)
             self.documents.append(orjson.Fragment(text))
-        over = len(self.documents) >= MAX_DOCUMENTS and more and self.limit == MAX_DOCUMENTS
+        over = self.unbounded and more and len(self.documents) >= MAX_DOCUMENTS
         if self.size > MAX_REPLY_BYTES or over:
             raise InvalidArgument(
                 f"the result is over {MAX_DOCUMENTS} documents or {MAX_REPLY_BYTES} bytes:"
@@ -127,77 +129,63 @@ class _Collected:
             )
 
 
+async def _gather(
+    request: Request, rpc: Callable[[Backends], Any], first: Any, collected: _Collected
+) -> list[orjson.Fragment]:
+    """The documents of a find or an aggregate, page after page (``first``, then its cursor)."""
+    message = first
+    while True:
+        page = await _call(request, VIEWER, rpc, message)
+        collected.add(page.documents, bool(page.next_cursor))
+        if not page.next_cursor or not collected.wanted:
+            return collected.documents
+        message = type(first)(
+            database=first.database,
+            collection=first.collection,
+            json_mode=first.json_mode,
+            limit=collected.wanted,
+            cursor=page.next_cursor,
+        )
+
+
+async def _find(request: Request, action: Action, limit: int, skip: int) -> list[orjson.Fragment]:
+    collected = _Collected(limit)
+    first = mongo_pb2.FindDocumentsRequest(
+        database=action.database,
+        collection=action.collection,
+        filter=action.text("filter", dict),
+        projection=action.text("projection", dict),
+        sort=action.text("sort", dict),
+        skip=skip,
+        limit=collected.wanted,
+        json_mode=action.json_mode,
+    )
+    return await _gather(request, lambda b: b.mongo.FindDocuments, first, collected)
+
+
 async def find_one(request: Request) -> Response:
     action = await _action(request, frozenset({"filter", "projection", "sort"}))
-    reply = await _call(
-        request,
-        VIEWER,
-        lambda b: b.mongo.FindDocuments,
-        mongo_pb2.FindDocumentsRequest(
-            database=action.database,
-            collection=action.collection,
-            filter=action.text("filter", dict),
-            projection=action.text("projection", dict),
-            sort=action.text("sort", dict),
-            limit=1,
-            json_mode=action.json_mode,
-        ),
-    )
-    return action.reply({"document": orjson.Fragment(reply.documents[0]) if reply.documents else None})
+    documents = await _find(request, action, 1, 0)
+    return action.reply({"document": documents[0] if documents else None})
 
 
 async def find(request: Request) -> Response:
     action = await _action(request, frozenset({"filter", "projection", "sort", "limit", "skip"}))
-    collected = _Collected(action.count("limit", MAX_DOCUMENTS))
-    skip = action.count("skip", 2**63 - 1)
-    filter_text, projection, sort = (action.text(name, dict) for name in ("filter", "projection", "sort"))
-    cursor = ""
-    while True:
-        page = await _call(
-            request,
-            VIEWER,
-            lambda b: b.mongo.FindDocuments,
-            mongo_pb2.FindDocumentsRequest(
-                database=action.database,
-                collection=action.collection,
-                filter="" if cursor else filter_text,
-                projection="" if cursor else projection,
-                sort="" if cursor else sort,
-                skip=skip if not cursor else 0,
-                limit=collected.wanted,
-                json_mode=action.json_mode,
-                cursor=cursor,
-            ),
-        )
-        cursor = page.next_cursor
-        collected.add(page.documents, bool(cursor))
-        if not cursor or not collected.wanted:
-            return action.reply({"documents": collected.documents})
+    documents = await _find(request, action, action.count("limit", MAX_DOCUMENTS), action.count("skip", 2**63 - 1))
+    return action.reply({"documents": documents})
 
 
 async def aggregate(request: Request) -> Response:
     action = await _action(request, frozenset({"pipeline"}))
-    pipeline = action.text("pipeline", list, required=True)
     collected = _Collected(0)
-    cursor = ""
-    while True:
-        page = await _call(
-            request,
-            VIEWER,
-            lambda b: b.mongo.Aggregate,
-            mongo_pb2.AggregateRequest(
-                database=action.database,
-                collection=action.collection,
-                pipeline="" if cursor else pipeline,
-                json_mode=action.json_mode,
-                limit=_PAGE,
-                cursor=cursor,
-            ),
-        )
-        cursor = page.next_cursor
-        collected.add(page.documents, bool(cursor))
-        if not cursor:
-            return action.reply({"documents": collected.documents})
+    first = mongo_pb2.AggregateRequest(
+        database=action.database,
+        collection=action.collection,
+        pipeline=action.text("pipeline", list, required=True),
+        json_mode=action.json_mode,
+        limit=collected.wanted,
+    )
+    return action.reply({"documents": await _gather(request, lambda b: b.mongo.Aggregate, first, collected)})
 
 
 async def insert_one(request: Request) -> Response:
