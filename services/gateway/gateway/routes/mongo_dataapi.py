@@ -188,21 +188,23 @@ async def aggregate(request: Request) -> Response:
     return action.reply({"documents": await _gather(request, lambda b: b.mongo.Aggregate, first, collected)})
 
 
-async def insert_one(request: Request) -> Response:
-    action = await _action(request, frozenset({"document"}))
-    document = action.text("document", dict, required=True)
+async def _insert(request: Request, action: Action, documents: list[str]) -> list[orjson.Fragment]:
+    """Inserts the documents (Extended JSON texts) in order; their ids."""
     reply = await _call(
         request,
         DEVELOPER,
         lambda b: b.mongo.InsertDocuments,
         mongo_pb2.InsertDocumentsRequest(
-            database=action.database,
-            collection=action.collection,
-            documents=[document],
-            json_mode=action.json_mode,
+            database=action.database, collection=action.collection, documents=documents, json_mode=action.json_mode
         ),
     )
-    return action.reply({"insertedId": orjson.Fragment(reply.inserted_ids[0])}, status_code=201)
+    return [orjson.Fragment(inserted) for inserted in reply.inserted_ids]
+
+
+async def insert_one(request: Request) -> Response:
+    action = await _action(request, frozenset({"document"}))
+    ids = await _insert(request, action, [action.text("document", dict, required=True)])
+    return action.reply({"insertedId": ids[0]}, status_code=201)
 
 
 async def insert_many(request: Request) -> Response:
@@ -210,18 +212,8 @@ async def insert_many(request: Request) -> Response:
     documents = field(action.body, "documents", list, required=True)
     if not documents or not all(isinstance(document, dict) for document in documents):
         raise InvalidArgument("documents must be a non-empty array of objects", details={"field": "documents"})
-    reply = await _call(
-        request,
-        DEVELOPER,
-        lambda b: b.mongo.InsertDocuments,
-        mongo_pb2.InsertDocumentsRequest(
-            database=action.database,
-            collection=action.collection,
-            documents=[dumps(document) for document in documents],
-            json_mode=action.json_mode,
-        ),
-    )
-    return action.reply({"insertedIds": [orjson.Fragment(i) for i in reply.inserted_ids]}, status_code=201)
+    ids = await _insert(request, action, [dumps(document) for document in documents])
+    return action.reply({"insertedIds": ids}, status_code=201)
 
 
 async def _update(request: Request, *, many: bool, replace: bool) -> Response:
