@@ -91,6 +91,14 @@ async def test_find_one_answers_document_or_null_relaxed_or_canonical_by_accept(
     assert canonical.json()["document"]["n"] == {"$numberInt": "3"}
     none = await api.action("viewer", "findOne", body(db, filter={"status": "missing"}))
     assert none.json() == {"document": None}
+    # A body sent as application/ejson, in canonical Extended JSON.
+    ejson_body = await api.action(
+        "viewer",
+        "findOne",
+        body(db, filter={"_id": {"$numberInt": "7"}}),
+        **{"content-type": "application/ejson"},
+    )
+    assert ejson_body.json()["document"]["status"] == "open"
 
 
 async def test_insert_many_then_find_with_filter_sort_skip_limit_projection(api: DataApi, db: str) -> None:
