@@ -54,8 +54,11 @@ _VERBOSITIES = {
     "allPlansExecution": explorer_pb2.EXPLAIN_VERBOSITY_ALL_PLANS_EXECUTION,
 }
 _FIND_FIELDS = ("filter", "projection", "sort", "hint")
-_JSON_MODES = {"": mongo_pb2.JSON_MODE_RELAXED, "relaxed": mongo_pb2.JSON_MODE_RELAXED}
-_JSON_MODES["canonical"] = mongo_pb2.JSON_MODE_CANONICAL
+_JSON_MODES = {
+    "": mongo_pb2.JSON_MODE_RELAXED,
+    "relaxed": mongo_pb2.JSON_MODE_RELAXED,
+    "canonical": mongo_pb2.JSON_MODE_CANONICAL,
+}
 
 
 def _path(request: Request, name: str) -> str:
