@@ -20,7 +20,19 @@ from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
-from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
+from gateway.routes import (
+    audit,
+    connections,
+    mongo_dataapi,
+    mongo_explorer,
+    mongodb,
+    pg,
+    pg_catalog,
+    pg_explain,
+    platform,
+    redis,
+    system,
+)
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
 from udb.metrics import serve_metrics as start_metrics_server
@@ -139,8 +151,11 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                     *connections.routes,
                     *redis.routes,
                     *mongodb.routes,
+                    *mongo_explorer.routes,
+                    *mongo_dataapi.routes,
                     *pg.routes,
                     *pg_catalog.routes,
+                    *pg_explain.routes,
                 ],
             ),
         ],

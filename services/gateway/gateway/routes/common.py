@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import grpc
 from google.protobuf import timestamp_pb2
 from starlette.requests import HTTPConnection
 
@@ -25,6 +28,20 @@ DATABASE_TYPE_NAMES: dict[int, str] = {
     common_pb2.DATABASE_TYPE_MONGODB: "mongodb",
     common_pb2.DATABASE_TYPE_POSTGRES: "postgres",
 }
+
+
+StubT = TypeVar("StubT")
+_STUBS: weakref.WeakKeyDictionary[grpc.aio.Channel, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def service_stub(b: Backends, channel: str, factory: Callable[[grpc.aio.Channel], StubT]) -> StubT:
+    """A stub made by ``factory`` on the service's channel, once per channel: for a service a
+    route module adds beside the stubs :class:`Backends` holds."""
+    made = _STUBS.setdefault(b.channels[channel], {})
+    if factory not in made:
+        made[factory] = factory(b.channels[channel])
+    stub: StubT = made[factory]
+    return stub
 
 
 def backends(connection: HTTPConnection) -> Backends:
