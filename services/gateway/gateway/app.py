@@ -6,7 +6,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import grpc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -22,7 +21,7 @@ from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
 from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
 from gateway.settings import Settings
-from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
+from udb.errors import DatabaseError, Internal, NotFound
 from udb.metrics import serve_metrics as start_metrics_server
 
 log = logging.getLogger("gateway")
@@ -31,11 +30,6 @@ log = logging.getLogger("gateway")
 async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DatabaseError)
     return error_response(exc, request.url.path)
-
-
-async def _rpc_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, grpc.RpcError)
-    return error_response(from_rpc_error(exc), request.url.path)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -147,7 +141,6 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         middleware=middleware,
         exception_handlers={
             DatabaseError: _database_error,
-            grpc.RpcError: _rpc_error,
             404: _not_found,
             405: _method_not_allowed,
             Exception: _unexpected,

@@ -5,30 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf import timestamp_pb2
-from starlette.requests import HTTPConnection
 
-from gateway.backends import Backends
+from gateway.calls import backends as backends  # the routes' one way to the backends
 from udb.common.v1 import common_pb2
+from udb.engines import DB_TYPE_NAMES
 from udb.errors import InvalidArgument
 from udb.registry.v1 import registry_pb2
 from udb.registry_client import ROLE_BY_VALUE, ROLE_NAMES, connection_options
-
-#: The engines' path segments in the API, and their record type.
-ENGINE_SEGMENTS: dict[str, common_pb2.DatabaseType] = {
-    "redis": common_pb2.DATABASE_TYPE_REDIS,
-    "mongodb": common_pb2.DATABASE_TYPE_MONGODB,
-    "pg-meta": common_pb2.DATABASE_TYPE_POSTGRES,
-}
-DATABASE_TYPE_NAMES: dict[int, str] = {
-    common_pb2.DATABASE_TYPE_REDIS: "redis",
-    common_pb2.DATABASE_TYPE_MONGODB: "mongodb",
-    common_pb2.DATABASE_TYPE_POSTGRES: "postgres",
-}
-
-
-def backends(connection: HTTPConnection) -> Backends:
-    found: Backends = connection.app.state.backends
-    return found
 
 
 def timestamp(value: timestamp_pb2.Timestamp) -> str | None:
@@ -56,7 +39,7 @@ def connection_json(connection: registry_pb2.Connection) -> dict[str, Any]:
     return {
         "id": connection.id,
         "project_ref": connection.project_ref,
-        "database_type": DATABASE_TYPE_NAMES.get(connection.database_type, "unknown"),
+        "database_type": DB_TYPE_NAMES.get(connection.database_type, "unknown"),
         "identifier": connection.identifier,
         "host": connection.host,
         "port": connection.port,
