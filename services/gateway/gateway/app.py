@@ -20,6 +20,7 @@ from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
 from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
+from gateway.routing import PrefixRouter
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound
 from udb.metrics import serve_metrics as start_metrics_server
@@ -126,16 +127,18 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             Route("/healthz", _alive, methods=["GET"], include_in_schema=False),
             Mount(
                 BASE_PATH,
-                routes=[
-                    *system.routes,
-                    *platform.routes,
-                    *audit.routes,
-                    *connections.routes,
-                    *redis.routes,
-                    *mongodb.routes,
-                    *pg.routes,
-                    *pg_catalog.routes,
-                ],
+                app=PrefixRouter(
+                    [
+                        *system.routes,
+                        *platform.routes,
+                        *audit.routes,
+                        *connections.routes,
+                        *redis.routes,
+                        *mongodb.routes,
+                        *pg.routes,
+                        *pg_catalog.routes,
+                    ]
+                ),
             ),
         ],
         middleware=middleware,
