@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import secrets
 import signal
 import ssl
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -427,3 +429,32 @@ async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
 
 def tls_context(stack: devstack.Stack) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(stack.files["tls-cert"]))
+
+
+class EngineProcess:
+    """redis-svc on a fixed port, as its own process, that can be killed and started again."""
+
+    def __init__(self, system: System, log: Path) -> None:
+        self.port = devstack.free_port()
+        self.log = log
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "REDIS_", "MONGO_"))}
+        self.env = {
+            **inherited,
+            **system.env,
+            "REDIS_SVC_ADDR": f"127.0.0.1:{self.port}",
+            "REDIS_SVC_METRICS_ADDR": "off",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "redis_svc"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        devstack.wait_for_port(self.port, self.process, "redis-svc", self.log)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)

@@ -4,53 +4,20 @@ session's registry and Redis) is killed with SIGKILL under load, then started ag
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import devstack
 import grpc
 import pytest
 import redis.asyncio as redis
-from harness import Servers, System
+from harness import EngineProcess, Servers, System
 
 from udb.common.v1 import common_pb2
 from udb.mux.client import MuxChannel
 from udb.redis.v1 import redis_pb2, redis_pb2_grpc
 
 pytestmark = pytest.mark.integration
-
-
-class EngineProcess:
-    """redis-svc on a fixed port, as its own process, that can be killed and started again."""
-
-    def __init__(self, system: System, log: Path) -> None:
-        self.port = devstack.free_port()
-        self.log = log
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "REDIS_", "MONGO_"))}
-        self.env = {
-            **inherited,
-            **system.env,
-            "REDIS_SVC_ADDR": f"127.0.0.1:{self.port}",
-            "REDIS_SVC_METRICS_ADDR": "off",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "redis_svc"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        devstack.wait_for_port(self.port, self.process, "redis-svc", self.log)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture

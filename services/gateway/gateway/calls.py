@@ -21,7 +21,9 @@ What it does, in this order:
    the deadline is set once, by the route class, in :class:`gateway.middleware.GuardMiddleware`,
    and every outgoing call is capped by the time left (``udb.interceptors.outgoing_timeout``);
 5. turns a ``grpc.RpcError`` into the ``udb.errors`` exception the peer raised, which
-   :mod:`gateway.errors` renders.
+   :mod:`gateway.errors` renders;
+6. cancels the call when the HTTP client disconnects while it runs (the cancel travels in the
+   stream and the engine cancels its handler: a statement stops on the database).
 
 Engine stubs ride one multiplexed stream per engine (:class:`udb.mux.client.MuxChannel`), so a
 call here costs one frame entry, not one HTTP/2 stream.
@@ -29,6 +31,7 @@ call here costs one frame entry, not one HTTP/2 stream.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -40,7 +43,7 @@ from starlette.requests import HTTPConnection
 from gateway.backends import Backends, Caller, project_ref
 from udb.clients import bearer_metadata
 from udb.common.v1 import common_pb2
-from udb.errors import from_rpc_error
+from udb.errors import DatabaseError, from_rpc_error
 
 RequestT = TypeVar("RequestT", bound=Message)
 ReplyT = TypeVar("ReplyT")
@@ -80,10 +83,50 @@ async def call(
     built: Any = request(caller.target) if callable(request) else request
     if inspect.isawaitable(built):
         built = await built
+    watcher = _watch_disconnect(connection)
     try:
         return await rpc(built, metadata=caller.metadata)
     except grpc.RpcError as exc:
         raise from_rpc_error(exc) from None
+    except asyncio.CancelledError:
+        if watcher is None or not watcher.done() or watcher.cancelled():
+            raise
+        # The client went away: the cancel has reached the engine (the call's frame entry was
+        # cancelled); nobody reads this reply.
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        raise ClientClosedRequest() from None
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+
+
+class ClientClosedRequest(DatabaseError):
+    """The client closed its connection before the reply (nginx's 499: it is never seen, only logged)."""
+
+    code = "client_closed_request"
+    http_status = 499
+    default_message = "the client closed the connection"
+
+
+def _watch_disconnect(connection: HTTPConnection) -> asyncio.Task[None] | None:
+    """A task that cancels the current one when the HTTP client disconnects (None on a WebSocket).
+
+    Called once the request is built, so its body has been read: what ``receive`` gives next is
+    the disconnect (or nothing, until the reply is complete).
+    """
+    task = asyncio.current_task()
+    if connection.scope["type"] != "http" or task is None:
+        return None
+    receive = connection.receive  # type: ignore[attr-defined]
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        task.cancel()
+
+    return asyncio.ensure_future(watch())
 
 
 async def authorize(connection: HTTPConnection, role: int | None) -> Caller:
