@@ -23,6 +23,7 @@ import asyncpg
 import devstack
 import grpc
 import httpx
+import redis.asyncio as redis_client
 import uvicorn
 from gateway.app import create_app
 from gateway.settings import Settings as GatewaySettings
@@ -458,3 +459,16 @@ class EngineProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+
+    async def kill_in_flight_and_restart(self, redis_url: str) -> tuple[float, float]:
+        """Pauses Redis for a moment (so that calls are surely in flight), SIGKILLs the process and starts it
+        again; returns when it was killed and when it was back (``time.monotonic()``)."""
+        direct = redis_client.Redis.from_url(redis_url)
+        await direct.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        await direct.aclose()
+        await asyncio.sleep(0.3)
+        killing_at = time.monotonic()
+        await asyncio.to_thread(self.kill)
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(self.start)
+        return killing_at, time.monotonic()

@@ -7,15 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
-import redis.asyncio as redis
 from harness import EngineProcess, Servers, System, eventually, own_gateway
 
 pytestmark = pytest.mark.integration
@@ -118,16 +116,6 @@ async def test_a_client_that_goes_away_cancels_its_engine_call(system: System, p
     assert time.monotonic() - started < 12
 
 
-@pytest.fixture
-def engine(system: System, tmp_path: Path) -> Iterator[EngineProcess]:
-    process = EngineProcess(system, tmp_path / "redis-svc.log")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.kill()
-
-
 async def test_an_engine_killed_under_load_fails_the_requests_in_flight_as_503_and_the_next_succeed(
     system: System, servers: Servers, engine: EngineProcess
 ) -> None:
@@ -161,15 +149,7 @@ async def test_an_engine_killed_under_load_fails_the_requests_in_flight_as_503_a
 
             await eventually(answering)
             assert {status for *_, status in outcomes} == {404}
-            direct = redis.Redis.from_url(servers.redis_url)
-            await direct.execute_command("CLIENT", "PAUSE", "1500", "ALL")  # the requests are surely in flight
-            await direct.aclose()
-            await asyncio.sleep(0.3)
-            killing_at = time.monotonic()
-            await asyncio.to_thread(engine.kill)
-            await asyncio.sleep(0.3)
-            await asyncio.to_thread(engine.start)
-            restarted_at = time.monotonic()
+            killing_at, restarted_at = await engine.kill_in_flight_and_restart(servers.redis_url)
             deadline = restarted_at + 30
             while time.monotonic() < deadline:
                 if any(started > restarted_at and status == 404 for started, _, status in outcomes):

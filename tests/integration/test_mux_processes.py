@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
-import redis.asyncio as redis
 from harness import EngineProcess, Servers, System
 
 from udb.common.v1 import common_pb2
@@ -18,16 +15,6 @@ from udb.mux.client import MuxChannel
 from udb.redis.v1 import redis_pb2, redis_pb2_grpc
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def engine(system: System, tmp_path: Path) -> Iterator[EngineProcess]:
-    process = EngineProcess(system, tmp_path / "redis-svc.log")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.kill()
 
 
 async def test_killing_the_engine_fails_only_the_calls_in_flight_and_the_next_calls_succeed_once_it_is_back(
@@ -63,15 +50,7 @@ async def test_killing_the_engine_fails_only_the_calls_in_flight_and_the_next_ca
         await asyncio.sleep(0.5)
         assert outcomes
         assert {code for *_, code in outcomes} == {grpc.StatusCode.OK}
-        direct = redis.Redis.from_url(servers.redis_url)
-        await direct.execute_command("CLIENT", "PAUSE", "1500", "ALL")
-        await direct.aclose()
-        await asyncio.sleep(0.3)
-        killing_at = time.monotonic()
-        await asyncio.to_thread(engine.kill)
-        await asyncio.sleep(0.3)
-        await asyncio.to_thread(engine.start)
-        restarted_at = time.monotonic()
+        killing_at, restarted_at = await engine.kill_in_flight_and_restart(servers.redis_url)
         deadline = restarted_at + 30
         while time.monotonic() < deadline:
             if any(started > restarted_at and code == grpc.StatusCode.OK for started, _, code in outcomes):
