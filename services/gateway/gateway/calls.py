@@ -89,7 +89,7 @@ async def call(
     except grpc.RpcError as exc:
         raise from_rpc_error(exc) from None
     except asyncio.CancelledError:
-        if watcher is None or not watcher.done() or watcher.cancelled():
+        if watcher is None or not watcher.client_gone:
             raise
         # The client went away: the cancel has reached the engine (the call's frame entry was
         # cancelled); nobody reads this reply.
@@ -99,7 +99,7 @@ async def call(
         raise ClientClosedRequest() from None
     finally:
         if watcher is not None:
-            watcher.cancel()
+            watcher.close()
 
 
 class ClientClosedRequest(DatabaseError):
@@ -110,23 +110,44 @@ class ClientClosedRequest(DatabaseError):
     default_message = "the client closed the connection"
 
 
-def _watch_disconnect(connection: HTTPConnection) -> asyncio.Task[None] | None:
-    """A task that cancels the current one when the HTTP client disconnects (None on a WebSocket).
+#: A call still running after this long starts watching for its client's disconnect (most calls
+#: end sooner, and then cost no watching task at all).
+WATCH_AFTER_S = 0.05
 
-    Called once the request is built, so its body has been read: what ``receive`` gives next is
-    the disconnect (or nothing, until the reply is complete).
-    """
+
+class _DisconnectWatch:
+    """Cancels ``task`` when the HTTP client disconnects, watching from ``WATCH_AFTER_S`` on."""
+
+    def __init__(self, receive: Callable[[], Awaitable[Any]], task: asyncio.Task[Any]) -> None:
+        self._receive = receive
+        self._task = task
+        self._watcher: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER_S, self._start)
+        self.client_gone = False
+
+    def _start(self) -> None:
+        self._watcher = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        # The request is built, so its body has been read: what comes next is the disconnect
+        # (or nothing, until the reply is complete).
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self.client_gone = True
+        self._task.cancel()
+
+    def close(self) -> None:
+        self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
+def _watch_disconnect(connection: HTTPConnection) -> _DisconnectWatch | None:
+    """The disconnect watch of an HTTP request's call (None on a WebSocket)."""
     task = asyncio.current_task()
     if connection.scope["type"] != "http" or task is None:
         return None
-    receive = connection.receive  # type: ignore[attr-defined]
-
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        task.cancel()
-
-    return asyncio.ensure_future(watch())
+    return _DisconnectWatch(connection.receive, task)  # type: ignore[attr-defined]
 
 
 async def authorize(connection: HTTPConnection, role: int | None) -> Caller:

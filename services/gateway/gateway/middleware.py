@@ -32,7 +32,6 @@ from urllib.parse import parse_qs
 import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -98,11 +97,17 @@ ROUTE_CLASSES: tuple[RouteRule, ...] = (
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+#: The rules of each method, in their order (a GET tries one pattern, not all of them).
+_RULES_BY_METHOD: dict[str, tuple[RouteRule, ...]] = {
+    method: tuple(rule for rule in ROUTE_CLASSES if method in rule.methods)
+    for method in {method for rule in ROUTE_CLASSES for method in rule.methods}
+}
+
 
 def classify(method: str, path: str) -> RouteClass:
     """The class of a request to ``path`` (relative to the API's base path)."""
-    for candidate in ROUTE_CLASSES:
-        if method in candidate.methods and candidate.pattern.match(path):
+    for candidate in _RULES_BY_METHOD.get(method, ()):
+        if candidate.pattern.match(path):
             return candidate.route_class
     return RouteClass.READ if method in _READ_METHODS else RouteClass.WRITE
 
@@ -205,7 +210,11 @@ class EdgeMiddleware:
             kind = message["type"]
             if kind in ("http.response.start", "websocket.http.response.start"):
                 status = message["status"]
-                MutableHeaders(scope=message).append("x-request-id", request_id)
+                headers = message.get("headers")
+                if isinstance(headers, list):
+                    headers.append((b"x-request-id", encoded_id))
+                else:
+                    message["headers"] = [*(headers or ()), (b"x-request-id", encoded_id)]
             elif kind == "websocket.accept":
                 status = 101
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", encoded_id)]
