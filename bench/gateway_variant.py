@@ -1,12 +1,8 @@
 """The gateway as a measured variant, for bench/profile_gateway.py (not a way to run the gateway).
 
-``build()`` is the gateway app from ``Settings.from_env()``, as ``python -m gateway`` makes it, with two
-switches that change nothing in the gateway's files:
-
-- ``GATEWAY_VARIANT=mux``: redis-svc's stub rides one multiplexed stream (``udb.mux.client.MuxChannel``), as
-  the gateway will once its one ``call(rpc, message)`` crossing uses it;
-- ``GATEWAY_VARIANT=bare``: no gateway at all, one Starlette route answering a fixed reply of the same size
-  at the same path (the HTTP server's own floor).
+``build()`` is the gateway app from ``Settings.from_env()``, as ``python -m gateway`` makes it
+(``GATEWAY_VARIANT=gateway``, the default), or with ``GATEWAY_VARIANT=bare`` no gateway at all: one Starlette
+route answering a fixed reply of the same size at the same path (the HTTP server's own floor).
 
     python bench/gateway_variant.py uvicorn                              # on GATEWAY_ADDR
     python -m granian --interface asgi --loop uvloop --factory gateway_variant:build ...
@@ -22,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-VARIANT = os.environ.get("GATEWAY_VARIANT", "unary")
+VARIANT = os.environ.get("GATEWAY_VARIANT", "gateway")
 BARE_REPLY = b'{"key":"bench:small","type":"string","ttl":-1,"size":12,"encoding":"embstr","value":"hello, world"}'
 
 
@@ -34,21 +30,9 @@ def build() -> Starlette:
             return Response(BARE_REPLY, media_type="application/json; charset=utf-8")
 
         return Starlette(routes=[Route("/api/platform/redis/{ref}/keys/{key:path}", key)])
-    import gateway.backends
     from gateway.app import create_app
     from gateway.settings import Settings
 
-    from udb.mux.client import MuxChannel
-    from udb.redis.v1 import redis_pb2_grpc
-
-    if VARIANT == "mux":
-        plain_init = gateway.backends.Backends.__init__
-
-        def init(self: gateway.backends.Backends, settings: Settings) -> None:
-            plain_init(self, settings)
-            self.redis = redis_pb2_grpc.RedisServiceStub(MuxChannel(self.channels["redis-svc"]))
-
-        gateway.backends.Backends.__init__ = init  # type: ignore[method-assign]
     return create_app(Settings.from_env())
 
 

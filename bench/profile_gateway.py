@@ -4,9 +4,8 @@ Runs the stack as `make bench` does, then serves the gateway as a second process
 (bench/gateway_variant.py), each measured against raw redis-py in the same run, at 1 and 64 callers, with the CPU
 time per request of the gateway and redis-svc:
 
-- uvicorn + unary      the gateway as shipped (uvicorn, uvloop, httptools; unary stubs to redis-svc)
-- uvicorn + mux        the same with redis-svc's stub on the multiplexed stream
-- granian + mux        the same app served by granian (when installed: pip install granian)
+- uvicorn gateway      the gateway as shipped (uvicorn, uvloop, httptools; engine calls on the multiplexed stream)
+- granian gateway      the same app served by granian (when installed: pip install granian)
 - uvicorn bare         one fixed-reply Starlette route: the HTTP server's own floor
 - granian bare         the same on granian
 
@@ -45,9 +44,8 @@ CONCURRENCY = (64, 1)
 VARIANTS = tuple(
     v
     for v in (
-        ("uvicorn + unary", "uvicorn", "unary"),
-        ("uvicorn + mux", "uvicorn", "mux"),
-        ("granian + mux", "granian", "mux"),
+        ("uvicorn gateway", "uvicorn", "gateway"),
+        ("granian gateway", "granian", "gateway"),
         ("uvicorn bare (floor)", "uvicorn", "bare"),
         ("granian bare (floor)", "granian", "bare"),
     )

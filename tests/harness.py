@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import os
 import secrets
 import signal
 import ssl
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -21,6 +23,7 @@ import asyncpg
 import devstack
 import grpc
 import httpx
+import redis.asyncio as redis_client
 import uvicorn
 from gateway.app import create_app
 from gateway.settings import Settings as GatewaySettings
@@ -427,3 +430,45 @@ async def wait_until_healthy(stack: devstack.Stack) -> dict[str, str]:
 
 def tls_context(stack: devstack.Stack) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(stack.files["tls-cert"]))
+
+
+class EngineProcess:
+    """redis-svc on a fixed port, as its own process, that can be killed and started again."""
+
+    def __init__(self, system: System, log: Path) -> None:
+        self.port = devstack.free_port()
+        self.log = log
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "REDIS_", "MONGO_"))}
+        self.env = {
+            **inherited,
+            **system.env,
+            "REDIS_SVC_ADDR": f"127.0.0.1:{self.port}",
+            "REDIS_SVC_METRICS_ADDR": "off",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "redis_svc"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        devstack.wait_for_port(self.port, self.process, "redis-svc", self.log)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    async def kill_in_flight_and_restart(self, redis_url: str) -> tuple[float, float]:
+        """Pauses Redis for a moment (so that calls are surely in flight), SIGKILLs the process and starts it
+        again; returns when it was killed and when it was back (``time.monotonic()``)."""
+        direct = redis_client.Redis.from_url(redis_url)
+        await direct.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        await direct.aclose()
+        await asyncio.sleep(0.3)
+        killing_at = time.monotonic()
+        await asyncio.to_thread(self.kill)
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(self.start)
+        return killing_at, time.monotonic()

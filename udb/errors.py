@@ -2,7 +2,8 @@
 
 Services raise these exceptions; the server interceptor turns them into a gRPC status whose
 `google.rpc.ErrorInfo` detail carries the API code (``reason``) and the details (``metadata``).
-The gateway reads them back with :func:`from_rpc_error` and answers with :func:`http_status_of`.
+The gateway reads them back with :func:`from_rpc_error` (in ``gateway.calls.call``) and answers with
+each class's ``http_status`` (``gateway.errors.error_response``).
 Errors that did not come from us (a dead channel, a deadline) are mapped by their gRPC code.
 """
 

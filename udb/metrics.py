@@ -67,13 +67,14 @@ REGISTRY_WATCH_UP = Gauge(
 
 HTTP_REQUESTS = Counter(
     "udb_http_requests",
-    "HTTP requests answered, by route template, method and status.",
-    ["route", "method", "status"],
+    "HTTP requests answered, by route template, method, status and route class (read, write, admin, "
+    "stream for WebSockets, other outside the API).",
+    ["route", "method", "status", "route_class"],
 )
 HTTP_LATENCY = Histogram(
     "udb_http_request_duration_seconds",
-    "Time from a request's arrival to the end of its response.",
-    ["route", "method"],
+    "Time from a request's arrival to the end of its response, by route template, method and route class.",
+    ["route", "method", "route_class"],
     buckets=LATENCY_BUCKETS,
 )
 HTTP_ACTIVE_WEBSOCKETS = Gauge("udb_http_active_websockets", "WebSocket sessions open now.", ["route"])

@@ -72,6 +72,8 @@ def extract(headers: Iterable[tuple[str, str | bytes]]) -> otel_context.Context 
 
 def trace_metadata() -> tuple[tuple[str, str], ...]:
     """gRPC metadata that carries the current trace context on."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return ()  # no trace to carry (extract() takes no baggage in): skip the propagators
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return tuple(carrier.items())

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from harness import Servers, System, direct_mongo
+from harness import EngineProcess, Servers, System, direct_mongo
 from pg_meta import POSTGRES_META_SQL, SHOP_SQL, PgDatabase, PostgresMetaServers, new_database, postgres_meta_servers
 from pymongo import AsyncMongoClient
 
@@ -50,3 +51,14 @@ async def meta_schema(system: System) -> AsyncIterator[PgDatabase]:
 def postgres_meta(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresMetaServers]:
     """postgres-meta (the npm package), started per database on first use; stopped at the end."""
     yield from postgres_meta_servers(tmp_path_factory.mktemp("postgres-meta"))
+
+
+@pytest.fixture
+def engine(system: System, tmp_path: Path) -> Iterator[EngineProcess]:
+    """redis-svc as a process of its own on the session's registry and Redis (killed at the end)."""
+    process = EngineProcess(system, tmp_path / "redis-svc.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.kill()

@@ -4,63 +4,17 @@ session's registry and Redis) is killed with SIGKILL under load, then started ag
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import devstack
 import grpc
 import pytest
-import redis.asyncio as redis
-from harness import Servers, System
+from harness import EngineProcess, Servers, System
 
 from udb.common.v1 import common_pb2
 from udb.mux.client import MuxChannel
 from udb.redis.v1 import redis_pb2, redis_pb2_grpc
 
 pytestmark = pytest.mark.integration
-
-
-class EngineProcess:
-    """redis-svc on a fixed port, as its own process, that can be killed and started again."""
-
-    def __init__(self, system: System, log: Path) -> None:
-        self.port = devstack.free_port()
-        self.log = log
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "REDIS_", "MONGO_"))}
-        self.env = {
-            **inherited,
-            **system.env,
-            "REDIS_SVC_ADDR": f"127.0.0.1:{self.port}",
-            "REDIS_SVC_METRICS_ADDR": "off",
-            "LOG_LEVEL": "WARNING",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "redis_svc"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        devstack.wait_for_port(self.port, self.process, "redis-svc", self.log)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
-@pytest.fixture
-def engine(system: System, tmp_path: Path) -> Iterator[EngineProcess]:
-    process = EngineProcess(system, tmp_path / "redis-svc.log")
-    process.start()
-    try:
-        yield process
-    finally:
-        process.kill()
 
 
 async def test_killing_the_engine_fails_only_the_calls_in_flight_and_the_next_calls_succeed_once_it_is_back(
@@ -96,15 +50,7 @@ async def test_killing_the_engine_fails_only_the_calls_in_flight_and_the_next_ca
         await asyncio.sleep(0.5)
         assert outcomes
         assert {code for *_, code in outcomes} == {grpc.StatusCode.OK}
-        direct = redis.Redis.from_url(servers.redis_url)
-        await direct.execute_command("CLIENT", "PAUSE", "1500", "ALL")
-        await direct.aclose()
-        await asyncio.sleep(0.3)
-        killing_at = time.monotonic()
-        await asyncio.to_thread(engine.kill)
-        await asyncio.sleep(0.3)
-        await asyncio.to_thread(engine.start)
-        restarted_at = time.monotonic()
+        killing_at, restarted_at = await engine.kill_in_flight_and_restart(servers.redis_url)
         deadline = restarted_at + 30
         while time.monotonic() < deadline:
             if any(started > restarted_at and code == grpc.StatusCode.OK for started, _, code in outcomes):

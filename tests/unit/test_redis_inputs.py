@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
-from gateway.routes.redis import _Reader, key_json, value_proto
+from gateway.redis_codec import Reader, key_json, value_proto
 from redis_svc.inputs import (
     check_count,
     check_pattern,
@@ -143,11 +143,11 @@ def test_key_json_shapes_zsets_streams_and_json() -> None:
 
 def test_value_proto_reads_each_shape_and_refuses_wrong_ones() -> None:
     """Body values become protos per type; base64 bodies decode every part; wrong shapes are 400."""
-    plain = _Reader(base64_parts=False)
+    plain = Reader(base64_parts=False)
     assert value_proto("list", ["a", "b"], plain).list_value.elements == [b"a", b"b"]
     zset = value_proto("zset", [{"member": "m", "score": "-inf"}], plain)
     assert zset.zset_value.members[0].score == -math.inf
-    encoded = value_proto("hash", {base64.b64encode(b"\x00").decode(): "/w=="}, _Reader(base64_parts=True))
+    encoded = value_proto("hash", {base64.b64encode(b"\x00").decode(): "/w=="}, Reader(base64_parts=True))
     assert (encoded.hash_value.fields[0].field, encoded.hash_value.fields[0].value) == (b"\x00", b"\xff")
     for key_type, value in (("hash", ["a"]), ("set", "a"), ("zset", [{"member": "m"}]), ("stream", [{"id": "1"}])):
         with pytest.raises(InvalidArgument):

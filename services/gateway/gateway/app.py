@@ -6,7 +6,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import grpc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -33,8 +32,9 @@ from gateway.routes import (
     redis,
     system,
 )
+from gateway.routing import PrefixRouter
 from gateway.settings import Settings
-from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
+from udb.errors import DatabaseError, Internal, NotFound
 from udb.metrics import serve_metrics as start_metrics_server
 
 log = logging.getLogger("gateway")
@@ -43,11 +43,6 @@ log = logging.getLogger("gateway")
 async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DatabaseError)
     return error_response(exc, request.url.path)
-
-
-async def _rpc_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, grpc.RpcError)
-    return error_response(from_rpc_error(exc), request.url.path)
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -144,25 +139,26 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             Route("/healthz", _alive, methods=["GET"], include_in_schema=False),
             Mount(
                 BASE_PATH,
-                routes=[
-                    *system.routes,
-                    *platform.routes,
-                    *audit.routes,
-                    *connections.routes,
-                    *redis.routes,
-                    *mongodb.routes,
-                    *mongo_explorer.routes,
-                    *mongo_dataapi.routes,
-                    *pg.routes,
-                    *pg_catalog.routes,
-                    *pg_explain.routes,
-                ],
+                app=PrefixRouter(
+                    [
+                        *system.routes,
+                        *platform.routes,
+                        *audit.routes,
+                        *connections.routes,
+                        *redis.routes,
+                        *mongodb.routes,
+                        *mongo_explorer.routes,
+                        *mongo_dataapi.routes,
+                        *pg.routes,
+                        *pg_catalog.routes,
+                        *pg_explain.routes,
+                    ]
+                ),
             ),
         ],
         middleware=middleware,
         exception_handlers={
             DatabaseError: _database_error,
-            grpc.RpcError: _rpc_error,
             404: _not_found,
             405: _method_not_allowed,
             Exception: _unexpected,

@@ -23,13 +23,14 @@ from typing import Any
 from google.protobuf import json_format, timestamp_pb2
 
 from udb import metrics
+from udb.engines import DB_TYPE_NAMES, ENGINE_SEGMENTS
 from udb.errors import ERRORS_BY_CODE
 from udb.registry.v1 import registry_pb2
 
 log = logging.getLogger("gateway.audit")
 
-#: An engine's first path segment, and the engine's name in the log.
-ENGINE_NAMES = {"redis": "redis", "mongodb": "mongodb", "pg-meta": "postgres"}
+#: An engine route's first segment, and the engine's name in audit events.
+ENGINE_NAMES = {segment: DB_TYPE_NAMES[db_type] for segment, db_type in ENGINE_SEGMENTS.items()}
 PLATFORM = "platform"
 
 #: Names whose general rule reads badly, by method and route (``*`` for each parameter).

@@ -1,4 +1,9 @@
-"""The gateway's view of the system: token checking, cached access decisions, service stubs."""
+"""The gateway's view of the system: token checking, cached access decisions, service stubs.
+
+Every service's unary methods ride one multiplexed stream per service (:func:`udb.clients.multiplexed_channel`);
+its streaming methods (pub/sub) and health checks use the plain channel inside it. Routes call
+through :func:`gateway.calls.call`.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ from starlette.requests import HTTPConnection
 from gateway.pubsub import PubSubHub
 from gateway.settings import Settings
 from udb.auth import Principal, ServiceCredentials, TokenVerifier, bearer_token
-from udb.clients import bearer_metadata, insecure_channel
+from udb.clients import bearer_metadata, multiplexed_channel
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, Unauthenticated
-from udb.mongo.v1 import mongo_pb2_grpc
-from udb.pg.v1 import catalog_pb2_grpc, pg_pb2_grpc
+from udb.mongo.v1 import explorer_pb2_grpc, mongo_pb2_grpc
+from udb.mux.client import MuxChannel
+from udb.pg.v1 import catalog_pb2_grpc, explain_pb2_grpc, pg_pb2_grpc
 from udb.redis.v1 import redis_pb2_grpc
 from udb.registry.v1 import registry_pb2_grpc
 from udb.registry_client import Access, RegistryClient
@@ -30,7 +36,7 @@ class Caller:
     """An authenticated, authorized request: who, their access, and the metadata for peers."""
 
     principal: Principal
-    access: Access
+    access: Access | None  # None on the registry's routes: the registry decides
     target: common_pb2.ConnectionTarget
     metadata: tuple[tuple[str, str], ...]
 
@@ -43,17 +49,19 @@ class Backends:
         self.verifier = TokenVerifier(settings.auth)
         self.credentials = ServiceCredentials(settings.auth, settings.name)
         size = settings.max_message_bytes
-        self.channels: dict[str, grpc.aio.Channel] = {
-            "registry": insecure_channel(settings.registry_address, max_message_bytes=size),
-            "redis-svc": insecure_channel(settings.redis_address, max_message_bytes=size),
-            "mongo-svc": insecure_channel(settings.mongo_address, max_message_bytes=size),
-            "pg-svc": insecure_channel(settings.pg_address, max_message_bytes=size),
+        self.channels: dict[str, MuxChannel] = {
+            "registry": multiplexed_channel(settings.registry_address, max_message_bytes=size),
+            "redis-svc": multiplexed_channel(settings.redis_address, max_message_bytes=size),
+            "mongo-svc": multiplexed_channel(settings.mongo_address, max_message_bytes=size),
+            "pg-svc": multiplexed_channel(settings.pg_address, max_message_bytes=size),
         }
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channels["registry"])
         self.redis = redis_pb2_grpc.RedisServiceStub(self.channels["redis-svc"])
         self.mongo = mongo_pb2_grpc.MongoServiceStub(self.channels["mongo-svc"])
         self.pg = pg_pb2_grpc.PgServiceStub(self.channels["pg-svc"])
         self.pg_catalog = catalog_pb2_grpc.PgCatalogServiceStub(self.channels["pg-svc"])
+        self.pg_explain = explain_pb2_grpc.PgExplainServiceStub(self.channels["pg-svc"])
+        self.mongo_explorer = explorer_pb2_grpc.MongoExplorerServiceStub(self.channels["mongo-svc"])
         self.access = RegistryClient(
             self.channels["registry"], self.credentials, membership_ttl_s=settings.membership_cache_ttl_s
         )

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from udb.errors import InvalidArgument, PayloadTooLarge
@@ -108,9 +108,10 @@ def query_bool(request: Request, name: str, default: bool) -> bool:
     raise InvalidArgument(f"{name} must be true or false", details={"parameter": name})
 
 
-def query_list(request: Request, name: str) -> list[str]:
-    """A comma-separated query parameter (repeated parameters are joined too)."""
+def query_list(connection: HTTPConnection, name: str) -> list[str]:
+    """A comma-separated query parameter (repeated parameters are joined too), on a request or a
+    WebSocket."""
     values: list[str] = []
-    for text in request.query_params.getlist(name):
+    for text in connection.query_params.getlist(name):
         values.extend(part.strip() for part in text.split(",") if part.strip())
     return values

@@ -20,9 +20,9 @@ import asyncio
 import enum
 import logging
 import math
+import os
 import re
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -32,7 +32,6 @@ from urllib.parse import parse_qs
 import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from starlette.datastructures import MutableHeaders
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -52,6 +51,10 @@ BASE_PATH = "/api/platform"
 
 #: Where the middleware leaves the authenticated caller for the access log.
 PRINCIPAL_KEY = "udb.principal"
+#: Where GuardMiddleware leaves the request's class for the HTTP metrics (``other`` when unset).
+ROUTE_CLASS_KEY = "udb.route_class"
+#: The metrics' class of a WebSocket session (its rate limit and deadline are a read's).
+STREAM_CLASS = "stream"
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 
@@ -94,11 +97,17 @@ ROUTE_CLASSES: tuple[RouteRule, ...] = (
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+#: The rules of each method, in their order (a GET tries one pattern, not all of them).
+_RULES_BY_METHOD: dict[str, tuple[RouteRule, ...]] = {
+    method: tuple(rule for rule in ROUTE_CLASSES if method in rule.methods)
+    for method in {method for rule in ROUTE_CLASSES for method in rule.methods}
+}
+
 
 def classify(method: str, path: str) -> RouteClass:
     """The class of a request to ``path`` (relative to the API's base path)."""
-    for candidate in ROUTE_CLASSES:
-        if method in candidate.methods and candidate.pattern.match(path):
+    for candidate in _RULES_BY_METHOD.get(method, ()):
+        if candidate.pattern.match(path):
             return candidate.route_class
     return RouteClass.READ if method in _READ_METHODS else RouteClass.WRITE
 
@@ -166,6 +175,10 @@ class EdgeMiddleware:
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
         self.access_log = access_log
+        self._exporting = tracing.exporting()
+        # The metrics' children by their labels: labels() takes a lock and builds a key each time.
+        self._counters: dict[tuple[str, str, str, str], Any] = {}
+        self._histograms: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -178,12 +191,16 @@ class EdgeMiddleware:
                 request_id = clean_request_id(value)
             elif key in (b"traceparent", b"tracestate"):
                 trace_headers.append((key.decode("latin-1"), value))
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or os.urandom(16).hex()
         request_id_token = request_id_var.set(request_id)
-        parent = tracing.extract(trace_headers) if trace_headers else None
         method = scope.get("method", "GET") if scope["type"] == "http" else "WEBSOCKET"
-        span = tracing.tracer.start_span(f"HTTP {method}", context=parent, kind=trace.SpanKind.SERVER)
-        otel_token = otel_context.attach(trace.set_span_in_context(span, parent))
+        # Without an exporter and without a caller's trace there is no trace to carry on: no span.
+        span: trace.Span = trace.INVALID_SPAN
+        otel_token = None
+        if self._exporting or trace_headers:
+            parent = tracing.extract(trace_headers) if trace_headers else None
+            span = tracing.tracer.start_span(f"HTTP {method}", context=parent, kind=trace.SpanKind.SERVER)
+            otel_token = otel_context.attach(trace.set_span_in_context(span, parent))
         status = 0
         websocket_gauge: Any = None
         encoded_id = request_id.encode("latin-1")
@@ -193,7 +210,11 @@ class EdgeMiddleware:
             kind = message["type"]
             if kind in ("http.response.start", "websocket.http.response.start"):
                 status = message["status"]
-                MutableHeaders(scope=message).append("x-request-id", request_id)
+                headers = message.get("headers")
+                if isinstance(headers, list):
+                    headers.append((b"x-request-id", encoded_id))
+                else:
+                    message["headers"] = [*(headers or ()), (b"x-request-id", encoded_id)]
             elif kind == "websocket.accept":
                 status = 101
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", encoded_id)]
@@ -214,8 +235,7 @@ class EdgeMiddleware:
             if websocket_gauge is not None:
                 websocket_gauge.dec()
             template = route_template(scope)
-            metrics.HTTP_REQUESTS.labels(template, method, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(template, method).observe(duration)
+            self._record(template, method, status, scope.get(ROUTE_CLASS_KEY, "other"), duration)
             span_context = span.get_span_context()
             if span.is_recording():
                 span.update_name(f"{method} {template}")
@@ -237,8 +257,22 @@ class EdgeMiddleware:
                 if span_context.is_valid:
                     extra["trace_id"] = format(span_context.trace_id, "032x")
                 log.info("http", extra=extra)
-            otel_context.detach(otel_token)
+            if otel_token is not None:
+                otel_context.detach(otel_token)
             request_id_var.reset(request_id_token)
+
+    def _record(self, template: str, method: str, status: int, route_class: str, duration: float) -> None:
+        """Counts the request and its duration (``udb_http_requests``, ``udb_http_request_duration_seconds``)."""
+        counter_key = (template, method, str(status), route_class)
+        counter = self._counters.get(counter_key)
+        if counter is None:
+            counter = self._counters[counter_key] = metrics.HTTP_REQUESTS.labels(*counter_key)
+        counter.inc()
+        histogram_key = (template, method, route_class)
+        histogram = self._histograms.get(histogram_key)
+        if histogram is None:
+            histogram = self._histograms[histogram_key] = metrics.HTTP_LATENCY.labels(*histogram_key)
+        histogram.observe(duration)
 
 
 class GuardMiddleware:
@@ -279,6 +313,7 @@ class GuardMiddleware:
             return
         method = scope["method"] if scope["type"] == "http" else "GET"
         route_class = classify(method, path[len(BASE_PATH) :])
+        scope[ROUTE_CLASS_KEY] = route_class.value if scope["type"] == "http" else STREAM_CLASS
         principal = await self._principal(scope)
         if principal is not None:
             scope[PRINCIPAL_KEY] = principal

@@ -19,6 +19,7 @@ from typing import Any, cast
 import grpc
 import orjson
 
+from gateway.redis_codec import text_or_b64
 from udb.auth import ServiceCredentials
 from udb.errors import DatabaseError, Unavailable, from_rpc_error
 from udb.fanout import Kind, SharedHub, SharedUpstream, Subscriber
@@ -32,21 +33,14 @@ Frame = str
 TargetKey = tuple[str, str]
 
 
-def _text_or_b64(value: bytes) -> tuple[str, bool]:
-    try:
-        return value.decode(), False
-    except UnicodeDecodeError:
-        return base64.b64encode(value).decode(), True
-
-
 def message_frame(message: redis_pb2.SubscribeResponse) -> Frame:
     """The WebSocket frame of a message: text, or every part base64 when one is not UTF-8."""
-    channel, channel_b64 = _text_or_b64(message.channel)
-    data, data_b64 = _text_or_b64(message.data)
+    channel, channel_b64 = text_or_b64(message.channel)
+    data, data_b64 = text_or_b64(message.data)
     frame: dict[str, Any] = {"type": "message", "channel": channel, "pattern": None, "data": data}
     binary = channel_b64 or data_b64
     if message.pattern:
-        pattern, pattern_b64 = _text_or_b64(message.pattern)
+        pattern, pattern_b64 = text_or_b64(message.pattern)
         frame["pattern"] = pattern
         binary = binary or pattern_b64
     if binary:

@@ -8,10 +8,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.audit import ENGINE_NAMES, PLATFORM, event_json
-from gateway.backends import project_ref
+from gateway.calls import backends, call
 from gateway.http import JSONResponse, query_int
-from gateway.routes.common import backends, page
-from udb.clients import bearer_metadata
+from gateway.routes.common import page
 from udb.errors import InvalidArgument
 from udb.registry.v1 import registry_pb2
 
@@ -62,10 +61,11 @@ async def audit_events(request: Request) -> Response:
         404: {description: 'no such project, or the caller is no member'}
     """
     b = backends(request)
-    principal = await b.authenticate(request)
-    reply = await b.registry.ListAuditEvents(
-        registry_pb2.ListAuditEventsRequest(
-            project_ref=project_ref(request),
+    reply = await call(
+        request,
+        b.registry.ListAuditEvents,
+        lambda target: registry_pb2.ListAuditEventsRequest(
+            project_ref=target.project_ref,
             limit=query_int(request, "limit", 0, minimum=1, maximum=1000),
             cursor=request.query_params.get("cursor", ""),
             user_id=request.query_params.get("user_id", ""),
@@ -74,8 +74,6 @@ async def audit_events(request: Request) -> Response:
             since=_time(request, "since"),
             until=_time(request, "until"),
         ),
-        metadata=bearer_metadata(principal.token),
-        timeout=b.settings.admin_deadline_s,
     )
     return JSONResponse(page([event_json(event) for event in reply.events], reply.next_cursor))
 

@@ -13,11 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.backends import project_ref
+from gateway.calls import backends, call
 from gateway.http import JSONResponse, field, query_int, read_object
-from gateway.routes.common import ENGINE_SEGMENTS, backends, connection_json, page
-from udb.clients import bearer_metadata
+from gateway.routes.common import connection_json, page
 from udb.common.v1 import common_pb2
+from udb.engines import ENGINE_SEGMENTS
 from udb.errors import InvalidArgument, NotFound
 from udb.registry.v1 import registry_pb2
 
@@ -74,26 +74,24 @@ async def connections(request: Request) -> Response:
         409: {description: duplicate identifier or second primary}
     """
     b = backends(request)
-    principal = await b.authenticate(request)
-    metadata = bearer_metadata(principal.token)
-    ref = project_ref(request)
     database_type = _database_type(request)
     if request.method == "GET":
-        reply = await b.registry.ListConnections(
-            registry_pb2.ListConnectionsRequest(
-                project_ref=ref,
+        reply = await call(
+            request,
+            b.registry.ListConnections,
+            lambda target: registry_pb2.ListConnectionsRequest(
+                project_ref=target.project_ref,
                 database_type=database_type,
                 limit=query_int(request, "limit", 0, minimum=1, maximum=1000),
                 cursor=request.query_params.get("cursor", ""),
             ),
-            metadata=metadata,
-            timeout=b.settings.read_deadline_s,
         )
         return JSONResponse(page([connection_json(c) for c in reply.connections], reply.next_cursor))
-    body = await read_object(request, b.settings.max_body_bytes, allowed=_FIELDS)
-    created = await b.registry.CreateConnection(
-        registry_pb2.CreateConnectionRequest(
-            project_ref=ref,
+
+    async def build(target: common_pb2.ConnectionTarget) -> registry_pb2.CreateConnectionRequest:
+        body = await read_object(request, b.settings.max_body_bytes, allowed=_FIELDS)
+        return registry_pb2.CreateConnectionRequest(
+            project_ref=target.project_ref,
             database_type=database_type,
             identifier=field(body, "identifier", str, required=True),
             uri=field(body, "uri", str) or "",
@@ -105,10 +103,9 @@ async def connections(request: Request) -> Response:
             tls=field(body, "tls", bool),
             options=_options(body),
             is_primary=field(body, "is_primary", bool),
-        ),
-        metadata=metadata,
-        timeout=b.settings.admin_deadline_s,
-    )
+        )
+
+    created = await call(request, b.registry.CreateConnection, build)
     return JSONResponse(connection_json(created), status_code=201)
 
 
@@ -128,29 +125,31 @@ async def connection(request: Request) -> Response:
       responses: {200: {description: the deleted Connection}}
     """
     b = backends(request)
-    principal = await b.authenticate(request)
-    metadata = bearer_metadata(principal.token)
-    ref = project_ref(request)
     database_type = _database_type(request)
     connection_id = request.path_params["id"]
     if request.method == "GET":
-        found = await b.registry.GetConnection(
-            registry_pb2.GetConnectionRequest(project_ref=ref, database_type=database_type, id=connection_id),
-            metadata=metadata,
-            timeout=b.settings.read_deadline_s,
+        found = await call(
+            request,
+            b.registry.GetConnection,
+            lambda target: registry_pb2.GetConnectionRequest(
+                project_ref=target.project_ref, database_type=database_type, id=connection_id
+            ),
         )
         return JSONResponse(connection_json(found))
     if request.method == "DELETE":
-        deleted = await b.registry.DeleteConnection(
-            registry_pb2.DeleteConnectionRequest(project_ref=ref, database_type=database_type, id=connection_id),
-            metadata=metadata,
-            timeout=b.settings.admin_deadline_s,
+        deleted = await call(
+            request,
+            b.registry.DeleteConnection,
+            lambda target: registry_pb2.DeleteConnectionRequest(
+                project_ref=target.project_ref, database_type=database_type, id=connection_id
+            ),
         )
         return JSONResponse(connection_json(deleted.connection))
-    body = await read_object(request, b.settings.max_body_bytes, allowed=_FIELDS)
-    updated = await b.registry.UpdateConnection(
-        registry_pb2.UpdateConnectionRequest(
-            project_ref=ref,
+
+    async def build(target: common_pb2.ConnectionTarget) -> registry_pb2.UpdateConnectionRequest:
+        body = await read_object(request, b.settings.max_body_bytes, allowed=_FIELDS)
+        return registry_pb2.UpdateConnectionRequest(
+            project_ref=target.project_ref,
             database_type=database_type,
             id=connection_id,
             identifier=field(body, "identifier", str),
@@ -163,10 +162,9 @@ async def connection(request: Request) -> Response:
             tls=field(body, "tls", bool),
             options=_options(body),
             is_primary=field(body, "is_primary", bool),
-        ),
-        metadata=metadata,
-        timeout=b.settings.admin_deadline_s,
-    )
+        )
+
+    updated = await call(request, b.registry.UpdateConnection, build)
     return JSONResponse(connection_json(updated))
 
 
@@ -177,15 +175,14 @@ async def test_connection(request: Request) -> Response:
       responses: {200: {description: '{"ok": true, "latency_ms", "server_version"} or {"ok": false, "error"}'}}
     """
     b = backends(request)
-    principal = await b.authenticate(request)
-    result = await b.registry.TestConnection(
-        registry_pb2.TestConnectionRequest(
-            project_ref=project_ref(request),
+    result = await call(
+        request,
+        b.registry.TestConnection,
+        lambda target: registry_pb2.TestConnectionRequest(
+            project_ref=target.project_ref,
             database_type=_database_type(request),
             id=request.path_params["id"],
         ),
-        metadata=bearer_metadata(principal.token),
-        timeout=b.settings.admin_deadline_s,
     )
     if result.ok:
         return JSONResponse(

@@ -30,10 +30,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.backends import Backends
+from gateway.calls import aimed, backends, call
 from gateway.http import JSONResponse, field
-from gateway.routes.common import backends
-from gateway.routes.mongo_explorer import dumps, explorer, json_body
+from gateway.routes.mongo_explorer import dumps, json_body
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
 from udb.mongo.v1 import explorer_pb2, mongo_pb2
@@ -48,22 +47,6 @@ MAX_REPLY_BYTES = 16 * 1024 * 1024
 #: Documents asked of the service per page while a reply is built.
 _PAGE = 1000
 _COMMON = frozenset({"dataSource", "database", "collection"})
-
-
-async def _call(
-    request: Request,
-    role: int,
-    rpc: Callable[[Backends], Callable[..., Awaitable[Any]]],
-    message: Any,
-) -> Any:
-    """This module's one gateway-to-service crossing: the caller authorized for ``role`` on the
-    project, then ``rpc`` called with ``message`` aimed at the caller's target, with their
-    metadata, within the route's deadline."""
-    b = backends(request)
-    caller = await b.authorize(request, role)
-    message.target.CopyFrom(caller.target)
-    deadline = b.settings.read_deadline_s if role == VIEWER else b.settings.write_deadline_s
-    return await rpc(b)(message, metadata=caller.metadata, timeout=deadline)
 
 
 class Action:
@@ -129,13 +112,11 @@ class _Collected:
             )
 
 
-async def _gather(
-    request: Request, rpc: Callable[[Backends], Any], first: Any, collected: _Collected
-) -> list[orjson.Fragment]:
+async def _gather(request: Request, rpc: Any, first: Any, collected: _Collected) -> list[orjson.Fragment]:
     """The documents of a find or an aggregate, page after page (``first``, then its cursor)."""
     message = first
     while True:
-        page = await _call(request, VIEWER, rpc, message)
+        page = await call(request, rpc, aimed(message), role=VIEWER)
         collected.add(page.documents, bool(page.next_cursor))
         if not page.next_cursor or not collected.wanted:
             return collected.documents
@@ -160,7 +141,7 @@ async def _find(request: Request, action: Action, limit: int, skip: int) -> list
         limit=collected.wanted,
         json_mode=action.json_mode,
     )
-    return await _gather(request, lambda b: b.mongo.FindDocuments, first, collected)
+    return await _gather(request, backends(request).mongo.FindDocuments, first, collected)
 
 
 async def find_one(request: Request) -> Response:
@@ -185,18 +166,20 @@ async def aggregate(request: Request) -> Response:
         json_mode=action.json_mode,
         limit=collected.wanted,
     )
-    return action.reply({"documents": await _gather(request, lambda b: b.mongo.Aggregate, first, collected)})
+    return action.reply({"documents": await _gather(request, backends(request).mongo.Aggregate, first, collected)})
 
 
 async def _insert(request: Request, action: Action, documents: list[str]) -> list[orjson.Fragment]:
     """Inserts the documents (Extended JSON texts) in order; their ids."""
-    reply = await _call(
+    reply = await call(
         request,
-        DEVELOPER,
-        lambda b: b.mongo.InsertDocuments,
-        mongo_pb2.InsertDocumentsRequest(
-            database=action.database, collection=action.collection, documents=documents, json_mode=action.json_mode
+        backends(request).mongo.InsertDocuments,
+        aimed(
+            mongo_pb2.InsertDocumentsRequest(
+                database=action.database, collection=action.collection, documents=documents, json_mode=action.json_mode
+            ),
         ),
+        role=DEVELOPER,
     )
     return [orjson.Fragment(inserted) for inserted in reply.inserted_ids]
 
@@ -222,20 +205,22 @@ async def _update(request: Request, *, many: bool, replace: bool) -> Response:
     filter_text = action.text("filter", dict, required=True)
     change_text = action.text(change, dict if replace else (dict, list), required=True)
     upsert = bool(field(action.body, "upsert", bool))
-    reply = await _call(
+    reply = await call(
         request,
-        DEVELOPER,
-        lambda b: explorer(b).UpdateDocuments,
-        explorer_pb2.UpdateDocumentsRequest(
-            database=action.database,
-            collection=action.collection,
-            filter=filter_text,
-            upsert=upsert,
-            many=many,
-            json_mode=action.json_mode,
-            replacement=change_text if replace else None,
-            update=None if replace else change_text,
+        backends(request).mongo_explorer.UpdateDocuments,
+        aimed(
+            explorer_pb2.UpdateDocumentsRequest(
+                database=action.database,
+                collection=action.collection,
+                filter=filter_text,
+                upsert=upsert,
+                many=many,
+                json_mode=action.json_mode,
+                replacement=change_text if replace else None,
+                update=None if replace else change_text,
+            ),
         ),
+        role=DEVELOPER,
     )
     content: dict[str, Any] = {"matchedCount": reply.matched_count, "modifiedCount": reply.modified_count}
     if reply.upserted_id:
@@ -246,13 +231,15 @@ async def _update(request: Request, *, many: bool, replace: bool) -> Response:
 async def _delete(request: Request, *, many: bool) -> Response:
     action = await _action(request, frozenset({"filter"}))
     filter_text = action.text("filter", dict, required=True)
-    reply = await _call(
+    reply = await call(
         request,
-        DEVELOPER,
-        lambda b: explorer(b).DeleteDocuments,
-        explorer_pb2.DeleteDocumentsRequest(
-            database=action.database, collection=action.collection, filter=filter_text, many=many
+        backends(request).mongo_explorer.DeleteDocuments,
+        aimed(
+            explorer_pb2.DeleteDocumentsRequest(
+                database=action.database, collection=action.collection, filter=filter_text, many=many
+            ),
         ),
+        role=DEVELOPER,
     )
     return action.reply({"deletedCount": reply.deleted_count})
 

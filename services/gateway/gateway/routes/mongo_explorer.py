@@ -4,7 +4,7 @@ the schema of a sample, NDJSON export and import. They call mongo-svc's MongoExp
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -12,40 +12,15 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from gateway.backends import Backends
+from gateway.calls import aimed, authorize, backends, call, rpc_errors
 from gateway.http import JSONResponse, field, query_bool, query_int, raw_json, read_body
-from gateway.routes.common import backends, service_stub
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
-from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc, mongo_pb2
+from udb.interceptors import outgoing_timeout
+from udb.mongo.v1 import explorer_pb2, mongo_pb2
 
 VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
-
-
-def explorer(b: Backends) -> explorer_pb2_grpc.MongoExplorerServiceAsyncStub:
-    """The MongoExplorerService stub on mongo-svc's channel."""
-    return service_stub(b, "mongo-svc", explorer_pb2_grpc.MongoExplorerServiceStub)
-
-
-async def _call(
-    request: Request,
-    role: int,
-    rpc: Callable[[Backends], Callable[..., Any]],
-    message: Any,
-    *,
-    stream: bool = False,
-) -> Any:
-    """This module's one gateway-to-service crossing: the caller authorized for ``role`` on the
-    project, then ``rpc`` called with ``message`` aimed at the caller's target, with their
-    metadata, within the route's deadline. With ``stream`` the call is returned unawaited, for
-    its replies to be read as they come."""
-    b = backends(request)
-    caller = await b.authorize(request, role)
-    message.target.CopyFrom(caller.target)
-    deadline = b.settings.read_deadline_s if role == VIEWER else b.settings.write_deadline_s
-    call = rpc(b)(message, metadata=caller.metadata, timeout=deadline)
-    return call if stream else await call
 
 
 _VERBOSITIES = {
@@ -138,7 +113,9 @@ async def explain(request: Request) -> Response:
         find.skip = field(body, "skip", int) or 0
         find.limit = field(body, "limit", int) or 0
     runs = verbosity != explorer_pb2.EXPLAIN_VERBOSITY_QUERY_PLANNER
-    reply = await _call(request, DEVELOPER if runs else VIEWER, lambda b: explorer(b).Explain, message)
+    reply = await call(
+        request, backends(request).mongo_explorer.Explain, aimed(message), role=DEVELOPER if runs else VIEWER
+    )
     return raw_json(reply.explain)
 
 
@@ -155,17 +132,17 @@ async def index_usage(request: Request) -> Response:
         404: {description: no such collection}
     """
     database, collection = _path(request, "db"), _path(request, "coll")
-    listed = await _call(
+    listed = await call(
         request,
-        VIEWER,
-        lambda b: b.mongo.ListIndexes,
-        mongo_pb2.ListIndexesRequest(database=database, collection=collection),
+        backends(request).mongo.ListIndexes,
+        aimed(mongo_pb2.ListIndexesRequest(database=database, collection=collection)),
+        role=VIEWER,
     )
-    stats = await _call(
+    stats = await call(
         request,
-        VIEWER,
-        lambda b: explorer(b).GetIndexStats,
-        explorer_pb2.GetIndexStatsRequest(database=database, collection=collection),
+        backends(request).mongo_explorer.GetIndexStats,
+        aimed(explorer_pb2.GetIndexStatsRequest(database=database, collection=collection)),
+        role=VIEWER,
     )
     usage: dict[str, dict[str, Any]] = {}
     for row in stats.indexes:  # one row per index and shard: a sharded index's use adds up
@@ -203,17 +180,19 @@ async def schema(request: Request) -> Response:
             {"sampled", "fields": [{"path", "count", "probability", "types": [{"name", "count",
             "probability", "examples"}]}], "truncated"}
     """
-    reply = await _call(
+    reply = await call(
         request,
-        VIEWER,
-        lambda b: explorer(b).AnalyzeSchema,
-        explorer_pb2.AnalyzeSchemaRequest(
-            database=_path(request, "db"),
-            collection=_path(request, "coll"),
-            sample_size=query_int(request, "sample", 0, minimum=1, maximum=10_000),
-            filter=request.query_params.get("filter", ""),
-            json_mode=_json_mode(request),
+        backends(request).mongo_explorer.AnalyzeSchema,
+        aimed(
+            explorer_pb2.AnalyzeSchemaRequest(
+                database=_path(request, "db"),
+                collection=_path(request, "coll"),
+                sample_size=query_int(request, "sample", 0, minimum=1, maximum=10_000),
+                filter=request.query_params.get("filter", ""),
+                json_mode=_json_mode(request),
+            ),
         ),
+        role=VIEWER,
     )
     return JSONResponse(
         {
@@ -262,24 +241,21 @@ async def export(request: Request) -> Response:
         200: {description: 'application/x-ndjson: one document per line', content: {application/x-ndjson: {}}}
     """
     params = request.query_params
-    call = await _call(
-        request,
-        VIEWER,
-        lambda b: explorer(b).ExportDocuments,
-        explorer_pb2.ExportDocumentsRequest(
-            database=_path(request, "db"),
-            collection=_path(request, "coll"),
-            filter=params.get("filter", ""),
-            projection=params.get("projection", ""),
-            sort=params.get("sort", ""),
-            limit=query_int(request, "limit", 0, maximum=2**63 - 1),
-            json_mode=_json_mode(request),
-        ),
-        stream=True,
+    message = explorer_pb2.ExportDocumentsRequest(
+        database=_path(request, "db"),
+        collection=_path(request, "coll"),
+        filter=params.get("filter", ""),
+        projection=params.get("projection", ""),
+        sort=params.get("sort", ""),
+        limit=query_int(request, "limit", 0, maximum=2**63 - 1),
+        json_mode=_json_mode(request),
     )
+    caller = await authorize(request, VIEWER)
+    message.target.CopyFrom(caller.target)
+    replies = aiter(backends(request).mongo_explorer.ExportDocuments(message, metadata=caller.metadata))
     # The first chunk is awaited here, so that a refused export is an error reply, not a 200.
-    replies = aiter(call)
-    first = await anext(replies, None)
+    with rpc_errors():
+        first = await anext(replies, None)
 
     async def lines() -> AsyncIterator[bytes]:
         if first is None:
@@ -332,12 +308,13 @@ async def import_documents(request: Request) -> Response:
             if data:
                 yield explorer_pb2.ImportChunk(data=data)
 
-    reply = await _call(
-        request,
-        DEVELOPER,
-        lambda b: lambda first, **options: explorer(b).ImportDocuments(chunks(first), **options),
-        start,
-    )
+    caller = await authorize(request, DEVELOPER)
+    start.target.CopyFrom(caller.target)
+    with rpc_errors():
+        # A client-streaming call passes no interceptor: its deadline is the request's time left.
+        reply = await backends(request).mongo_explorer.ImportDocuments(
+            chunks(start), metadata=caller.metadata, timeout=outgoing_timeout(None)
+        )
     return JSONResponse(
         {
             "inserted": reply.inserted,

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.backends import Backends, Caller
+from gateway.backends import Backends
+from gateway.calls import authorize, backends, call
 from gateway.http import JSONResponse, field, query_bool, query_int, raw_json, read_body
-from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
 from udb.mongo.v1 import mongo_pb2
@@ -81,11 +81,6 @@ def _fragments(texts: Sequence[str]) -> list[orjson.Fragment]:
     return [orjson.Fragment(text) for text in texts]
 
 
-async def _caller(request: Request, role: int) -> tuple[Backends, Caller]:
-    b = backends(request)
-    return b, await b.authorize(request, role)
-
-
 async def databases(request: Request) -> Response:
     """
     get:
@@ -93,11 +88,11 @@ async def databases(request: Request) -> Response:
       parameters: [{name: connection, in: query}]
       responses: {200: {description: '{"data": [{"name", "sizeOnDisk", "empty"}]}'}}
     """
-    b, caller = await _caller(request, common_pb2.ROLE_VIEWER)
-    reply = await b.mongo.ListDatabases(
-        mongo_pb2.ListDatabasesRequest(target=caller.target),
-        metadata=caller.metadata,
-        timeout=b.settings.read_deadline_s,
+    reply = await call(
+        request,
+        backends(request).mongo.ListDatabases,
+        lambda target: mongo_pb2.ListDatabasesRequest(target=target),
+        role=common_pb2.ROLE_VIEWER,
     )
     return JSONResponse(
         {"data": [{"name": d.name, "sizeOnDisk": d.size_on_disk, "empty": d.empty} for d in reply.databases]}
@@ -111,13 +106,13 @@ async def database_stats(request: Request) -> Response:
       parameters: [{name: ejson, in: query, description: relaxed (default) or canonical}]
       responses: {200: {description: the dbStats reply}, 404: {description: no such database}}
     """
-    b, caller = await _caller(request, common_pb2.ROLE_VIEWER)
-    reply = await b.mongo.GetDatabaseStats(
-        mongo_pb2.GetDatabaseStatsRequest(
-            target=caller.target, database=_path(request, "db"), json_mode=_json_mode(request)
+    reply = await call(
+        request,
+        backends(request).mongo.GetDatabaseStats,
+        lambda target: mongo_pb2.GetDatabaseStatsRequest(
+            target=target, database=_path(request, "db"), json_mode=_json_mode(request)
         ),
-        metadata=caller.metadata,
-        timeout=b.settings.read_deadline_s,
+        role=common_pb2.ROLE_VIEWER,
     )
     return raw_json(reply.stats)
 
@@ -143,16 +138,16 @@ async def collections(request: Request) -> Response:
         409: {description: the collection exists}
     """
     if request.method == "GET":
-        b, caller = await _caller(request, common_pb2.ROLE_VIEWER)
-        listed = await b.mongo.ListCollections(
-            mongo_pb2.ListCollectionsRequest(
-                target=caller.target,
+        listed = await call(
+            request,
+            backends(request).mongo.ListCollections,
+            lambda target: mongo_pb2.ListCollectionsRequest(
+                target=target,
                 database=_path(request, "db"),
                 limit=_limit(request),
                 cursor=request.query_params.get("cursor", ""),
             ),
-            metadata=caller.metadata,
-            timeout=b.settings.read_deadline_s,
+            role=common_pb2.ROLE_VIEWER,
         )
         return JSONResponse(
             {
@@ -160,19 +155,19 @@ async def collections(request: Request) -> Response:
                 "next_cursor": listed.next_cursor or None,
             }
         )
-    b, caller = await _caller(request, common_pb2.ROLE_DEVELOPER)
-    body = await _object_body(request, b, frozenset({"name", "options"}))
-    options = field(body, "options", dict)
-    created = await b.mongo.CreateCollection(
-        mongo_pb2.CreateCollectionRequest(
-            target=caller.target,
+    b = backends(request)
+
+    async def build(target: common_pb2.ConnectionTarget) -> mongo_pb2.CreateCollectionRequest:
+        body = await _object_body(request, b, frozenset({"name", "options"}))
+        options = field(body, "options", dict)
+        return mongo_pb2.CreateCollectionRequest(
+            target=target,
             database=_path(request, "db"),
             name=field(body, "name", str, required=True),
             options=_dumps(options) if options else "",
-        ),
-        metadata=caller.metadata,
-        timeout=b.settings.write_deadline_s,
-    )
+        )
+
+    created = await call(request, b.mongo.CreateCollection, build, role=common_pb2.ROLE_DEVELOPER)
     return JSONResponse(_collection_json(created), status_code=201)
 
 
@@ -182,13 +177,13 @@ async def collection(request: Request) -> Response:
       summary: Drops the collection (admins).
       responses: {200: {description: '{"dropped": true}'}, 404: {description: no such collection}}
     """
-    b, caller = await _caller(request, common_pb2.ROLE_ADMIN)
-    await b.mongo.DropCollection(
-        mongo_pb2.DropCollectionRequest(
-            target=caller.target, database=_path(request, "db"), name=_path(request, "coll")
+    await call(
+        request,
+        backends(request).mongo.DropCollection,
+        lambda target: mongo_pb2.DropCollectionRequest(
+            target=target, database=_path(request, "db"), name=_path(request, "coll")
         ),
-        metadata=caller.metadata,
-        timeout=b.settings.admin_deadline_s,
+        role=common_pb2.ROLE_ADMIN,
     )
     return JSONResponse({"dropped": True})
 
@@ -243,34 +238,35 @@ async def documents(request: Request) -> Response:
     """
     if request.method == "GET":
         return await _find(request)
-    b, caller = await _caller(request, common_pb2.ROLE_DEVELOPER)
-    text, shape = await _body(request, b)
-    if isinstance(shape, dict) and len(shape) == 1 and isinstance(shape.get("documents"), list):
-        texts = [_dumps(document) for document in json.loads(text)["documents"]]
-    elif isinstance(shape, dict):
-        texts = [text]  # one document: on as the client wrote it
-    else:
-        raise InvalidArgument('the body must be a document or {"documents": [...]}')
-    inserted = await b.mongo.InsertDocuments(
-        mongo_pb2.InsertDocumentsRequest(
-            target=caller.target,
+    b = backends(request)
+
+    async def build(target: common_pb2.ConnectionTarget) -> mongo_pb2.InsertDocumentsRequest:
+        text, shape = await _body(request, b)
+        if isinstance(shape, dict) and len(shape) == 1 and isinstance(shape.get("documents"), list):
+            texts = [_dumps(document) for document in json.loads(text)["documents"]]
+        elif isinstance(shape, dict):
+            texts = [text]  # one document: on as the client wrote it
+        else:
+            raise InvalidArgument('the body must be a document or {"documents": [...]}')
+        return mongo_pb2.InsertDocumentsRequest(
+            target=target,
             database=_path(request, "db"),
             collection=_path(request, "coll"),
             documents=texts,
             json_mode=_json_mode(request),
-        ),
-        metadata=caller.metadata,
-        timeout=b.settings.write_deadline_s,
-    )
+        )
+
+    inserted = await call(request, b.mongo.InsertDocuments, build, role=common_pb2.ROLE_DEVELOPER)
     return JSONResponse({"inserted_ids": _fragments(inserted.inserted_ids)}, status_code=201)
 
 
 async def _find(request: Request) -> Response:
-    b, caller = await _caller(request, common_pb2.ROLE_VIEWER)
     params = request.query_params
-    reply = await b.mongo.FindDocuments(
-        mongo_pb2.FindDocumentsRequest(
-            target=caller.target,
+    reply = await call(
+        request,
+        backends(request).mongo.FindDocuments,
+        lambda target: mongo_pb2.FindDocumentsRequest(
+            target=target,
             database=_path(request, "db"),
             collection=_path(request, "coll"),
             filter=params.get("filter", ""),
@@ -282,8 +278,7 @@ async def _find(request: Request) -> Response:
             json_mode=_json_mode(request),
             cursor=params.get("cursor", ""),
         ),
-        metadata=caller.metadata,
-        timeout=b.settings.read_deadline_s,
+        role=common_pb2.ROLE_VIEWER,
     )
     count = reply.count if reply.HasField("count") else None
     return _page_reply(reply.documents, reply.next_cursor, reply.truncated, count, reply.paged_by)
@@ -308,32 +303,39 @@ async def document(request: Request) -> Response:
     """
     database, name, document_id = _path(request, "db"), _path(request, "coll"), _path(request, "id")
     if request.method == "GET":
-        b, caller = await _caller(request, common_pb2.ROLE_VIEWER)
-        found = await b.mongo.GetDocument(
-            mongo_pb2.GetDocumentRequest(
-                target=caller.target,
+        found = await call(
+            request,
+            backends(request).mongo.GetDocument,
+            lambda target: mongo_pb2.GetDocumentRequest(
+                target=target,
                 database=database,
                 collection=name,
                 id=document_id,
                 json_mode=_json_mode(request),
             ),
-            metadata=caller.metadata,
-            timeout=b.settings.read_deadline_s,
+            role=common_pb2.ROLE_VIEWER,
         )
         return raw_json(found.document)
-    b, caller = await _caller(request, common_pb2.ROLE_DEVELOPER)
+    b = backends(request)
     if request.method == "DELETE":
-        deleted = await b.mongo.DeleteDocument(
-            mongo_pb2.DeleteDocumentRequest(target=caller.target, database=database, collection=name, id=document_id),
-            metadata=caller.metadata,
-            timeout=b.settings.write_deadline_s,
+        deleted = await call(
+            request,
+            b.mongo.DeleteDocument,
+            lambda target: mongo_pb2.DeleteDocumentRequest(
+                target=target, database=database, collection=name, id=document_id
+            ),
+            role=common_pb2.ROLE_DEVELOPER,
         )
         return JSONResponse({"deleted": deleted.deleted})
+    # The body picks the RPC (update operators or a replacement): the caller is authorized first.
+    caller = await authorize(request, common_pb2.ROLE_DEVELOPER)
     text, body = await _body(request, b)
     if not isinstance(body, dict):
         raise InvalidArgument("the body must be a document, or update operators")
     if body and all(key.startswith("$") for key in body):
-        changed = await b.mongo.UpdateDocument(
+        changed = await call(
+            request,
+            b.mongo.UpdateDocument,
             mongo_pb2.UpdateDocumentRequest(
                 target=caller.target,
                 database=database,
@@ -342,11 +344,12 @@ async def document(request: Request) -> Response:
                 update=text,
                 json_mode=_json_mode(request),
             ),
-            metadata=caller.metadata,
-            timeout=b.settings.write_deadline_s,
+            caller=caller,
         )
     else:
-        changed = await b.mongo.ReplaceDocument(
+        changed = await call(
+            request,
+            b.mongo.ReplaceDocument,
             mongo_pb2.ReplaceDocumentRequest(
                 target=caller.target,
                 database=database,
@@ -355,8 +358,7 @@ async def document(request: Request) -> Response:
                 document=text,
                 json_mode=_json_mode(request),
             ),
-            metadata=caller.metadata,
-            timeout=b.settings.write_deadline_s,
+            caller=caller,
         )
     return raw_json(changed.document)
 
@@ -386,18 +388,19 @@ async def aggregate(request: Request) -> Response:
         400: {description: a bad pipeline or server-side JavaScript}
         403: {description: $out or $merge without the developer role}
     """
-    b, caller = await _caller(request, common_pb2.ROLE_VIEWER)
-    cursor = request.query_params.get("cursor", "")
-    pipeline = options = ""
-    if not cursor:
-        body = await _object_body(request, b, frozenset({"pipeline", "options"}))
-        stages = field(body, "pipeline", list, required=True)
-        given = field(body, "options", dict)
-        pipeline = _dumps(stages)
-        options = _dumps(given) if given else ""
-    reply = await b.mongo.Aggregate(
-        mongo_pb2.AggregateRequest(
-            target=caller.target,
+    b = backends(request)
+
+    async def build(target: common_pb2.ConnectionTarget) -> mongo_pb2.AggregateRequest:
+        cursor = request.query_params.get("cursor", "")
+        pipeline = options = ""
+        if not cursor:
+            body = await _object_body(request, b, frozenset({"pipeline", "options"}))
+            stages = field(body, "pipeline", list, required=True)
+            given = field(body, "options", dict)
+            pipeline = _dumps(stages)
+            options = _dumps(given) if given else ""
+        return mongo_pb2.AggregateRequest(
+            target=target,
             database=_path(request, "db"),
             collection=_path(request, "coll"),
             pipeline=pipeline,
@@ -405,10 +408,9 @@ async def aggregate(request: Request) -> Response:
             json_mode=_json_mode(request),
             limit=_limit(request),
             cursor=cursor,
-        ),
-        metadata=caller.metadata,
-        timeout=b.settings.read_deadline_s,
-    )
+        )
+
+    reply = await call(request, b.mongo.Aggregate, build, role=common_pb2.ROLE_VIEWER)
     return _page_reply(reply.documents, reply.next_cursor, reply.truncated)
 
 
@@ -431,28 +433,28 @@ async def indexes(request: Request) -> Response:
     """
     database, name = _path(request, "db"), _path(request, "coll")
     if request.method == "GET":
-        b, caller = await _caller(request, common_pb2.ROLE_VIEWER)
-        listed = await b.mongo.ListIndexes(
-            mongo_pb2.ListIndexesRequest(target=caller.target, database=database, collection=name),
-            metadata=caller.metadata,
-            timeout=b.settings.read_deadline_s,
+        listed = await call(
+            request,
+            backends(request).mongo.ListIndexes,
+            lambda target: mongo_pb2.ListIndexesRequest(target=target, database=database, collection=name),
+            role=common_pb2.ROLE_VIEWER,
         )
         return JSONResponse({"data": _fragments([index.spec for index in listed.indexes])})
-    b, caller = await _caller(request, common_pb2.ROLE_DEVELOPER)
-    body = await _object_body(request, b, frozenset({"keys", "options"}))
-    keys = field(body, "keys", dict, required=True)
-    options = field(body, "options", dict)
-    created = await b.mongo.CreateIndex(
-        mongo_pb2.CreateIndexRequest(
-            target=caller.target,
+    b = backends(request)
+
+    async def build(target: common_pb2.ConnectionTarget) -> mongo_pb2.CreateIndexRequest:
+        body = await _object_body(request, b, frozenset({"keys", "options"}))
+        keys = field(body, "keys", dict, required=True)
+        options = field(body, "options", dict)
+        return mongo_pb2.CreateIndexRequest(
+            target=target,
             database=database,
             collection=name,
             keys=_dumps(keys),
             options=_dumps(options) if options else "",
-        ),
-        metadata=caller.metadata,
-        timeout=b.settings.write_deadline_s,
-    )
+        )
+
+    created = await call(request, b.mongo.CreateIndex, build, role=common_pb2.ROLE_DEVELOPER)
     return JSONResponse({"name": created.name}, status_code=201)
 
 
@@ -462,16 +464,16 @@ async def index(request: Request) -> Response:
       summary: Drops the index (admins).
       responses: {200: {description: '{"dropped": true}'}, 404: {description: no such index or collection}}
     """
-    b, caller = await _caller(request, common_pb2.ROLE_ADMIN)
-    await b.mongo.DropIndex(
-        mongo_pb2.DropIndexRequest(
-            target=caller.target,
+    await call(
+        request,
+        backends(request).mongo.DropIndex,
+        lambda target: mongo_pb2.DropIndexRequest(
+            target=target,
             database=_path(request, "db"),
             collection=_path(request, "coll"),
             name=_path(request, "name"),
         ),
-        metadata=caller.metadata,
-        timeout=b.settings.admin_deadline_s,
+        role=common_pb2.ROLE_ADMIN,
     )
     return JSONResponse({"dropped": True})
 

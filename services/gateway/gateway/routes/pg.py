@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.calls import backends, call
 from gateway.http import field, raw_json, read_object
-from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, NotFound
 from udb.pg.v1 import pg_pb2
@@ -69,31 +69,32 @@ async def query(request: Request) -> Response:
         504: {description: the statement ran past its time limit}
     """
     b = backends(request)
-    caller = await b.authorize(request, common_pb2.ROLE_VIEWER)
-    body = await read_object(request, b.settings.max_body_bytes)
-    sql = body.get("query")
-    if sql is None or sql == "":
-        # postgres-meta's words (it answers them with a 500).
-        raise InvalidArgument("query not found", details={"field": "query"})
-    if not isinstance(sql, str):
-        raise InvalidArgument("query must be a string", details={"field": "query"})
-    parameters = field(body, "parameters", list)
-    timeout_ms = _statement_timeout_ms(request)
-    if body.get("disable_statement_timeout") is True:
-        # postgres-meta reads no such field; Studio sends it with every query: never refused.
-        timeout_ms = 0
-    reply = await b.pg.Query(
-        pg_pb2.QueryRequest(
-            target=caller.target,
+
+    async def build(target: common_pb2.ConnectionTarget) -> pg_pb2.QueryRequest:
+        body = await read_object(request, b.settings.max_body_bytes)
+        sql = body.get("query")
+        if sql is None or sql == "":
+            # postgres-meta's words (it answers them with a 500).
+            raise InvalidArgument("query not found", details={"field": "query"})
+        if not isinstance(sql, str):
+            raise InvalidArgument("query must be a string", details={"field": "query"})
+        parameters = field(body, "parameters", list)
+        timeout_ms = _statement_timeout_ms(request)
+        if body.get("disable_statement_timeout") is True:
+            # postgres-meta reads no such field; Studio sends it with every query: never refused.
+            timeout_ms = 0
+        return pg_pb2.QueryRequest(
+            target=target,
             query=sql,
             parameters=orjson.dumps(parameters).decode() if parameters else "",
             statement_timeout_ms=timeout_ms,
             application_name=request.headers.get(APPLICATION_NAME_HEADER, ""),
-        ),
-        metadata=caller.metadata,
-        # A little past the database's own limit, so that its error is the one reported.
-        timeout=b.settings.write_deadline_s + 5,
-    )
+        )
+
+    # The call gets the time left of the route's deadline (GATEWAY's WRITE_DEADLINE_S, set by
+    # GuardMiddleware): keep pg-svc's PG_STATEMENT_TIMEOUT_S below it, so that a slow statement
+    # ends with the database's own error rather than the gateway's 504.
+    reply = await call(request, b.pg.Query, build, role=common_pb2.ROLE_VIEWER)
     headers = {TRUNCATED_HEADER: "true"} if reply.truncated else None
     return raw_json(reply.rows, headers=headers)
 
@@ -145,11 +146,11 @@ async def generate_types(request: Request) -> Response:
     language = _LANGUAGES.get(request.path_params["language"])
     if language is None:
         raise NotFound("no such generator: use typescript, go, swift or python")
-    b = backends(request)
-    caller = await b.authorize(request, common_pb2.ROLE_VIEWER)
-    reply = await b.pg.GenerateTypes(
-        pg_pb2.GenerateTypesRequest(
-            target=caller.target,
+    reply = await call(
+        request,
+        backends(request).pg.GenerateTypes,
+        lambda target: pg_pb2.GenerateTypesRequest(
+            target=target,
             language=language,
             included_schemas=_schema_names(request, "included_schemas"),
             excluded_schemas=_schema_names(request, "excluded_schemas"),
@@ -157,8 +158,7 @@ async def generate_types(request: Request) -> Response:
             postgrest_version=request.query_params.get("postgrest_version", ""),
             swift_access_control=request.query_params.get("access_control", ""),
         ),
-        metadata=caller.metadata,
-        timeout=b.settings.read_deadline_s,
+        role=common_pb2.ROLE_VIEWER,
     )
     return PlainTextResponse(reply.text)
 

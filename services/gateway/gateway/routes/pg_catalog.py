@@ -12,13 +12,12 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from gateway.calls import backends, call
 from gateway.http import query_bool, query_int, query_list, raw_json, read_body
-from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.pg.v1 import catalog_pb2, pg_pb2
 
@@ -101,19 +100,8 @@ def catalog_filter(request: Request) -> pg_pb2.CatalogFilter:
     return catalog_filter
 
 
-Build = Callable[[], Awaitable[Message]]
-
-
-async def _call(request: Request, call: str, build: Build, *, write: bool = False) -> Response:
-    """One PgCatalogService call for any member of the project: the caller is checked first, then
-    ``build`` reads the request into the message; its JSON is the reply."""
-    b = backends(request)
-    caller = await b.authorize(request, common_pb2.ROLE_VIEWER)
-    message = await build()
-    message.target.CopyFrom(caller.target)  # type: ignore[attr-defined]
-    timeout = b.settings.write_deadline_s if write else b.settings.read_deadline_s
-    reply = await getattr(b.pg_catalog, call)(message, metadata=caller.metadata, timeout=timeout)
-    return raw_json(reply.json)
+#: The gateway lets any member through; pg-svc asks a write for its role (see the module).
+VIEWER = common_pb2.ROLE_VIEWER
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -121,13 +109,14 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def _list(route: CatalogRoute) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        async def build() -> Message:
-            message = catalog_pb2.ListObjectsRequest(kind=route.kind, filter=catalog_filter(request))
+        def build(target: common_pb2.ConnectionTarget) -> catalog_pb2.ListObjectsRequest:
+            message = catalog_pb2.ListObjectsRequest(target=target, kind=route.kind, filter=catalog_filter(request))
             for flag, default in route.flags:
                 setattr(message, flag, query_bool(request, flag, default))
             return message
 
-        return await _call(request, "ListObjects", build)
+        reply = await call(request, backends(request).pg_catalog.ListObjects, build, role=VIEWER)
+        return raw_json(reply.json)
 
     return endpoint
 
@@ -141,31 +130,44 @@ def _get(route: CatalogRoute) -> Endpoint:
         # postgres-meta's /columns/[tableId]: the first column of the table's page.
         first_column = route.kind == Kind.CATALOG_KIND_COLUMNS and _TABLE_ID.fullmatch(key) is not None
 
-        async def build() -> Message:
-            if first_column:
-                return catalog_pb2.ListObjectsRequest(
-                    kind=route.kind, filter=catalog_filter(request), table_id=int(key), first=True
-                )
-            return catalog_pb2.GetObjectRequest(kind=route.kind, key=key)
-
-        return await _call(request, "ListObjects" if first_column else "GetObject", build)
+        stub = backends(request).pg_catalog
+        if first_column:
+            listed = await call(
+                request,
+                stub.ListObjects,
+                lambda target: catalog_pb2.ListObjectsRequest(
+                    target=target, kind=route.kind, filter=catalog_filter(request), table_id=int(key), first=True
+                ),
+                role=VIEWER,
+            )
+            return raw_json(listed.json)
+        found = await call(
+            request,
+            stub.GetObject,
+            lambda target: catalog_pb2.GetObjectRequest(target=target, kind=route.kind, key=key),
+            role=VIEWER,
+        )
+        return raw_json(found.json)
 
     return endpoint
 
 
 def _write(route: CatalogRoute, action: catalog_pb2.WriteAction) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        async def build() -> Message:
+        b = backends(request)
+
+        async def build(target: common_pb2.ConnectionTarget) -> catalog_pb2.WriteObjectRequest:
             message = catalog_pb2.WriteObjectRequest(
-                kind=route.kind, action=action, key=str(request.path_params.get("key", ""))
+                target=target, kind=route.kind, action=action, key=str(request.path_params.get("key", ""))
             )
             if action != Action.WRITE_ACTION_DELETE:
-                message.body = await read_body(request, backends(request).settings.max_body_bytes)
+                message.body = await read_body(request, b.settings.max_body_bytes)
             elif route.cascade:
                 message.cascade = query_bool(request, "cascade", False)
             return message
 
-        return await _call(request, "WriteObject", build, write=True)
+        reply = await call(request, b.pg_catalog.WriteObject, build, role=VIEWER)
+        return raw_json(reply.json)
 
     return endpoint
 
@@ -178,10 +180,13 @@ async def version(request: Request) -> Response:
         200: {description: '{"version", "version_number", "active_connections", "max_connections"}'}
     """
 
-    async def build() -> Message:
-        return catalog_pb2.GetObjectRequest(kind=Kind.CATALOG_KIND_VERSION)
-
-    return await _call(request, "GetObject", build)
+    reply = await call(
+        request,
+        backends(request).pg_catalog.GetObject,
+        lambda target: catalog_pb2.GetObjectRequest(target=target, kind=Kind.CATALOG_KIND_VERSION),
+        role=VIEWER,
+    )
+    return raw_json(reply.json)
 
 
 def _parameter_doc(name: str, kind: str, where: str = "query") -> str:

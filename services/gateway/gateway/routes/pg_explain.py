@@ -9,32 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.backends import Backends
+from gateway.calls import aimed, backends, call
 from gateway.http import JSONResponse, field, read_object
-from gateway.routes.common import backends, service_stub
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument
-from udb.pg.v1 import explain_pb2, explain_pb2_grpc
+from udb.pg.v1 import explain_pb2
 
 _OPTIONS = ("analyze", "verbose", "buffers", "settings")
-
-
-def _explainer(b: Backends) -> explain_pb2_grpc.PgExplainServiceAsyncStub:
-    """The PgExplainService stub on pg-svc's channel."""
-    return service_stub(b, "pg-svc", explain_pb2_grpc.PgExplainServiceStub)
-
-
-async def _call(request: Request, role: int, message: explain_pb2.ExplainRequest) -> explain_pb2.ExplainResponse:
-    """This module's one gateway-to-service crossing: the caller authorized for ``role``, then
-    Explain with their metadata, a little past the database's own limit (so that its error is
-    the one reported)."""
-    b = backends(request)
-    caller = await b.authorize(request, role)
-    message.target.CopyFrom(caller.target)
-    reply: explain_pb2.ExplainResponse = await _explainer(b).Explain(
-        message, metadata=caller.metadata, timeout=b.settings.write_deadline_s + 5
-    )
-    return reply
 
 
 async def explain(request: Request) -> Response:
@@ -63,7 +44,12 @@ async def explain(request: Request) -> Response:
         raise InvalidArgument("query is required", details={"field": "query"})
     options: dict[str, Any] = {name: bool(field(body, name, bool)) for name in _OPTIONS}
     role = common_pb2.ROLE_DEVELOPER if options["analyze"] else common_pb2.ROLE_VIEWER
-    reply = await _call(request, role, explain_pb2.ExplainRequest(query=query, **options))
+    reply = await call(
+        request,
+        backends(request).pg_explain.Explain,
+        aimed(explain_pb2.ExplainRequest(query=query, **options)),
+        role=role,
+    )
     return JSONResponse({"plan": orjson.Fragment(reply.plan)})
 
 

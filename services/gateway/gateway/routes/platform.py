@@ -8,20 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.backends import project_ref
+from gateway.calls import backends, call
 from gateway.http import JSONResponse, field, query_int, read_object
-from gateway.routes.common import backends, page, role_name, role_value, timestamp
-from udb.clients import bearer_metadata
+from gateway.routes.common import page, role_name, role_value, timestamp
+from udb.common.v1 import common_pb2
 from udb.registry.v1 import registry_pb2
-
-
-async def _metadata(request: Request) -> tuple[tuple[str, str], ...]:
-    principal = await backends(request).authenticate(request)
-    return bearer_metadata(principal.token)
-
-
-def _deadline(request: Request) -> float:
-    return backends(request).settings.admin_deadline_s
 
 
 def _organization(org: registry_pb2.Organization) -> dict[str, Any]:
@@ -62,25 +53,24 @@ async def organizations(request: Request) -> Response:
       responses: {201: {description: Organization}, 409: {description: the slug is taken}}
     """
     b = backends(request)
-    metadata = await _metadata(request)
     if request.method == "GET":
-        reply = await b.registry.ListOrganizations(
-            registry_pb2.ListOrganizationsRequest(
+        reply = await call(
+            request,
+            b.registry.ListOrganizations,
+            lambda target: registry_pb2.ListOrganizationsRequest(
                 limit=query_int(request, "limit", 0, minimum=1, maximum=1000),
                 cursor=request.query_params.get("cursor", ""),
             ),
-            metadata=metadata,
-            timeout=_deadline(request),
         )
         return JSONResponse(page([_organization(o) for o in reply.organizations], reply.next_cursor))
-    body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"name", "slug"}))
-    created = await b.registry.CreateOrganization(
-        registry_pb2.CreateOrganizationRequest(
+
+    async def build(target: common_pb2.ConnectionTarget) -> registry_pb2.CreateOrganizationRequest:
+        body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"name", "slug"}))
+        return registry_pb2.CreateOrganizationRequest(
             name=field(body, "name", str, required=True), slug=field(body, "slug", str, required=True)
-        ),
-        metadata=metadata,
-        timeout=_deadline(request),
-    )
+        )
+
+    created = await call(request, b.registry.CreateOrganization, build)
     return JSONResponse(_organization(created), status_code=201)
 
 
@@ -96,30 +86,29 @@ async def projects(request: Request) -> Response:
       responses: {201: {description: Project}, 404: {description: no such organization}, 409: {description: ref taken}}
     """
     b = backends(request)
-    metadata = await _metadata(request)
     if request.method == "GET":
-        reply = await b.registry.ListProjects(
-            registry_pb2.ListProjectsRequest(
+        reply = await call(
+            request,
+            b.registry.ListProjects,
+            lambda target: registry_pb2.ListProjectsRequest(
                 organization_slug=request.query_params.get("organization_slug", ""),
                 limit=query_int(request, "limit", 0, minimum=1, maximum=1000),
                 cursor=request.query_params.get("cursor", ""),
             ),
-            metadata=metadata,
-            timeout=_deadline(request),
         )
         return JSONResponse(page([_project(p) for p in reply.projects], reply.next_cursor))
-    body = await read_object(
-        request, b.settings.max_body_bytes, allowed=frozenset({"organization_slug", "name", "ref"})
-    )
-    created = await b.registry.CreateProject(
-        registry_pb2.CreateProjectRequest(
+
+    async def build(target: common_pb2.ConnectionTarget) -> registry_pb2.CreateProjectRequest:
+        body = await read_object(
+            request, b.settings.max_body_bytes, allowed=frozenset({"organization_slug", "name", "ref"})
+        )
+        return registry_pb2.CreateProjectRequest(
             organization_slug=field(body, "organization_slug", str, required=True),
             name=field(body, "name", str, required=True),
             ref=field(body, "ref", str) or "",
-        ),
-        metadata=metadata,
-        timeout=_deadline(request),
-    )
+        )
+
+    created = await call(request, b.registry.CreateProject, build)
     return JSONResponse(_project(created), status_code=201)
 
 
@@ -134,29 +123,27 @@ async def members(request: Request) -> Response:
       responses: {201: {description: Member}, 409: {description: already a member}}
     """
     b = backends(request)
-    metadata = await _metadata(request)
-    ref = project_ref(request)
     if request.method == "GET":
-        reply = await b.registry.ListMembers(
-            registry_pb2.ListMembersRequest(
-                project_ref=ref,
+        reply = await call(
+            request,
+            b.registry.ListMembers,
+            lambda target: registry_pb2.ListMembersRequest(
+                project_ref=target.project_ref,
                 limit=query_int(request, "limit", 0, minimum=1, maximum=1000),
                 cursor=request.query_params.get("cursor", ""),
             ),
-            metadata=metadata,
-            timeout=_deadline(request),
         )
         return JSONResponse(page([_member(m) for m in reply.members], reply.next_cursor))
-    body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"user_id", "role"}))
-    added = await b.registry.AddMember(
-        registry_pb2.AddMemberRequest(
-            project_ref=ref,
+
+    async def build(target: common_pb2.ConnectionTarget) -> registry_pb2.AddMemberRequest:
+        body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"user_id", "role"}))
+        return registry_pb2.AddMemberRequest(
+            project_ref=target.project_ref,
             user_id=field(body, "user_id", str, required=True),
             role=role_value(field(body, "role", str, required=True)),
-        ),
-        metadata=metadata,
-        timeout=_deadline(request),
-    )
+        )
+
+    added = await call(request, b.registry.AddMember, build)
     return JSONResponse(_member(added), status_code=201)
 
 
@@ -171,23 +158,23 @@ async def member(request: Request) -> Response:
       responses: {200: {description: '{"deleted": true}'}}
     """
     b = backends(request)
-    metadata = await _metadata(request)
-    ref = project_ref(request)
     user_id = request.path_params["user_id"]
     if request.method == "PUT":
-        body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"role"}))
-        updated = await b.registry.UpdateMember(
-            registry_pb2.UpdateMemberRequest(
-                project_ref=ref, user_id=user_id, role=role_value(field(body, "role", str, required=True))
-            ),
-            metadata=metadata,
-            timeout=_deadline(request),
-        )
+
+        async def build(target: common_pb2.ConnectionTarget) -> registry_pb2.UpdateMemberRequest:
+            body = await read_object(request, b.settings.max_body_bytes, allowed=frozenset({"role"}))
+            return registry_pb2.UpdateMemberRequest(
+                project_ref=target.project_ref,
+                user_id=user_id,
+                role=role_value(field(body, "role", str, required=True)),
+            )
+
+        updated = await call(request, b.registry.UpdateMember, build)
         return JSONResponse(_member(updated))
-    await b.registry.RemoveMember(
-        registry_pb2.RemoveMemberRequest(project_ref=ref, user_id=user_id),
-        metadata=metadata,
-        timeout=_deadline(request),
+    await call(
+        request,
+        b.registry.RemoveMember,
+        lambda target: registry_pb2.RemoveMemberRequest(project_ref=target.project_ref, user_id=user_id),
     )
     return JSONResponse({"deleted": True})
 

@@ -24,8 +24,9 @@ import logging
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from gateway.calls import authorize, backends
+from gateway.http import query_list
 from gateway.pubsub import Frame, SharedStream
-from gateway.routes.common import backends
 from udb.common.v1 import common_pb2
 from udb.errors import DatabaseError, InvalidArgument
 from udb.fanout import SlowSubscriber, Subscriber
@@ -45,10 +46,7 @@ CLOSE_WAIT_S = 10.0
 
 
 def _names(websocket: WebSocket, name: str) -> list[str]:
-    values: list[str] = []
-    for text in websocket.query_params.getlist(name):
-        values.extend(part.strip() for part in text.split(",") if part.strip())
-    return list(dict.fromkeys(values))
+    return list(dict.fromkeys(query_list(websocket, name)))
 
 
 def _close_code(error: DatabaseError | None) -> tuple[int, str]:
@@ -78,7 +76,8 @@ async def subscribe(websocket: WebSocket) -> None:
     await websocket.accept()
     b = backends(websocket)
     try:
-        caller = await b.authorize(websocket, common_pb2.ROLE_VIEWER)
+        # One stream per target, not one call per request: authorized here, then joined.
+        caller = await authorize(websocket, common_pb2.ROLE_VIEWER)
         channels, patterns = _names(websocket, "channels"), _names(websocket, "patterns")
         if not channels and not patterns:
             raise InvalidArgument("give ?channels=a,b and/or ?patterns=news.*", details={"parameter": "channels"})
