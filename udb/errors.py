@@ -2,7 +2,7 @@
 
 Services raise these exceptions; the server interceptor turns them into a gRPC status whose
 `google.rpc.ErrorInfo` detail carries the API code (``reason``) and the details (``metadata``).
-The gateway reads them back with :func:`from_rpc_error` and answers with :func:`http_status_of`.
+The gateway reads them back with :func:`from_rpc_error` and answers with the class's ``http_status``.
 Errors that did not come from us (a dead channel, a deadline) are mapped by their gRPC code.
 """
 
@@ -111,6 +111,15 @@ class AlreadyExists(DatabaseError):
     default_message = "already exists"
 
 
+class Aborted(DatabaseError):
+    """A write that met a concurrent change of the same data and gave up; the caller may retry."""
+
+    code = "aborted"
+    grpc_code = grpc.StatusCode.ABORTED
+    http_status = 409
+    default_message = "aborted by a concurrent change; try again"
+
+
 class PayloadTooLarge(DatabaseError):
     """A body or document over the configured (or the database's) size limit."""
 
@@ -160,12 +169,6 @@ class DeadlineExceeded(DatabaseError):
     default_message = "deadline exceeded"
 
 
-# The design's names for the same classes.
-QueryError = InvalidArgument
-AuthenticationError = Unauthenticated
-NotFoundError = NotFound
-DatabaseConnectionError = Unavailable
-
 #: API code -> error class: the one table. Every class above appears exactly once.
 ERRORS_BY_CODE: dict[str, type[DatabaseError]] = {
     cls.code: cls
@@ -174,6 +177,8 @@ ERRORS_BY_CODE: dict[str, type[DatabaseError]] = {
         Unauthenticated,
         PermissionDenied,
         NotFound,
+        # Before AlreadyExists: where a status is read back as a code, 409 is already_exists.
+        Aborted,
         AlreadyExists,
         PayloadTooLarge,
         RateLimited,
@@ -194,7 +199,7 @@ ERRORS_BY_GRPC_CODE: dict[grpc.StatusCode, type[DatabaseError]] = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.ABORTED: AlreadyExists,
+    grpc.StatusCode.ABORTED: Aborted,
     grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimited,
     grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
     grpc.StatusCode.UNAVAILABLE: Unavailable,

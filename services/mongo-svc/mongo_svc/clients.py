@@ -185,6 +185,8 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     bson.errors.InvalidDocument: InvalidArgument,
     bson.errors.InvalidId: InvalidArgument,
     bson.errors.InvalidBSON: InvalidArgument,
+    # The driver encoding a caller's number that BSON cannot hold.
+    OverflowError: InvalidArgument,
 }
 
 #: What to tell a client for driver errors whose own text names hosts and sockets.
@@ -194,6 +196,7 @@ _MESSAGES: dict[type[BaseException], str] = {
     perr.ConnectionFailure: "cannot connect to the server",
     perr.NetworkTimeout: "the server did not answer within the time limit",
     perr.ProtocolError: "the server at the connection's host does not answer in MongoDB's protocol",
+    OverflowError: "a number is too large for BSON (64-bit integers at most)",
 }
 
 #: Server error codes whose meaning is not their exception class's.
