@@ -662,6 +662,9 @@ async def test_javascript_in_an_update_is_refused(project: Project, db: str) -> 
         body={"$set": {"x": {"$function": {"body": "1", "args": [], "lang": "js"}}}},
     )
     assert reply.status_code == 400
+    assert error_of(reply)["code"] == "invalid_argument"
+    unchanged = await project.get("viewer", db, "collections", "c", "documents", "1")
+    assert unchanged.json() == {"_id": 1}
 
 
 async def test_out_and_merge_need_the_developer_role(project: Project, db: str) -> None:

@@ -70,7 +70,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 limits=self.settings.limits(request.statement_timeout_ms),
                 application_name=request.application_name,
             )
-        return pg_pb2.QueryResponse(rows=result.rows.decode(), truncated=result.truncated, row_count=result.row_count)
+        return pg_pb2.QueryResponse(rows=result.rows, truncated=result.truncated, row_count=result.row_count)
 
     async def TestConnection(
         self, request: pg_pb2.TestConnectionRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -99,7 +99,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         return pg_pb2.GenerateTypesResponse(text=text)
 
 
-def _parameters(text: str) -> list[Any] | None:
+def _parameters(text: bytes) -> list[Any] | None:
     """The bind parameters: a JSON array, or none."""
     if not text:
         return None
