@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 import pymongo
 import pymongo.errors
@@ -35,6 +35,7 @@ from udb.interceptors import deadline_var
 from udb.mongo.v1 import mongo_pb2, mongo_pb2_grpc
 
 Document = dict[str, Any]
+T = TypeVar("T")
 
 VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
@@ -128,21 +129,20 @@ def required(value: str, what: str) -> str:
 
 
 def named_database(client: MongoClient, name: str) -> AsyncDatabase[Document]:
-    if not name:
-        raise InvalidArgument("database is required", details={"field": "database"})
-    try:
-        return client.get_database(name)
-    except pymongo.errors.InvalidName as exc:
-        raise InvalidArgument(f"bad database name: {exc}", details={"field": "database"}) from None
+    """The client's database ``name``; InvalidArgument when it is empty or not a valid name."""
+    return _named(client.get_database, required(name, "database"), "database")
 
 
 def named_collection(db: AsyncDatabase[Document], name: str) -> AsyncCollection[Document]:
-    if not name:
-        raise InvalidArgument("collection is required", details={"field": "collection"})
+    """The database's collection ``name``; InvalidArgument when it is empty or not a valid name."""
+    return _named(db.get_collection, required(name, "collection"), "collection")
+
+
+def _named(get: Callable[[str], T], name: str, what: str) -> T:
     try:
-        return db.get_collection(name)
+        return get(name)
     except pymongo.errors.InvalidName as exc:
-        raise InvalidArgument(f"bad collection name: {exc}", details={"field": "collection"}) from None
+        raise InvalidArgument(f"bad {what} name: {exc}", details={"field": what}) from None
 
 
 def document_message(found: Document | None, mode: int) -> mongo_pb2.Document:
