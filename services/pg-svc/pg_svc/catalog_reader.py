@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from pg_svc.clients import NoConnection
 from pg_svc.flights import Flights
 from pg_svc.pooled import pooled_connection
 from pg_svc.settings import Settings
@@ -49,7 +50,7 @@ class CatalogReader:
                             sql, *args, timeout=self.settings.limits().backstop_s
                         )
                         return text
-                except _CONNECTION_LOST:
-                    if attempt == 2:
+                except _CONNECTION_LOST as exc:
+                    if attempt == 2 or isinstance(exc, NoConnection):  # no fresh connection to try
                         raise
         raise AssertionError("unreachable")
