@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -36,8 +36,7 @@ _COPY = re.compile(r"\s*COPY\b", re.IGNORECASE)
 _PREFETCH = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """The rows as a JSON array, and whether they were cut."""
 
     rows: bytes
