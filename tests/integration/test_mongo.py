@@ -485,6 +485,8 @@ async def test_inserted_ids_follow_the_ejson_mode(project: Project, db: str) -> 
     """inserted_ids are relaxed by default and canonical with ?ejson=canonical."""
     reply = await project.post("developer", db, "collections", "c", "documents", body={"_id": 5}, ejson="canonical")
     assert reply.json() == {"inserted_ids": [{"$numberInt": "5"}]}
+    relaxed = await project.post("developer", db, "collections", "c", "documents", body={"_id": 6})
+    assert relaxed.json() == {"inserted_ids": [6]}
 
 
 # ---- bad input ----------------------------------------------------------------------------------
