@@ -149,14 +149,11 @@ def client_factory(settings: Settings) -> ClientFactory[MongoClient]:
             seed_host, _, seed_port = seed.rpartition(":")
             try:
                 await guard.addresses(seed_host.strip("[]"), int(seed_port))
-            except AddressDenied as exc:
-                raise translate(exc) from None
+            except AddressDenied:
+                raise  # the runtime's borrow translates it (403)
             except OSError:
                 pass  # unreachable now: the driver reports it as it would
-        try:
-            return AsyncMongoClient(host, event_listeners=[policy], **kwargs)
-        except perr.ConfigurationError as exc:
-            raise InvalidArgument(f"mongodb: bad connection settings: {exc}") from None
+        return AsyncMongoClient(host, event_listeners=[policy], **kwargs)
 
     return build
 
