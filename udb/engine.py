@@ -1,8 +1,10 @@
 """What every engine service (redis-svc, mongo-svc, pg-svc) shares: access, resolution, pools.
 
 A servicer asks :meth:`EngineRuntime.borrow` for the client of the call's target: that checks the
-caller's role on the project (cached), resolves the connection record (cached), and borrows the
-pooled client for it. The registry is asked only when a cache is cold or was invalidated.
+caller's role on the project (cached), resolves the connection record (cached), borrows the
+pooled client for it, and turns whatever the driver raises in the block into the API's error,
+through the engine's one ``translate``. The registry is asked only when a cache is cold or was
+invalidated.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic
 
@@ -20,7 +22,7 @@ from udb.clients import insecure_channel
 from udb.common.v1 import common_pb2
 from udb.config import ServiceSettings
 from udb.engines import DB_TYPE_NAMES
-from udb.errors import DatabaseError, Unavailable
+from udb.errors import DatabaseError, Internal, Unavailable
 from udb.pool import ClientCloser, ClientFactory, ClientT, PoolManager
 from udb.registry.v1 import registry_pb2
 from udb.registry_client import Access, RegistryClient
@@ -48,6 +50,10 @@ def unreadable_reply(exc: BaseException, engine: str, *packages: str) -> Unavail
     return Unavailable(f"{engine}: the server's reply could not be read")
 
 
+#: An engine's driver errors -> the API's (``Internal()`` for what is not the driver's).
+Translate = Callable[[Exception], DatabaseError]
+
+
 @dataclass(frozen=True, slots=True)
 class Borrowed(Generic[ClientT]):
     """A borrowed client, with the caller's access and the record it was built from."""
@@ -67,9 +73,11 @@ class EngineRuntime(Generic[ClientT]):
         factory: ClientFactory[ClientT],
         closer: ClientCloser[ClientT],
         *,
+        translate: Translate,
         registry: RegistryClient | None = None,
     ) -> None:
         self.db_type = db_type
+        self.translate = translate
         self.credentials = ServiceCredentials(settings.auth, settings.name)
         self._channel = None
         if registry is None:
@@ -115,16 +123,39 @@ class EngineRuntime(Generic[ClientT]):
 
     @contextlib.asynccontextmanager
     async def borrow(self, target: common_pb2.ConnectionTarget, required_role: int) -> AsyncIterator[Borrowed[ClientT]]:
-        """The pooled client of the call's target, after the access check."""
+        """The pooled client of the call's target, after the access check. The driver's errors
+        raised in the block leave it as the API's (:meth:`translating`)."""
         access, resolved = await self.resolve(target, required_role)
-        async with self.pools.acquire(resolved) as client:
-            yield Borrowed(client, access, resolved)
+        with self.translating():
+            async with self.pools.acquire(resolved) as client:
+                yield Borrowed(client, access, resolved)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, resolved: registry_pb2.ResolvedConnection) -> AsyncIterator[ClientT]:
+        """The client of a record already resolved for an authorized caller, for a long-lived use
+        that takes no borrower slot (a subscription, a parked cursor, a batched read): see
+        :meth:`udb.pool.PoolManager.hold`. Errors as in :meth:`borrow`."""
+        with self.translating():
+            async with self.pools.hold(resolved) as client:
+                yield client
+
+    @contextlib.contextmanager
+    def translating(self) -> Iterator[None]:
+        """The engine's ``translate`` applied to what the block raises. An exception that is not
+        the driver's (``translate`` answers ``Internal``) goes on as it is: the interceptor logs
+        it with its traceback and answers INTERNAL."""
+        try:
+            yield
+        except DatabaseError:
+            raise
+        except Exception as exc:
+            error = self.translate(exc)
+            if type(error) is Internal:
+                raise
+            raise error from None
 
     async def test_connection(
-        self,
-        target: common_pb2.ConnectionTarget,
-        probe: Callable[[ClientT], Awaitable[str]],
-        translate: Callable[[Exception], DatabaseError],
+        self, target: common_pb2.ConnectionTarget, probe: Callable[[ClientT], Awaitable[str]]
     ) -> common_pb2.ConnectionTestResult:
         """Connects with the target's record and runs ``probe`` (which returns the server's
         version). A database that fails is a normal reply with ``ok: false``; a caller without
@@ -136,7 +167,7 @@ class EngineRuntime(Generic[ClientT]):
             async with self.pools.acquire(resolved) as client:
                 version = await probe(client)
         except Exception as exc:  # noqa: BLE001 (any failure is the test's outcome)
-            error = exc if isinstance(exc, DatabaseError) else translate(exc)
+            error = exc if isinstance(exc, DatabaseError) else self.translate(exc)
             return common_pb2.ConnectionTestResult(
                 ok=False,
                 latency_ms=(time.perf_counter() - started) * 1000,

@@ -112,6 +112,15 @@ class AlreadyExists(DatabaseError):
     default_message = "already exists"
 
 
+class Aborted(DatabaseError):
+    """A write that met a concurrent change of the same data and gave up; the caller may retry."""
+
+    code = "aborted"
+    grpc_code = grpc.StatusCode.ABORTED
+    http_status = 409
+    default_message = "aborted by a concurrent change; try again"
+
+
 class PayloadTooLarge(DatabaseError):
     """A body or document over the configured (or the database's) size limit."""
 
@@ -161,12 +170,6 @@ class DeadlineExceeded(DatabaseError):
     default_message = "deadline exceeded"
 
 
-# The design's names for the same classes.
-QueryError = InvalidArgument
-AuthenticationError = Unauthenticated
-NotFoundError = NotFound
-DatabaseConnectionError = Unavailable
-
 #: API code -> error class: the one table. Every class above appears exactly once.
 ERRORS_BY_CODE: dict[str, type[DatabaseError]] = {
     cls.code: cls
@@ -175,6 +178,8 @@ ERRORS_BY_CODE: dict[str, type[DatabaseError]] = {
         Unauthenticated,
         PermissionDenied,
         NotFound,
+        # Before AlreadyExists: where a status is read back as a code, 409 is already_exists.
+        Aborted,
         AlreadyExists,
         PayloadTooLarge,
         RateLimited,
@@ -195,7 +200,7 @@ ERRORS_BY_GRPC_CODE: dict[grpc.StatusCode, type[DatabaseError]] = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.ABORTED: AlreadyExists,
+    grpc.StatusCode.ABORTED: Aborted,
     grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimited,
     grpc.StatusCode.UNIMPLEMENTED: Unimplemented,
     grpc.StatusCode.UNAVAILABLE: Unavailable,

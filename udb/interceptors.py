@@ -6,9 +6,9 @@ one wrapper rather than one interceptor each because each grpc.aio interceptor l
 coroutine and a handler rebuild on every call, and the engine services' hot paths are measured
 against the raw drivers. For the same reason :meth:`ServiceInterceptor.guard` applies the wrapper
 to a servicer's methods once, at registration, so grpc.aio runs no interceptor machinery per call
-at all (about a fifth of a no-op call's cost); used as a grpc.aio interceptor the class does the
-same work per call. The calls that arrive in frames of the multiplexed stream (:mod:`udb.mux.server`)
-run these same wrapped handlers, with a context of their own that answers what grpc's does.
+at all (about a fifth of a no-op call's cost). The calls that arrive in frames of the multiplexed
+stream (:mod:`udb.mux.server`) run these same wrapped handlers, with a context of their own that
+answers what grpc's does.
 
 The client interceptor, on every channel to a peer, gives each call the time left of the request
 it serves (the gateway's per-route deadline, or the deadline of the RPC being served) and carries
@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from opentelemetry import context as otel_context
@@ -138,14 +138,14 @@ class _CallScope:
             log.info("rpc", extra=extra)
 
 
-class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Request id, access log, authentication and error mapping for every protected RPC."""
+class ServiceInterceptor:
+    """Request id, access log, authentication and error mapping for every protected RPC, applied
+    to a servicer's methods at registration (:meth:`guard`)."""
 
     def __init__(self, verifier: TokenVerifier, *, access_log: bool = True, service: str = "") -> None:
         self.verifier = verifier
         self.access_log = access_log
         self.service = service
-        self._handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
         # Metric children by label values: the label lookup is paid once per method and code.
         self._counters: dict[tuple[str, grpc.StatusCode], Any] = {}
         self._histograms: dict[str, Any] = {}
@@ -161,47 +161,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             histogram = self._histograms[method] = metrics.GRPC_LATENCY.labels(self.service, method)
         histogram.observe(duration_s)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        method: str = handler_call_details.method
-        wrapped = self._handlers.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
-            return handler
-        wrapped = self._wrap(method, handler)
-        # A method's handler never changes after start, so it is wrapped once.
-        self._handlers[method] = wrapped
-        return wrapped
-
     def guard(self, servicer: object, full_name: str) -> object:
         """The servicer with every implemented RPC wrapped, for ``add_*Servicer_to_server``."""
         return _GuardedServicer(self, servicer, full_name)
-
-    def _wrap(self, method: str, handler: grpc.RpcMethodHandler[Any, Any]) -> grpc.RpcMethodHandler[Any, Any]:
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, cast(UnaryBehavior, handler.unary_unary)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, cast(StreamBehavior, handler.unary_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                self._stream(method, cast(StreamBehavior, handler.stream_stream)),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        raise TypeError(f"{method}: client-streaming RPCs with one reply are not part of this API")
 
     def _unary(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:

@@ -485,6 +485,8 @@ async def test_inserted_ids_follow_the_ejson_mode(project: Project, db: str) -> 
     """inserted_ids are relaxed by default and canonical with ?ejson=canonical."""
     reply = await project.post("developer", db, "collections", "c", "documents", body={"_id": 5}, ejson="canonical")
     assert reply.json() == {"inserted_ids": [{"$numberInt": "5"}]}
+    relaxed = await project.post("developer", db, "collections", "c", "documents", body={"_id": 6})
+    assert relaxed.json() == {"inserted_ids": [6]}
 
 
 # ---- bad input ----------------------------------------------------------------------------------
@@ -662,6 +664,9 @@ async def test_javascript_in_an_update_is_refused(project: Project, db: str) -> 
         body={"$set": {"x": {"$function": {"body": "1", "args": [], "lang": "js"}}}},
     )
     assert reply.status_code == 400
+    assert error_of(reply)["code"] == "invalid_argument"
+    unchanged = await project.get("viewer", db, "collections", "c", "documents", "1")
+    assert unchanged.json() == {"_id": 1}
 
 
 async def test_out_and_merge_need_the_developer_role(project: Project, db: str) -> None:

@@ -91,7 +91,8 @@ async def test_an_unsupported_connection_option_is_a_clear_error(system: System,
 
 
 async def test_options_of_the_record_reach_the_driver(system: System, servers: Servers) -> None:
-    """readPreference and authSource from the record's URI are accepted and the calls work."""
+    """readPreference and authSource from the record's URI are accepted, the calls work, and the
+    pooled client reads with the record's read preference."""
     ref, owner = await system.new_project()
     await system.add_connection(
         ref,
@@ -101,6 +102,11 @@ async def test_options_of_the_record_reach_the_driver(system: System, servers: S
     )
     reply = await system.http.get(f"/mongodb/{ref}/databases", headers=system.headers(owner))
     assert reply.status_code == 200, reply.text
+    runtime: Any = system.servers_by_name["mongo-svc"].components["runtime"]
+    target = common_pb2.ConnectionTarget(project_ref=ref)
+    resolved = await runtime.registry.resolve(target, common_pb2.DATABASE_TYPE_MONGODB)
+    async with runtime.hold(resolved) as client:
+        assert client.read_preference.document == {"mode": "secondaryPreferred"}
 
 
 @dataclass
@@ -229,8 +235,12 @@ async def test_tls_is_verified_against_the_configured_ca(
     """A TLS record works with a service whose MONGO_TLS_CA_FILE holds the server's CA."""
     request = mongo_pb2.ListDatabasesRequest(target=common_pb2.ConnectionTarget(project_ref=tls_project))
     async with mongo_service(system, MONGO_TLS_CA_FILE=str(tls_server.ca_file)) as stub:
-        reply = await stub.ListDatabases(request, metadata=system.metadata())
-    assert isinstance(list(reply.databases), list)
+        await stub.ListDatabases(request, metadata=system.metadata())
+        tested = await stub.TestConnection(
+            mongo_pb2.TestConnectionRequest(target=request.target), metadata=system.metadata()
+        )
+    assert tested.ok, tested.error.message
+    assert tested.server_version
 
 
 async def test_tls_to_an_unknown_ca_is_refused(system: System, tls_project: str) -> None:
@@ -239,6 +249,7 @@ async def test_tls_to_an_unknown_ca_is_refused(system: System, tls_project: str)
         f"/mongodb/{tls_project}/databases", headers={"authorization": f"Bearer {system.service_token}"}
     )
     assert reply.status_code == 503
+    assert error_of(reply)["code"] == "unavailable"
 
 
 async def test_tls_allow_invalid_certificates_is_the_records_choice(

@@ -298,7 +298,7 @@ async def test_configured_limits_bound_time_rows_and_bytes(
     )
     assert wide.truncated and wide.row_count == 2 and len(wide.rows) <= 200
     small = await limited_pg.Query(pg_pb2.QueryRequest(target=target, query="SELECT 1 AS one"), metadata=metadata)
-    assert (small.rows, small.truncated, small.row_count) == ('[{"one":1}]', False, 1)
+    assert (small.rows, small.truncated, small.row_count) == (b'[{"one":1}]', False, 1)
 
 
 async def test_a_database_that_is_down_gives_503_promptly(system: System) -> None:

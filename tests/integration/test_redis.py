@@ -233,14 +233,18 @@ async def test_set_and_zset_page_by_cursor(system: System, rp: RedisProject, pre
     await rp.direct.zadd(f"{prefix}z", {f"m{i}": i for i in range(500)})
     for name in ("s", "z"):
         members: set[str] = set()
+        pages = 0
         cursor = "0"
         while True:
             body = (await get(system, rp, f"keys/{k(prefix + name)}", count=50, cursor=cursor)).json()
             members |= {m if isinstance(m, str) else m["member"] for m in body["value"]}
+            pages += 1
             cursor = body["cursor"]
             if cursor == "0":
                 break
+            assert body["truncated"] is True
         assert len(members) == 500
+        assert pages > 1
 
 
 async def test_list_and_stream_page_by_range(system: System, rp: RedisProject, prefix: str) -> None:

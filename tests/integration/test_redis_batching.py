@@ -5,6 +5,7 @@ the unbatched way. Against the session's real redis-svc and Redis."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,7 @@ import pytest_asyncio
 import redis.asyncio as redis
 from harness import Servers, System
 from redis_svc.batching import BatchedReads
+from redis_svc.key_reads import META_SCRIPT
 
 from udb.common.v1 import common_pb2
 from udb.mux.client import MuxChannel
@@ -90,6 +92,8 @@ async def test_a_flushed_script_is_loaded_again(
     await direct.script_flush()
     replies = await asyncio.gather(*(mux.GetKey(get(ref, key), metadata=system.metadata(owner)) for key in keys))
     assert [reply.value.string_value.decode() for reply in replies] == keys
+    sha = hashlib.sha1(META_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+    assert await direct.script_exists(sha) == [True]
 
 
 async def test_a_redis_that_refuses_scripts_is_read_the_unbatched_way(

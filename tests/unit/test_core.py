@@ -32,6 +32,7 @@ SECRET = "unit-test-secret-that-is-long-enough-0123456789"
         (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED, 403, "permission_denied"),
         (errors.NotFound, grpc.StatusCode.NOT_FOUND, 404, "not_found"),
         (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS, 409, "already_exists"),
+        (errors.Aborted, grpc.StatusCode.ABORTED, 409, "aborted"),
         (errors.PayloadTooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED, 413, "payload_too_large"),
         (errors.RateLimited, grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "rate_limited"),
         (errors.Internal, grpc.StatusCode.INTERNAL, 500, "internal"),
@@ -45,15 +46,6 @@ def test_each_error_class_has_the_api_code_and_statuses(
     """The one table maps every class to API.md's code and status and to its gRPC code."""
     assert (cls.code, cls.http_status, cls.grpc_code) == (code, status, grpc_code)
     assert errors.ERRORS_BY_CODE[code] is cls
-
-
-def test_design_names_are_the_same_classes() -> None:
-    """QueryError, AuthenticationError, NotFoundError and the connection error are the design's names."""
-    assert errors.QueryError is errors.InvalidArgument
-    assert errors.AuthenticationError is errors.Unauthenticated
-    assert errors.NotFoundError is errors.NotFound
-    assert errors.DatabaseConnectionError is errors.Unavailable
-    assert issubclass(errors.Unavailable, errors.DatabaseError)
 
 
 class FakeRpcError(grpc.RpcError):
@@ -83,7 +75,7 @@ def test_an_error_round_trips_through_the_rich_status_trailer() -> None:
     ("code", "cls"),
     [
         (grpc.StatusCode.FAILED_PRECONDITION, errors.InvalidArgument),
-        (grpc.StatusCode.ABORTED, errors.AlreadyExists),
+        (grpc.StatusCode.ABORTED, errors.Aborted),
         (grpc.StatusCode.RESOURCE_EXHAUSTED, errors.RateLimited),
         (grpc.StatusCode.UNIMPLEMENTED, errors.Unimplemented),
         (grpc.StatusCode.DEADLINE_EXCEEDED, errors.DeadlineExceeded),

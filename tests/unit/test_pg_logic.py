@@ -7,11 +7,12 @@ import asyncio
 import asyncpg
 import pytest
 from pg_svc.catalog.scope import SYSTEM_SCHEMAS, list_scope
-from pg_svc.clients import translate
+from pg_svc.clients import NoConnection, translate
 from pg_svc.flights import Flights
-from pg_svc.query import Limits
+from pg_svc.settings import Settings
 from pg_svc.statements import Kind, kind_of, split
 
+from udb.config import AuthSettings
 from udb.errors import DeadlineExceeded, InvalidArgument, NotFound, Unavailable
 from udb.pg.v1 import pg_pb2
 
@@ -88,9 +89,25 @@ def test_driver_errors_translate_with_details() -> None:
     assert isinstance(translate(ConnectionRefusedError()), Unavailable)
 
 
-def test_backstop_follows_the_statement_timeout() -> None:
-    """The driver's own deadline sits a little past the statement timeout."""
-    assert Limits(statement_timeout_ms=1500, max_rows=1, max_bytes=1).backstop_s == 3.5
+def test_limits_lower_the_configured_timeout_never_raise_it() -> None:
+    """A request lowers the configured statement timeout (flagged), never raises it; none asked is
+    the configured one; the driver's own deadline sits a little past the one in force."""
+    settings = Settings(
+        name="pg-svc",
+        address="127.0.0.1:0",
+        auth=AuthSettings(),
+        statement_timeout_s=30.0,
+        query_max_rows=7,
+        query_max_bytes=9,
+    )
+    lowered = settings.limits(1500)
+    assert (lowered.statement_timeout_ms, lowered.lowered, lowered.backstop_s) == (1500, True, 3.5)
+    assert (lowered.max_rows, lowered.max_bytes) == (7, 9)
+    for requested in (0, 30_000, 60_000):
+        limits = settings.limits(requested)
+        assert (limits.statement_timeout_ms, limits.lowered, limits.backstop_s) == (30_000, False, 32.0)
+    assert translate(TimeoutError()).code == "deadline_exceeded"
+    assert translate(NoConnection()).code == "unavailable"
 
 
 async def test_flights_share_the_next_query_among_waiting_callers() -> None:

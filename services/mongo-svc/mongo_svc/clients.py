@@ -149,14 +149,11 @@ def client_factory(settings: Settings) -> ClientFactory[MongoClient]:
             seed_host, _, seed_port = seed.rpartition(":")
             try:
                 await guard.addresses(seed_host.strip("[]"), int(seed_port))
-            except AddressDenied as exc:
-                raise translate(exc) from None
+            except AddressDenied:
+                raise  # the runtime's borrow translates it (403)
             except OSError:
                 pass  # unreachable now: the driver reports it as it would
-        try:
-            return AsyncMongoClient(host, event_listeners=[policy], **kwargs)
-        except perr.ConfigurationError as exc:
-            raise InvalidArgument(f"mongodb: bad connection settings: {exc}") from None
+        return AsyncMongoClient(host, event_listeners=[policy], **kwargs)
 
     return build
 
@@ -185,6 +182,8 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     bson.errors.InvalidDocument: InvalidArgument,
     bson.errors.InvalidId: InvalidArgument,
     bson.errors.InvalidBSON: InvalidArgument,
+    # The driver encoding a caller's number that BSON cannot hold.
+    OverflowError: InvalidArgument,
 }
 
 #: What to tell a client for driver errors whose own text names hosts and sockets.
@@ -194,6 +193,7 @@ _MESSAGES: dict[type[BaseException], str] = {
     perr.ConnectionFailure: "cannot connect to the server",
     perr.NetworkTimeout: "the server did not answer within the time limit",
     perr.ProtocolError: "the server at the connection's host does not answer in MongoDB's protocol",
+    OverflowError: "a number is too large for BSON (64-bit integers at most)",
 }
 
 #: Server error codes whose meaning is not their exception class's.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mongo_svc.clients import client_factory, close_client
+from mongo_svc.clients import client_factory, close_client, translate
 from mongo_svc.cursors import CursorRegistry
 from mongo_svc.explorer.service import MongoExplorerService
 from mongo_svc.servicer import MongoService
@@ -18,7 +18,9 @@ EXPLORER_SERVICE_NAME = explorer_pb2.DESCRIPTOR.services_by_name["MongoExplorerS
 
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
     """mongo-svc bound to ``address``, not started."""
-    runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_MONGODB, client_factory(settings), close_client)
+    runtime = EngineRuntime(
+        settings, common_pb2.DATABASE_TYPE_MONGODB, client_factory(settings), close_client, translate=translate
+    )
     cursors = CursorRegistry(
         max_open=settings.max_open_cursors,
         max_per_connection=settings.max_cursors_per_connection,

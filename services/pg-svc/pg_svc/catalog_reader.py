@@ -6,15 +6,13 @@ from typing import Any
 
 import asyncpg
 
-from pg_svc.clients import translate
+from pg_svc.clients import NoConnection
 from pg_svc.flights import Flights
 from pg_svc.pooled import pooled_connection
 from pg_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
-from udb.errors import DatabaseError, DeadlineExceeded
 from udb.pool import record_version
-from udb.registry.v1 import registry_pb2
 
 #: Errors of a pooled connection that died while idle (a restarted server): a catalogue read
 #: is tried once more on a fresh connection.
@@ -39,27 +37,20 @@ class CatalogReader:
             sql,
             tuple(tuple(arg) if isinstance(arg, list) else arg for arg in args),
         )
-        return await self._flights.run(key, lambda: self._fetch(resolved, sql, args))
+        return await self._flights.run(key, lambda: self._fetch(target, sql, args))
 
-    async def _fetch(self, resolved: registry_pb2.ResolvedConnection, sql: str, args: tuple[Any, ...]) -> str | None:
-        for attempt in (1, 2):
-            try:
-                async with (
-                    self.runtime.pools.acquire(resolved) as pool,
-                    pooled_connection(pool, self.settings.connect_timeout_s) as connection,
-                ):
-                    # The driver's own deadline, shortly after the statement's.
-                    text: str | None = await connection.fetchval(
-                        sql, *args, timeout=self.settings.statement_timeout_s + 2
-                    )
-                    return text
-            except DatabaseError:
-                raise
-            except _CONNECTION_LOST as exc:
-                if attempt == 2:
-                    raise translate(exc) from None
-            except TimeoutError:
-                raise DeadlineExceeded("the catalogue query ran past its time limit") from None
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
+    async def _fetch(self, target: common_pb2.ConnectionTarget, sql: str, args: tuple[Any, ...]) -> str | None:
+        # The first caller's flight borrows (in its context: the access check passed already).
+        async with self.runtime.borrow(target, common_pb2.ROLE_VIEWER) as borrowed:
+            for attempt in (1, 2):
+                try:
+                    async with pooled_connection(borrowed.client, self.settings.connect_timeout_s) as connection:
+                        # The driver's own deadline, shortly after the statement's.
+                        text: str | None = await connection.fetchval(
+                            sql, *args, timeout=self.settings.limits().backstop_s
+                        )
+                        return text
+                except _CONNECTION_LOST as exc:
+                    if attempt == 2 or isinstance(exc, NoConnection):  # no fresh connection to try
+                        raise
         raise AssertionError("unreachable")

@@ -10,13 +10,12 @@ import grpc
 from pg_svc import writes
 from pg_svc.catalog import kinds
 from pg_svc.catalog_reader import CatalogReader
-from pg_svc.clients import translate
 from pg_svc.ddl import Change, parse_body
 from pg_svc.pooled import pooled_connection
 from pg_svc.settings import Settings
 from pg_svc.writes.request import Write
 from udb.engine import EngineRuntime
-from udb.errors import AlreadyExists, DatabaseError, DeadlineExceeded, InvalidArgument, NotFound, PermissionDenied
+from udb.errors import AlreadyExists, DatabaseError, InvalidArgument, NotFound, PermissionDenied
 from udb.pg.v1 import catalog_pb2, catalog_pb2_grpc
 
 
@@ -52,28 +51,25 @@ class PgCatalogService(catalog_pb2_grpc.PgCatalogServiceServicer):
         rule = writes.WRITES.get((request.kind, request.action))
         if rule is None:
             raise InvalidArgument("this kind of object has no such write", details={"field": "action"})
-        async with self.runtime.borrow(request.target, rule.role) as borrowed:
-            write = Write(request.key, parse_body(request.body), request.cascade)
-            async with pooled_connection(borrowed.client, self.settings.connect_timeout_s) as connection:
-                try:
-                    async with connection.transaction():
-                        reply = await rule.handler(Change(connection), write)
-                except DatabaseError:
-                    raise
-                except TimeoutError:
-                    raise DeadlineExceeded("the write ran past its time limit") from None
-                except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                    raise _write_error(exc) from None
+        write = Write(request.key, parse_body(request.body), request.cascade)
+        try:
+            async with (
+                self.runtime.borrow(request.target, rule.role) as borrowed,
+                pooled_connection(borrowed.client, self.settings.connect_timeout_s) as connection,
+                connection.transaction(),
+            ):
+                reply = await rule.handler(Change(connection), write)
+        except (InvalidArgument, NotFound, AlreadyExists, PermissionDenied) as error:
+            raise _as_postgres_meta(error) from None
         return catalog_pb2.CatalogReply(json=reply)
 
 
-def _write_error(exc: Exception) -> DatabaseError:
+def _as_postgres_meta(error: DatabaseError) -> DatabaseError:
     """postgres-meta answers every database error of a write with 400 and the database's message
-    (404 only for what it cannot find): a driver error keeps its own class only when it is about
-    the connection or a time limit."""
-    error = translate(exc)
-    if isinstance(error, InvalidArgument | NotFound | AlreadyExists | PermissionDenied):
-        if error.message.startswith("Cannot find"):
-            return NotFound(error.message, details=error.details)
-        return InvalidArgument(error.message, details=error.details)
-    return error
+    (404 only for what it cannot find). The database's errors carry their SQLSTATE; the API's own
+    (an access check, a body it refuses) and connection or time-limit errors keep their class."""
+    if "sqlstate" not in error.details:
+        return error
+    if error.message.startswith("Cannot find"):
+        return NotFound(error.message, details=error.details)
+    return InvalidArgument(error.message, details=error.details)

@@ -34,6 +34,14 @@ if TYPE_CHECKING:
     from asyncpg.pool import _Connect
 
 
+class NoConnection(ConnectionError):
+    """No connection of a target's pool came in time: the server is slow to accept one, or every
+    connection is busy (unlike a statement's time limit, which is 504)."""
+
+    def __init__(self) -> None:
+        super().__init__("postgres: no connection to the server could be had in time")
+
+
 class NotPostgres(ConnectionError):
     """The server at a record's host answered with something asyncpg cannot read as Postgres."""
 
@@ -101,34 +109,32 @@ def client_factory(settings: Settings) -> ClientFactory[asyncpg.Pool]:
 
     async def build(resolved: registry_pb2.ResolvedConnection, max_connections: int) -> asyncpg.Pool:
         record = resolved.connection
-        try:
-            pool: asyncpg.Pool = await asyncpg.create_pool(
-                connect=_connector(guard, record, settings.tls_ca_file),
-                port=record.port,
-                user=record.username or None,
-                # Never a password of this host's own (PGPASSWORD, ~/.pgpass) for a tenant's server.
-                password=resolved.password,
-                passfile=os.devnull,
-                database=record.database or None,
-                min_size=0,
-                max_size=max_connections,
-                timeout=settings.connect_timeout_s,
-                max_inactive_connection_lifetime=settings.pool_idle_timeout_s,
-                # Every value as text, typed as postgres-meta types it (pg_svc.codecs).
-                connection_class=codecs.TextConnection,
-                init=codecs.setup,
-                reset=_keep_session,
-                server_settings={
-                    "application_name": "udb-pg-svc",
-                    # Every statement's limit; RESET ALL on release comes back to it.
-                    "statement_timeout": str(int(settings.statement_timeout_s * 1000)),
-                    # Dates and times reach clients as Postgres's ISO text.
-                    "DateStyle": "ISO, MDY",
-                    "IntervalStyle": "postgres",
-                },
-            )
-        except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-            raise translate(exc) from None
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            connect=_connector(guard, record, settings.tls_ca_file),
+            port=record.port,
+            user=record.username or None,
+            # Never a password of this host's own (PGPASSWORD, ~/.pgpass) for a tenant's server.
+            password=resolved.password,
+            passfile=os.devnull,
+            database=record.database or None,
+            min_size=0,
+            max_size=max_connections,
+            timeout=settings.connect_timeout_s,
+            max_inactive_connection_lifetime=settings.pool_idle_timeout_s,
+            # Every value as text, typed as postgres-meta types it (pg_svc.codecs).
+            connection_class=codecs.TextConnection,
+            init=codecs.setup,
+            reset=_keep_session,
+            server_settings={
+                "application_name": "udb-pg-svc",
+                # Every statement's limit: the RESET ALL that ends a caller's SQL (pg_svc.query)
+                # comes back to it.
+                "statement_timeout": str(settings.statement_timeout_ms),
+                # Dates and times reach clients as Postgres's ISO text.
+                "DateStyle": "ISO, MDY",
+                "IntervalStyle": "postgres",
+            },
+        )
         return pool
 
     return build
@@ -157,7 +163,6 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     # A reply asyncpg cannot read: the server is not (or no longer) speaking Postgres.
     asyncpg.InternalClientError: Unavailable,
     asyncpg.PostgresError: InvalidArgument,
-    TimeoutError: Unavailable,
     OSError: Unavailable,
 }
 
@@ -177,8 +182,10 @@ def translate(exc: Exception, *, position_offset: int = 0) -> DatabaseError:
     denied = denied_error(exc)
     if denied is not None:
         return denied
-    if isinstance(exc, NotPostgres):
+    if isinstance(exc, NotPostgres | NoConnection):
         return Unavailable(str(exc))
+    if type(exc) is TimeoutError:  # the driver's deadline of a round trip (a connection's is NoConnection)
+        return DeadlineExceeded("postgres: the statement ran past its time limit")
     for cls in type(exc).__mro__:
         error = _ERRORS.get(cls)
         if error is None:

@@ -18,11 +18,10 @@ import grpc
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
-from pg_svc.clients import translate
 from pg_svc.settings import Settings
 from pg_svc.sql_errors import query_error
 from pg_svc.statements import Kind, split
-from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument, PermissionDenied
+from udb.errors import InvalidArgument, PermissionDenied
 from udb.pg.v1 import explain_pb2, explain_pb2_grpc
 
 #: PgService's scope for a caller's SQL: a connection, and whether it is a viewer's (read only).
@@ -64,36 +63,25 @@ class PgExplainService(explain_pb2_grpc.PgExplainServiceServicer):
         async with self.sql_connection(request.target) as (connection, read_only):
             if read_only and request.analyze:
                 raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the developer role")
-            async with _rolled_back(connection, read_only=read_only, timeout_ms=self._timeout_ms()):
+            limits = self.settings.limits()
+            async with _rolled_back(connection, read_only=read_only, timeout_ms=limits.statement_timeout_ms):
                 try:
-                    plan = await connection.fetchval(prefix + request.query, timeout=self._backstop_s())
+                    plan = await connection.fetchval(prefix + request.query, timeout=limits.backstop_s)
                 except asyncpg.PostgresError as exc:
                     # Positions count from the caller's text, not from the EXPLAIN before it.
                     raise query_error(exc, request.query, -len(prefix), read_only=read_only) from None
-                except TimeoutError:
-                    raise DeadlineExceeded("the statement ran past its time limit") from None
         # The pools decode json as an orjson.Fragment of Postgres's own text (pg_svc.values).
         return explain_pb2.ExplainResponse(plan=plan if isinstance(plan, str) else orjson.dumps(plan).decode())
-
-    def _timeout_ms(self) -> int:
-        return int(self.settings.statement_timeout_s * 1000)
-
-    def _backstop_s(self) -> float:
-        return self.settings.statement_timeout_s + 2.0
 
 
 @contextlib.asynccontextmanager
 async def _rolled_back(connection: PoolConnectionProxy, *, read_only: bool, timeout_ms: int) -> AsyncIterator[None]:
     """A transaction (read only for a viewer) with the statement time limit, rolled back at the
     end whatever happened; a connection that cannot be rolled back is closed, not reused."""
-    try:
-        await connection.execute(
-            ("BEGIN READ ONLY; " if read_only else "BEGIN; ") + f"SET LOCAL statement_timeout = {int(timeout_ms)}"
-        )
-    except DatabaseError:
-        raise
-    except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-        raise translate(exc) from None
+    # Driver errors here are translated by the borrow this runs in (EngineRuntime.borrow).
+    await connection.execute(
+        ("BEGIN READ ONLY; " if read_only else "BEGIN; ") + f"SET LOCAL statement_timeout = {int(timeout_ms)}"
+    )
     try:
         yield
     finally:

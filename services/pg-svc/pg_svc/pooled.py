@@ -7,16 +7,17 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
-from pg_svc.clients import translate
+from pg_svc.clients import NoConnection
 
 
 @contextlib.asynccontextmanager
 async def pooled_connection(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
-    """A connection of ``pool`` (its driver's errors translated), released after use."""
+    """A connection of ``pool``, released after use. Waiting past ``timeout_s`` for it is
+    :class:`NoConnection` (503), not a statement's time limit."""
     try:
         connection = await pool.acquire(timeout=timeout_s)
-    except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-        raise translate(exc) from None
+    except TimeoutError:
+        raise NoConnection() from None
     try:
         yield connection
     finally:

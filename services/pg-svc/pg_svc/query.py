@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from pg_svc.sql_errors import parameter_count_error
+from pg_svc.settings import Limits
+from pg_svc.sql_errors import parameter_count_error, query_error
 from pg_svc.statements import Kind, Statement, split
 from pg_svc.values import encode_row
 from udb.errors import InvalidArgument, PermissionDenied
@@ -35,24 +36,7 @@ _COPY = re.compile(r"\s*COPY\b", re.IGNORECASE)
 _PREFETCH = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """How far one call may go."""
-
-    #: statement_timeout of each statement, in milliseconds.
-    statement_timeout_ms: int
-    max_rows: int
-    max_bytes: int
-
-    @property
-    def backstop_s(self) -> float:
-        """The driver's own deadline per round trip: a script that raised its statement_timeout
-        is still cancelled shortly after the configured one."""
-        return self.statement_timeout_ms / 1000 + 2.0
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     """The rows as a JSON array, and whether they were cut."""
 
     rows: bytes
@@ -112,13 +96,13 @@ async def run(
     *,
     read_only: bool,
     limits: Limits,
-    lowered_timeout: bool,
     application_name: str = "",
 ) -> Result:
     """Runs ``script`` on ``connection`` and returns the rows of its last statement with rows.
 
-    Raises :class:`StatementError` for a Postgres error (with the statement's place in the
-    script), :class:`udb.errors.DatabaseError` for a script this API refuses.
+    A Postgres error about a statement is the caller's query error (:func:`query_error`, with the
+    statement's place in the script); a script this API refuses is its own
+    :class:`udb.errors.DatabaseError`. Other driver errors go to the engine's translation.
     """
     statements = split(script)
     if not statements:
@@ -136,7 +120,7 @@ async def run(
         # The whole text, so that Postgres's error positions count from its start.
         statements = [Statement(script, 0, statements[0].kind)]
     # Session-wide: the cleanup below restores the configured values.
-    session_setup = f"SET statement_timeout = {int(limits.statement_timeout_ms)}; " if lowered_timeout else ""
+    session_setup = f"SET statement_timeout = {int(limits.statement_timeout_ms)}; " if limits.lowered else ""
     if application_name:
         session_setup += _set_application_name(application_name)
     manages_transactions = any(s.kind is not Kind.PLAIN for s in statements)
@@ -168,6 +152,9 @@ async def run(
             await _finish(connection, "ROLLBACK; " if read_only else "COMMIT; ")
             return result
         raise AssertionError("unreachable")
+    except StatementError as exc:
+        await _abandon(connection)
+        raise query_error(exc.error, script, exc.offset, read_only=read_only) from None
     except BaseException:
         await _abandon(connection)
         raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pg_svc.catalog_service import PgCatalogService
-from pg_svc.clients import client_factory, close_client
+from pg_svc.clients import client_factory, close_client, translate
 from pg_svc.explain_service import PgExplainService
 from pg_svc.servicer import PgService
 from pg_svc.settings import Settings
@@ -19,7 +19,9 @@ EXPLAIN_SERVICE_NAME = explain_pb2.DESCRIPTOR.services_by_name["PgExplainService
 
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
     """pg-svc bound to ``address``, not started."""
-    runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_POSTGRES, client_factory(settings), close_client)
+    runtime = EngineRuntime(
+        settings, common_pb2.DATABASE_TYPE_POSTGRES, client_factory(settings), close_client, translate=translate
+    )
     servicer = PgService(runtime, settings)
     return build_server(
         settings,

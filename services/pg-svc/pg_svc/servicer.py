@@ -12,16 +12,14 @@ import grpc
 import orjson
 
 from pg_svc.catalog_reader import CatalogReader
-from pg_svc.clients import translate
 from pg_svc.pooled import pooled_connection
-from pg_svc.query import Limits, StatementError, run
+from pg_svc.query import run
 from pg_svc.settings import Settings
-from pg_svc.sql_errors import query_error
 from pg_svc.typegen import generate as typegen
 from pg_svc.viewer import ViewerPools
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
-from udb.errors import DatabaseError, DeadlineExceeded, Internal, InvalidArgument
+from udb.errors import Internal, InvalidArgument
 from udb.pg.v1 import pg_pb2, pg_pb2_grpc
 
 
@@ -55,15 +53,6 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
             async with pooled_connection(borrowed.client, self.settings.connect_timeout_s) as connection:
                 yield connection, False
 
-    def _limits(self, requested_ms: int) -> Limits:
-        configured = int(self.settings.statement_timeout_s * 1000)
-        timeout = min(requested_ms, configured) if requested_ms > 0 else configured
-        return Limits(
-            statement_timeout_ms=timeout,
-            max_rows=self.settings.query_max_rows,
-            max_bytes=self.settings.query_max_bytes,
-        )
-
     async def Query(
         self, request: pg_pb2.QueryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pg_pb2.QueryResponse:
@@ -72,37 +61,25 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 "statement_timeout_ms must not be negative", details={"field": "statement_timeout_ms"}
             )
         parameters = _parameters(request.parameters)
-        limits = self._limits(request.statement_timeout_ms)
-        configured = int(self.settings.statement_timeout_s * 1000)
         async with self._sql_connection(request.target) as (connection, read_only):
-            try:
-                result = await run(
-                    connection,
-                    request.query,
-                    parameters,
-                    read_only=read_only,
-                    limits=limits,
-                    lowered_timeout=limits.statement_timeout_ms < configured,
-                    application_name=request.application_name,
-                )
-            except StatementError as exc:
-                raise query_error(exc.error, request.query, exc.offset, read_only=read_only) from None
-            except DatabaseError:
-                raise
-            except TimeoutError:
-                raise DeadlineExceeded("the statement ran past its time limit") from None
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
-        return pg_pb2.QueryResponse(rows=result.rows.decode(), truncated=result.truncated, row_count=result.row_count)
+            result = await run(
+                connection,
+                request.query,
+                parameters,
+                read_only=read_only,
+                limits=self.settings.limits(request.statement_timeout_ms),
+                application_name=request.application_name,
+            )
+        return pg_pb2.QueryResponse(rows=result.rows, truncated=result.truncated, row_count=result.row_count)
 
     async def TestConnection(
         self, request: pg_pb2.TestConnectionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> common_pb2.ConnectionTestResult:
         async def probe(pool: asyncpg.Pool) -> str:
-            version = await pool.fetchval("SHOW server_version")
-            return str(version)
+            async with pooled_connection(pool, self.settings.connect_timeout_s) as connection:
+                return str(await connection.fetchval("SHOW server_version"))
 
-        return await self.runtime.test_connection(request.target, probe, translate)
+        return await self.runtime.test_connection(request.target, probe)
 
     # ---- postgres-meta's type generators ----------------------------------------------------
 
@@ -122,7 +99,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         return pg_pb2.GenerateTypesResponse(text=text)
 
 
-def _parameters(text: str) -> list[Any] | None:
+def _parameters(text: bytes) -> list[Any] | None:
     """The bind parameters: a JSON array, or none."""
     if not text:
         return None

@@ -7,6 +7,27 @@ from typing import Self
 
 from udb.config import Env, ServiceSettings
 
+#: The driver's own deadline per round trip comes this long after the statement_timeout: a
+#: script that raised its statement_timeout is still cancelled shortly after the limit.
+BACKSTOP_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How far one call may go."""
+
+    #: statement_timeout of each statement, in milliseconds.
+    statement_timeout_ms: int
+    #: Whether that is below the configured one (the session is then SET to it).
+    lowered: bool
+    max_rows: int
+    max_bytes: int
+
+    @property
+    def backstop_s(self) -> float:
+        """The driver's own deadline per round trip."""
+        return self.statement_timeout_ms / 1000 + BACKSTOP_S
+
 
 @dataclass(frozen=True, kw_only=True)
 class Settings(ServiceSettings):
@@ -23,6 +44,22 @@ class Settings(ServiceSettings):
     #: CA bundle (PEM) that sslmode verify-ca and verify-full check servers against instead of
     #: the system's roots, for deployments behind a private CA (records cannot name files here).
     tls_ca_file: str | None = None
+
+    @property
+    def statement_timeout_ms(self) -> int:
+        """``statement_timeout_s`` as Postgres's statement_timeout takes it."""
+        return int(self.statement_timeout_s * 1000)
+
+    def limits(self, requested_ms: int = 0) -> Limits:
+        """A call's limits: the configured statement_timeout, lowered (never raised) to
+        ``requested_ms`` when that is positive, and the configured rows and bytes."""
+        timeout_ms = min(requested_ms, self.statement_timeout_ms) if requested_ms > 0 else self.statement_timeout_ms
+        return Limits(
+            statement_timeout_ms=timeout_ms,
+            lowered=timeout_ms < self.statement_timeout_ms,
+            max_rows=self.query_max_rows,
+            max_bytes=self.query_max_bytes,
+        )
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:

@@ -31,7 +31,8 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
-from pg_svc.clients import client_factory, close_client, translate
+from pg_svc.clients import client_factory, close_client
+from pg_svc.pooled import pooled_connection
 from pg_svc.settings import Settings
 from udb import metrics
 from udb.engine import Borrowed
@@ -130,17 +131,11 @@ class ViewerPools:
 
     @contextlib.asynccontextmanager
     async def connection(self, borrowed: Borrowed[asyncpg.Pool]) -> AsyncIterator[PoolConnectionProxy]:
-        """A connection for a viewer's SQL on the borrowed record, checked to hold read rights only."""
+        """A connection for a viewer's SQL on the borrowed record, checked to hold read rights only
+        (inside the runtime's borrow, which translates the driver's errors)."""
         login = read_only_login(borrowed.resolved)
         async with contextlib.AsyncExitStack() as stack:
             pool = borrowed.client if login is None else await stack.enter_async_context(self.pools.acquire(login))
-            try:
-                connection = await pool.acquire(timeout=self._acquire_timeout_s)
-            except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
-                raise translate(exc) from None
-            stack.push_async_callback(pool.release, connection)
-            try:
-                await check_read_rights(connection, configured_role=login is not None)
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
-                raise translate(exc) from None
+            connection = await stack.enter_async_context(pooled_connection(pool, self._acquire_timeout_s))
+            await check_read_rights(connection, configured_role=login is not None)
             yield connection

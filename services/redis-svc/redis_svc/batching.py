@@ -4,7 +4,7 @@ to its Redis in one pipeline round trip (:class:`udb.batching.Coalescer`).
 Each call has been through the guard (authenticated, logged, counted) and is authorized here on
 its own (:meth:`udb.engine.EngineRuntime.resolve`, the viewer role); only the round trip is
 shared. One pipeline uses one connection, so the batched read takes no borrower slot of the
-pool (``PoolManager.hold``): redis-py's own connection pool still bounds the connections. Redis
+pool (``EngineRuntime.hold``): redis-py's own connection pool still bounds the connections. Redis
 Cluster and servers that refuse scripts keep the unbatched path.
 """
 
@@ -45,9 +45,9 @@ class BatchedReads:
 
     async def meta(self, target: common_pb2.ConnectionTarget, key: bytes, max_bytes: int) -> list[Any] | None:
         """The script's reply for one key, from a shared round trip; None when this target's
-        Redis takes the unbatched path. Raises redis-py's errors (the caller translates them)."""
+        Redis takes the unbatched path."""
         _, resolved = await self._runtime.resolve(target, common_pb2.ROLE_VIEWER)
-        async with self._runtime.pools.hold(resolved) as handle:
+        async with self._runtime.hold(resolved) as handle:
             if handle.cluster or not handle.scripts:
                 return None
             try:

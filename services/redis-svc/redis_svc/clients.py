@@ -17,9 +17,9 @@ connection elsewhere; TLS still presents and verifies the host's name.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import redis.asyncio as redis
 import redis.exceptions as rex
@@ -32,9 +32,9 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from redis_svc.settings import Settings
 from udb.dialing import DialGuard, denied_error
-from udb.engine import PARSE_ERRORS, unreadable_reply
+from udb.engine import unreadable_reply
 from udb.errors import (
-    AlreadyExists,
+    Aborted,
     DatabaseError,
     DeadlineExceeded,
     Internal,
@@ -45,8 +45,6 @@ from udb.errors import (
 from udb.netpolicy import clean_host, parse_ip
 from udb.pool import ClientFactory
 from udb.registry.v1 import registry_pb2
-
-T = TypeVar("T")
 
 #: A client of one Redis deployment: standalone and Sentinel give a Redis, Cluster a RedisCluster.
 AnyRedis = redis.Redis | RedisCluster
@@ -287,7 +285,7 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
     rex.BusyLoadingError: Unavailable,
     rex.ClusterDownError: Unavailable,
     rex.MasterDownError: Unavailable,
-    rex.WatchError: AlreadyExists,
+    rex.WatchError: Aborted,
     rex.ResponseError: InvalidArgument,
     rex.DataError: InvalidArgument,
     rex.RedisClusterException: InvalidArgument,
@@ -296,19 +294,9 @@ _ERRORS: dict[type[BaseException], type[DatabaseError]] = {
 }
 
 
-async def redis_call(call: Awaitable[T]) -> T:
-    """Awaits a redis-py call, turning its errors into API errors."""
-    try:
-        return await call
-    except DatabaseError:
-        raise
-    except (rex.RedisError, OSError) as exc:
-        raise translate(exc) from None
-    except PARSE_ERRORS as exc:  # redis-py choking on a reply it cannot read
-        error = unreadable_reply(exc, "redis", "redis", "hiredis")
-        if error is None:
-            raise
-        raise error from None
+def as_text(value: bytes | str) -> str:
+    """A reply's bytes as text (a client without ``decode_responses`` answers bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def translate(exc: BaseException) -> DatabaseError:
@@ -329,7 +317,7 @@ def translate(exc: BaseException) -> DatabaseError:
             return Unavailable("redis: the server at the connection's host does not answer in Redis's protocol")
         if isinstance(exc, rex.NoPermissionError):
             return PermissionDenied("redis: the connection's ACL user may not run this command")
-        if error is AlreadyExists:
-            return AlreadyExists("the key changed while it was being written; try again")
+        if error is Aborted:
+            return Aborted("the key changed while it was being written; try again")
         return error(f"redis: {error.default_message}")
     return unreadable_reply(exc, "redis", "redis", "hiredis") or Internal()

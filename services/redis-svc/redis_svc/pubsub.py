@@ -29,11 +29,12 @@ from typing import Any
 
 import redis.exceptions as rex
 
-from redis_svc.clients import RedisHandle, redis_call, translate
+from redis_svc.clients import RedisHandle
 from redis_svc.inputs import check_pattern
 from redis_svc.settings import Settings
 from udb.auth import current_principal
 from udb.common.v1 import common_pb2
+from udb.engine import EngineRuntime
 from udb.errors import DatabaseError, InvalidArgument, Unavailable
 from udb.fanout import (
     MAX_QUEUED_BYTES,
@@ -44,10 +45,8 @@ from udb.fanout import (
     Subscriber,
     SubscriptionClosed,
 )
-from udb.pool import PoolManager
 from udb.redis.v1 import redis_pb2
 from udb.registry.v1 import registry_pb2
-from udb.registry_client import RegistryClient
 
 log = logging.getLogger("redis_svc.pubsub")
 
@@ -78,26 +77,29 @@ class SharedSubscription(SharedUpstream[Event]):
         self.project_id = record.project_id
         self.connection_id = record.id
         self._hold = hold
+        self._runtime = hub.runtime
         self._client: Any = None
         self._pubsub: Any = None
 
     async def subscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
-        if self._pubsub is None:
-            self._client = await redis_call(self.handle.subscriber())
-            self._pubsub = self._client.pubsub()
-        if channels:
-            await redis_call(self._pubsub.subscribe(*channels))
-        if patterns:
-            await redis_call(self._pubsub.psubscribe(*patterns))
+        with self._runtime.translating():
+            if self._pubsub is None:
+                self._client = await self.handle.subscriber()
+                self._pubsub = self._client.pubsub()
+            if channels:
+                await self._pubsub.subscribe(*channels)
+            if patterns:
+                await self._pubsub.psubscribe(*patterns)
         self.start_reader(self._read(), f"redis-pubsub-{self.connection_id}")
 
     async def unsubscribe(self, channels: list[bytes], patterns: list[bytes]) -> None:
         if self._pubsub is None or self.closed:
             return
-        if channels:
-            await redis_call(self._pubsub.unsubscribe(*channels))
-        if patterns:
-            await redis_call(self._pubsub.punsubscribe(*patterns))
+        with self._runtime.translating():
+            if channels:
+                await self._pubsub.unsubscribe(*channels)
+            if patterns:
+                await self._pubsub.punsubscribe(*patterns)
 
     async def disconnect(self) -> None:
         try:
@@ -123,12 +125,12 @@ class SharedSubscription(SharedUpstream[Event]):
                 resubscribing = set(self.topics.names)
                 if now - down_since > self.reconnect_s:
                     log.warning("subscription lost: Redis did not come back", extra={"connection": self.connection_id})
-                    await self.close(translate(exc))
+                    await self.close(self._runtime.translate(exc))
                     return
                 await asyncio.sleep(0.2)
                 continue
             except rex.RedisError as exc:
-                await self.close(translate(exc))
+                await self.close(self._runtime.translate(exc))
                 return
             down_since = None
             if message is None:
@@ -156,11 +158,11 @@ class SharedSubscription(SharedUpstream[Event]):
 class PubSubHub(SharedHub[SharedSubscription]):
     """The shared subscriptions of this process, by pooled client (one per connection record)."""
 
-    def __init__(self, settings: Settings, pools: PoolManager[RedisHandle], registry: RegistryClient) -> None:
-        super().__init__(registry)
+    def __init__(self, settings: Settings, runtime: EngineRuntime[RedisHandle]) -> None:
+        super().__init__(runtime.registry)
         self.settings = settings
-        self._pools = pools
-        registry.add_listener(self.on_record_change)
+        self.runtime = runtime
+        runtime.registry.add_listener(self.on_record_change)
 
     async def join(
         self,
@@ -172,7 +174,7 @@ class PubSubHub(SharedHub[SharedSubscription]):
         """Adds a subscriber (and names) to its record's shared subscription; returns once Redis
         holds every name."""
         hold = contextlib.AsyncExitStack()
-        handle = await hold.enter_async_context(self._pools.hold(resolved))
+        handle = await hold.enter_async_context(self.runtime.hold(resolved))
         made: list[SharedSubscription] = []
 
         def create() -> SharedSubscription:

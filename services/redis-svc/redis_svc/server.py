@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis_svc.clients import client_factory, close_client
+from redis_svc.clients import client_factory, close_client, translate
 from redis_svc.servicer import RedisService
 from redis_svc.settings import Settings
 from udb.common.v1 import common_pb2
@@ -15,7 +15,9 @@ SERVICE_NAME = redis_pb2.DESCRIPTOR.services_by_name["RedisService"].full_name
 
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
     """redis-svc bound to ``address``, not started."""
-    runtime = EngineRuntime(settings, common_pb2.DATABASE_TYPE_REDIS, client_factory(settings), close_client)
+    runtime = EngineRuntime(
+        settings, common_pb2.DATABASE_TYPE_REDIS, client_factory(settings), close_client, translate=translate
+    )
     servicer = RedisService(runtime, settings)
     return build_server(
         settings,

@@ -30,20 +30,20 @@ class QueryRequest(_message.Message):
     APPLICATION_NAME_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     query: str
-    parameters: str
+    parameters: bytes
     statement_timeout_ms: int
     application_name: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., query: _Optional[str] = ..., parameters: _Optional[str] = ..., statement_timeout_ms: _Optional[int] = ..., application_name: _Optional[str] = ...) -> None: ...
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., query: _Optional[str] = ..., parameters: _Optional[bytes] = ..., statement_timeout_ms: _Optional[int] = ..., application_name: _Optional[str] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
     __slots__ = ("rows", "truncated", "row_count")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     ROW_COUNT_FIELD_NUMBER: _ClassVar[int]
-    rows: str
+    rows: bytes
     truncated: bool
     row_count: int
-    def __init__(self, rows: _Optional[str] = ..., truncated: _Optional[bool] = ..., row_count: _Optional[int] = ...) -> None: ...
+    def __init__(self, rows: _Optional[bytes] = ..., truncated: _Optional[bool] = ..., row_count: _Optional[int] = ...) -> None: ...
 
 class CatalogFilter(_message.Message):
     __slots__ = ("include_system_schemas", "included_schemas", "excluded_schemas", "limit", "offset")

@@ -86,7 +86,7 @@ async def query(request: Request) -> Response:
         return pg_pb2.QueryRequest(
             target=target,
             query=sql,
-            parameters=orjson.dumps(parameters).decode() if parameters else "",
+            parameters=orjson.dumps(parameters) if parameters else b"",
             statement_timeout_ms=timeout_ms,
             application_name=request.headers.get(APPLICATION_NAME_HEADER, ""),
         )
