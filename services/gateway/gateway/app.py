@@ -20,7 +20,7 @@ from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
-from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
+from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, redis_explorer, system
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
 from udb.metrics import serve_metrics as start_metrics_server
@@ -138,6 +138,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                     *audit.routes,
                     *connections.routes,
                     *redis.routes,
+                    *redis_explorer.routes,
                     *mongodb.routes,
                     *pg.routes,
                     *pg_catalog.routes,

@@ -1,0 +1,35 @@
+"""RedisExplorerService: the explorer's RPCs, each a borrow of the target's client at the role
+it needs and a call into the module that does the work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from redis_svc.clients import RedisHandle
+from redis_svc.explorer import tree
+from redis_svc.settings import Settings
+from udb.common.v1 import common_pb2
+from udb.engine import EngineRuntime
+from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+VIEWER = common_pb2.ROLE_VIEWER
+DEVELOPER = common_pb2.ROLE_DEVELOPER
+ADMIN = common_pb2.ROLE_ADMIN
+
+
+class RedisExplorerService(explorer_pb2_grpc.RedisExplorerServiceServicer):
+    """The explorer of a project's Redis databases."""
+
+    def __init__(self, runtime: EngineRuntime[RedisHandle], settings: Settings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+
+    async def ListKeyTree(
+        self, request: explorer_pb2.ListKeyTreeRequest, context: Context
+    ) -> explorer_pb2.ListKeyTreeResponse:
+        async with self.runtime.borrow(request.target, VIEWER) as borrowed:
+            return await tree.list_level(borrowed.client, request)

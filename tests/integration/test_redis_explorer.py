@@ -1,0 +1,135 @@
+"""The Redis explorer end to end (gateway, redis-svc, a real Redis): the key tree, key sizes, the
+command workbench, streams, bulk delete, keyspace analysis and diagnostics, with their roles."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import redis.asyncio as redis
+from harness import Servers, System
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Project:
+    """A project whose primary Redis is the session's, with a user per role."""
+
+    ref: str
+    owner: str
+    admin: str
+    developer: str
+    viewer: str
+    direct: redis.Redis
+
+    def url(self, path: str) -> str:
+        return f"/redis/{self.ref}/{path}"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def rp(system: System, servers: Servers) -> AsyncIterator[Project]:
+    ref, owner = await system.new_project()
+    admin, developer, viewer = (f"{role}-{uuid.uuid4().hex[:8]}" for role in ("admin", "dev", "view"))
+    await system.add_member(ref, owner, admin, "admin")
+    await system.add_member(ref, owner, developer, "developer")
+    await system.add_member(ref, owner, viewer, "viewer")
+    await system.add_connection(ref, owner, "redis", {"identifier": "main", "uri": servers.redis_url})
+    direct = redis.Redis.from_url(servers.redis_url)
+    yield Project(ref, owner, admin, developer, viewer, direct)
+    await direct.aclose()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own."""
+    return f"x{uuid.uuid4().hex[:10]}:"
+
+
+async def get(system: System, rp: Project, path: str, user: str, **params: Any) -> Any:
+    return await system.http.get(rp.url(path), params=params, headers=system.headers(user))
+
+
+async def send(system: System, rp: Project, method: str, path: str, user: str, body: Any = None, **params: Any) -> Any:
+    return await system.http.request(method, rp.url(path), json=body, params=params, headers=system.headers(user))
+
+
+async def whole_level(system: System, rp: Project, user: str, **params: Any) -> dict[str, Any]:
+    """A tree level's namespaces (counts added up) and keys, across every page."""
+    counts: dict[str, int] = {}
+    keys: dict[str, dict[str, Any]] = {}
+    cursor = ""
+    for _ in range(1000):
+        reply = await get(system, rp, "tree", user, cursor=cursor, **params)
+        assert reply.status_code == 200, reply.text
+        body = reply.json()
+        for item in body["namespaces"]:
+            counts[item["prefix"]] = counts.get(item["prefix"], 0) + item["keys"]
+        keys.update({row["key"]: row for row in body["keys"]})
+        cursor = body["cursor"]
+        if cursor == "0":
+            return {"namespaces": counts, "keys": keys, "total": body["total"]}
+    raise AssertionError("the tree's cursor never ended")
+
+
+# ---- key tree and sizes -----------------------------------------------------------------------
+
+
+async def test_tree_groups_keys_one_level_at_a_time(system: System, rp: Project, prefix: str) -> None:
+    """A level shows the namespaces right below it with their key counts, and its own keys."""
+    for user in range(3):
+        await rp.direct.set(f"{prefix}user:{user}:name", "n")
+        await rp.direct.set(f"{prefix}user:{user}:mail", "m")
+    await rp.direct.set(f"{prefix}user:count", "3")
+    await rp.direct.hset(f"{prefix}config", mapping={"a": "1"})
+    root = await whole_level(system, rp, rp.viewer, prefix=prefix, scan_limit=5)
+    assert root["namespaces"] == {f"{prefix}user:": 7}
+    assert set(root["keys"]) == {f"{prefix}config"}
+    assert root["keys"][f"{prefix}config"]["type"] == "hash"
+    assert root["total"] >= 8
+    users = await whole_level(system, rp, rp.viewer, prefix=f"{prefix}user:")
+    assert users["namespaces"] == {f"{prefix}user:{n}:": 2 for n in range(3)}
+    assert set(users["keys"]) == {f"{prefix}user:count"}
+
+
+async def test_tree_takes_another_delimiter_and_a_binary_prefix(system: System, rp: Project, prefix: str) -> None:
+    """?delimiter=/ splits on '/'; a base64url prefix reaches keys that are not UTF-8."""
+    await rp.direct.set(f"{prefix}a/b/c", "1")
+    await rp.direct.set(f"{prefix}a/d", "1")
+    level = await whole_level(system, rp, rp.viewer, prefix=f"{prefix}a/", delimiter="/")
+    assert level["namespaces"] == {f"{prefix}a/b/": 1}
+    assert set(level["keys"]) == {f"{prefix}a/d"}
+    binary = prefix.encode() + b"\xff\xfe:"
+    await rp.direct.set(binary + b"leaf", "v")
+    encoded = base64.urlsafe_b64encode(binary).decode()
+    reply = await get(system, rp, "tree", rp.viewer, prefix=encoded, encoding="base64")
+    assert reply.status_code == 200, reply.text
+    rows = reply.json()["keys"]
+    assert [(row["encoding"], base64.b64decode(row["key"])) for row in rows] == [("base64", binary + b"leaf")]
+
+
+async def test_tree_rows_carry_memory_and_length_on_request(system: System, rp: Project, prefix: str) -> None:
+    """?with_size=true adds MEMORY USAGE and the element count (bytes of a string) to each key."""
+    await rp.direct.rpush(f"{prefix}list", *range(50))
+    await rp.direct.set(f"{prefix}text", "hello")
+    level = await whole_level(system, rp, rp.viewer, prefix=prefix, with_size="true")
+    rows = level["keys"]
+    assert rows[f"{prefix}list"]["length"] == 50
+    assert rows[f"{prefix}text"]["length"] == 5
+    expected = await rp.direct.memory_usage(f"{prefix}list", samples=0)
+    assert rows[f"{prefix}list"]["memory"] == expected
+    plain = await whole_level(system, rp, rp.viewer, prefix=prefix)
+    assert "memory" not in plain["keys"][f"{prefix}list"]
+
+
+async def test_tree_refuses_bad_input_and_strangers(system: System, rp: Project) -> None:
+    """A scan_limit out of range and a made-up cursor are 400; a user outside the project 404/403."""
+    assert (await get(system, rp, "tree", rp.viewer, scan_limit=0)).status_code == 400
+    assert (await get(system, rp, "tree", rp.viewer, cursor="nope")).status_code == 400
+    stranger = await get(system, rp, "tree", f"nobody-{uuid.uuid4().hex[:6]}")
+    assert stranger.status_code in (403, 404)
