@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
-from harness import Servers, System
+from harness import Servers, System, audit_rows
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +133,94 @@ async def test_tree_refuses_bad_input_and_strangers(system: System, rp: Project)
     assert (await get(system, rp, "tree", rp.viewer, cursor="nope")).status_code == 400
     stranger = await get(system, rp, "tree", f"nobody-{uuid.uuid4().hex[:6]}")
     assert stranger.status_code in (403, 404)
+
+
+# ---- command workbench ------------------------------------------------------------------------
+
+
+async def run(system: System, rp: Project, user: str, command: Any, **extra: Any) -> Any:
+    return await send(system, rp, "POST", "command", user, {"command": command, **extra})
+
+
+async def test_workbench_runs_reads_for_viewers_and_writes_for_developers(
+    system: System, rp: Project, prefix: str
+) -> None:
+    """A viewer's read answers with Redis's reply; a developer's write changes the key."""
+    written = await run(system, rp, rp.developer, f'SET {prefix}k "a b"')
+    assert written.status_code == 200, written.text
+    assert written.json() == {"command": "SET", "write": True, "reply": "OK", "encoding": "utf-8"}
+    assert await rp.direct.get(f"{prefix}k") == b"a b"
+    read = await run(system, rp, rp.viewer, ["GET", f"{prefix}k"])
+    assert read.json() == {"command": "GET", "write": False, "reply": "a b", "encoding": "utf-8"}
+    await rp.direct.hset(f"{prefix}h", mapping={"f": "1", "g": "2"})
+    pairs = (await run(system, rp, rp.viewer, f"HGETALL {prefix}h")).json()["reply"]
+    assert dict(zip(pairs[::2], pairs[1::2], strict=True)) == {"f": "1", "g": "2"}
+    assert (await run(system, rp, rp.viewer, f"TTL {prefix}k")).json()["reply"] == -1
+    assert (await run(system, rp, rp.viewer, f"GET {prefix}missing")).json()["reply"] is None
+    sub = await run(system, rp, rp.viewer, f"OBJECT ENCODING {prefix}h")
+    assert sub.json()["command"] == "OBJECT ENCODING"
+
+
+async def test_workbench_refuses_a_viewers_write(system: System, rp: Project, prefix: str) -> None:
+    """A viewer's SET is 403 and writes nothing."""
+    reply = await run(system, rp, rp.viewer, f"SET {prefix}v x")
+    assert reply.status_code == 403, reply.text
+    assert await rp.direct.exists(f"{prefix}v") == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "FLUSHALL",
+        "FLUSHDB",
+        "CONFIG GET *",
+        "DEBUG SLEEP 0",
+        "SHUTDOWN",
+        "KEYS *",
+        "MONITOR",
+        "SCRIPT FLUSH",
+        "EVAL 'return 1' 0",
+        "MODULE LIST",
+        "ACL LIST",
+        "AUTH x",
+        "SELECT 1",
+        "BLPOP q 1",
+        "MULTI",
+        "NOSUCHCMD",
+    ],
+)
+async def test_workbench_denies_a_command_for_every_role(system: System, rp: Project, command: str) -> None:
+    """Administration, scripts, KEYS, MONITOR, blocking and connection commands are 403 for every role."""
+    await rp.direct.set("canary", "1")
+    for user in (rp.viewer, rp.developer, rp.admin, rp.owner):
+        reply = await run(system, rp, user, command)
+        assert reply.status_code == 403, (user, reply.text)
+        assert reply.json()["error"]["code"] == "permission_denied"
+    assert await rp.direct.get("canary") == b"1"
+
+
+async def test_workbench_is_binary_safe_and_audited(system: System, rp: Project, prefix: str) -> None:
+    """base64 arguments reach Redis as bytes, a non-UTF-8 reply comes back base64, and the audit log
+    names the command but not its arguments."""
+    key, value = prefix.encode() + b"\xff", b"\x00\xfe"
+    args = [base64.b64encode(part).decode() for part in (b"SET", key, value)]
+    assert (await run(system, rp, rp.developer, args, encoding="base64")).status_code == 200
+    assert await rp.direct.get(key) == value
+    read = await run(system, rp, rp.viewer, [base64.b64encode(b"GET").decode(), args[1]], encoding="base64")
+    assert read.json()["encoding"] == "base64"
+    assert base64.b64decode(read.json()["reply"]) == value
+    rows = await audit_rows(system, rp.ref, rp.owner, until=lambda rows: any(r["operation"] == "command" for r in rows))
+    targets = {row["target"] for row in rows if row["operation"] == "command"}
+    assert "SET" in targets
+    assert not any(prefix in target for target in targets)
+
+
+async def test_workbench_reports_redis_errors_and_bad_bodies(system: System, rp: Project, prefix: str) -> None:
+    """Redis's refusal (wrong type, wrong arity) is 400; a body without a command or with an open quote is 400."""
+    await rp.direct.set(f"{prefix}s", "1")
+    wrong = await run(system, rp, rp.developer, f"HSET {prefix}s f v")
+    assert wrong.status_code == 400
+    assert "WRONGTYPE" in wrong.json()["message"]
+    assert (await send(system, rp, "POST", "command", rp.viewer, {})).status_code == 400
+    assert (await run(system, rp, rp.viewer, 'GET "open')).status_code == 400
+    assert (await run(system, rp, rp.viewer, "")).status_code == 400

@@ -86,6 +86,13 @@ def _grants(key: str) -> BodyTarget:
     return target
 
 
+def _command_name(document: Any) -> str:
+    """A workbench command's name (its first word), never its arguments."""
+    command = document.get("command") if isinstance(document, dict) else None
+    first = command[0] if isinstance(command, list) and command else command
+    return first.split(maxsplit=1)[0][:64].upper() if isinstance(first, str) and first.strip() else ""
+
+
 #: Operations whose target is named in the request body (the name of what is created). Only
 #: names: a document's or a message's fields are values, and a role's password is never read.
 BODY_TARGETS: dict[str, BodyTarget] = {
@@ -95,6 +102,7 @@ BODY_TARGETS: dict[str, BodyTarget] = {
     "project.create": _field("ref"),
     "collection.create": _field("name"),
     "pubsub.publish": _field("channel"),
+    "command": _command_name,
     "table.create": _joined("name", schema=True),
     "function.create": _joined("name", schema=True),
     "policy.create": _joined("table", "name", schema=True),

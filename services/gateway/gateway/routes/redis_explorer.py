@@ -10,8 +10,10 @@ DELETE); the roles are checked here and again by redis-svc.
 from __future__ import annotations
 
 import base64
+import math
+import shlex
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from google.protobuf.message import Message
@@ -20,10 +22,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from gateway.backends import Backends
-from gateway.http import JSONResponse, query_bool, query_int
+from gateway.http import JSONResponse, field, query_bool, query_int, read_object
 from gateway.routes.common import backends
 from gateway.routes.redis import _b64decode
 from udb.common.v1 import common_pb2
+from udb.errors import InvalidArgument
 from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
 
 VIEWER = common_pb2.ROLE_VIEWER
@@ -130,6 +133,101 @@ async def tree(request: Request) -> Response:
     )
 
 
+def command_args(value: Any, encoding: str | None) -> list[bytes]:
+    """The body's command: an array of arguments (each base64 with ``"encoding": "base64"``) or
+    one line split as redis-cli does (quotes group, backslashes escape)."""
+    if isinstance(value, str):
+        if encoding == "base64":
+            raise InvalidArgument("a base64 command must be an array of arguments", details={"field": "command"})
+        try:
+            words = shlex.split(value)
+        except ValueError as exc:
+            raise InvalidArgument(f"command: {exc}", details={"field": "command"}) from None
+        return [word.encode() for word in words]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidArgument("command must be a string or an array of strings", details={"field": "command"})
+    if encoding == "base64":
+        return [_b64decode(item, "command") for item in value]
+    return [item.encode() for item in value]
+
+
+def _bulks(reply: explorer_pb2.RedisReply) -> Iterator[bytes]:
+    kind = reply.WhichOneof("kind")
+    if kind == "bulk":
+        yield reply.bulk
+    elif kind == "array":
+        for item in reply.array.items:
+            yield from _bulks(item)
+
+
+def reply_json(reply: explorer_pb2.RedisReply, base64_parts: bool) -> Any:
+    """A Redis reply as JSON: strings, integers, numbers, null, arrays; an error inside an array
+    as ``{"error": message}``."""
+    kind = reply.WhichOneof("kind")
+    if kind == "bulk":
+        return base64.b64encode(reply.bulk).decode() if base64_parts else reply.bulk.decode()
+    if kind == "integer":
+        return reply.integer
+    if kind == "double":
+        return reply.double if math.isfinite(reply.double) else str(reply.double)
+    if kind == "array":
+        return [reply_json(item, base64_parts) for item in reply.array.items]
+    if kind == "error":
+        return {"error": reply.error}
+    return None
+
+
+def envelope(reply: explorer_pb2.RedisReply) -> tuple[Any, str]:
+    """The reply as JSON and its encoding: every string base64 when one is not UTF-8."""
+    try:
+        for part in _bulks(reply):
+            part.decode()
+    except UnicodeDecodeError:
+        return reply_json(reply, True), "base64"
+    return reply_json(reply, False), "utf-8"
+
+
+async def command(request: Request) -> Response:
+    """
+    post:
+      summary: Runs one command of the workbench's allow list. Viewers run read commands, developers writes
+        too; FLUSHALL, FLUSHDB, CONFIG, DEBUG, SHUTDOWN, KEYS, MONITOR, SCRIPT, EVAL, MODULE, ACL, blocking
+        commands and transactions are refused (403) for every role. Audited with the command's name.
+      requestBody:
+        content:
+          application/json:
+            example: {command: HGET user:1 name}
+            schema:
+              type: object
+              properties:
+                command: {description: 'one line ("SET k \"a b\"") or an array of arguments'}
+                encoding: {type: string, enum: [utf-8, base64], description: the array's arguments are base64}
+      responses:
+        200: {description: '{"command": "HGET", "write": false, "reply": ..., "encoding": "utf-8"}'}
+        400: {description: an empty or malformed command, or Redis refused it}
+        403: {description: the command is not allowed, or needs a higher role}
+    """
+    body = await read_object(
+        request, backends(request).settings.max_body_bytes, allowed=frozenset({"command", "encoding"})
+    )
+    encoding = field(body, "encoding", str)
+    if encoding not in (None, "utf-8", "utf8", "base64"):
+        raise InvalidArgument("encoding must be utf-8 or base64", details={"field": "encoding"})
+    if "command" not in body:
+        raise InvalidArgument("command is required", details={"field": "command"})
+    args = command_args(body["command"], encoding)
+    reply = await explorer_call(
+        request,
+        VIEWER,
+        "RunCommand",
+        lambda target: explorer_pb2.RunCommandRequest(target=target, args=args),
+        write=True,
+    )
+    value, reply_encoding = envelope(reply.reply)
+    return JSONResponse({"command": reply.command, "write": reply.write, "reply": value, "encoding": reply_encoding})
+
+
 routes: list[BaseRoute] = [
     Route("/redis/{ref}/tree", tree, methods=["GET"]),
+    Route("/redis/{ref}/command", command, methods=["POST"]),
 ]

@@ -8,10 +8,11 @@ from typing import Any
 import grpc
 
 from redis_svc.clients import RedisHandle
-from redis_svc.explorer import tree
+from redis_svc.explorer import tree, workbench
 from redis_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
+from udb.errors import PayloadTooLarge
 from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -33,3 +34,17 @@ class RedisExplorerService(explorer_pb2_grpc.RedisExplorerServiceServicer):
     ) -> explorer_pb2.ListKeyTreeResponse:
         async with self.runtime.borrow(request.target, VIEWER) as borrowed:
             return await tree.list_level(borrowed.client, request)
+
+    async def RunCommand(
+        self, request: explorer_pb2.RunCommandRequest, context: Context
+    ) -> explorer_pb2.RunCommandResponse:
+        args = list(request.args)
+        name, role = workbench.command_name(args)
+        async with self.runtime.borrow(request.target, role) as borrowed:
+            raw, _ = await workbench.run(borrowed.client, args)
+        reply = explorer_pb2.RunCommandResponse(
+            command=name, reply=workbench.reply_proto(raw), write=workbench.is_write(role)
+        )
+        if reply.ByteSize() > self.settings.max_message_bytes // 2:
+            raise PayloadTooLarge(f"the reply of {name} is too large to return: page through it (the SCAN family)")
+        return reply
