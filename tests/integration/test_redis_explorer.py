@@ -224,3 +224,85 @@ async def test_workbench_reports_redis_errors_and_bad_bodies(system: System, rp:
     assert (await send(system, rp, "POST", "command", rp.viewer, {})).status_code == 400
     assert (await run(system, rp, rp.viewer, 'GET "open')).status_code == 400
     assert (await run(system, rp, rp.viewer, "")).status_code == 400
+
+
+# ---- streams ----------------------------------------------------------------------------------
+
+
+async def test_stream_pages_forward_and_backward_by_id(system: System, rp: Project, prefix: str) -> None:
+    """XRANGE pages follow `next` to the end; reverse pages start from the newest; fields keep their order."""
+    key = f"{prefix}s"
+    for n in range(1, 8):
+        await rp.direct.xadd(key, {"n": str(n), "dup": "x"}, id=f"{n}-0")
+    seen, start = [], ""
+    while True:
+        body = (await get(system, rp, "streams/entries", rp.viewer, key=key, count=3, start=start)).json()
+        seen += [entry["id"] for entry in body["data"]]
+        if body["next"] is None:
+            break
+        start = body["next"]
+    assert seen == [f"{n}-0" for n in range(1, 8)]
+    assert body["length"] == 7
+    newest = (await get(system, rp, "streams/entries", rp.viewer, key=key, count=2, reverse="true")).json()
+    assert [entry["id"] for entry in newest["data"]] == ["7-0", "6-0"]
+    assert newest["data"][0]["fields"] == [["n", "7"], ["dup", "x"]]
+    assert (await get(system, rp, "streams/entries", rp.viewer, key=f"{prefix}none")).status_code == 404
+    assert (await get(system, rp, "streams/entries", rp.viewer, key=key, start="bad")).status_code == 400
+
+
+async def test_stream_writes_for_developers_only(system: System, rp: Project, prefix: str) -> None:
+    """XADD, XDEL and XTRIM change the stream for a developer and are 403 for a viewer; each is audited."""
+    key = f"{prefix}w"
+    added = await send(system, rp, "POST", "streams/entries", rp.developer, {"key": key, "fields": {"a": "1"}})
+    assert added.status_code == 201, added.text
+    entry_id = added.json()["id"]
+    assert [item[0].decode() for item in await rp.direct.xrange(key)] == [entry_id]
+    refused = await send(system, rp, "POST", "streams/entries", rp.viewer, {"key": key, "fields": {"a": "2"}})
+    assert refused.status_code == 403
+    for n in range(10):
+        await rp.direct.xadd(key, {"n": str(n)})
+    trimmed = await send(system, rp, "POST", "streams/trim", rp.developer, {"key": key, "max_length": 3, "exact": True})
+    assert trimmed.json() == {"trimmed": 8}
+    last = (await rp.direct.xrange(key))[-1][0].decode()
+    deleted = await send(system, rp, "DELETE", "streams/entries", rp.developer, {"key": key, "ids": [last]})
+    assert deleted.json() == {"deleted": 1}
+    assert await rp.direct.xlen(key) == 2
+    both = await send(system, rp, "POST", "streams/trim", rp.developer, {"key": key, "max_length": 1, "min_id": "1-0"})
+    assert both.status_code == 400
+    rows = await audit_rows(
+        system, rp.ref, rp.owner, until=lambda rows: any(r["operation"] == "stream.trim" for r in rows)
+    )
+    assert {"stream_entry.add", "stream_entry.delete", "stream.trim"} <= {r["operation"] for r in rows}
+    assert any(r["operation"] == "stream.trim" and r["target"] == key for r in rows)
+
+
+async def test_stream_groups_consumers_pending_ack_and_claim(system: System, rp: Project, prefix: str) -> None:
+    """Groups, consumers and pending entries read as XINFO/XPENDING say; XACK clears and XCLAIM moves entries."""
+    key = f"{prefix}g"
+    ids = [(await rp.direct.xadd(key, {"n": str(n)})).decode() for n in range(4)]
+    await rp.direct.xgroup_create(key, "workers", id="0")
+    await rp.direct.xreadgroup("workers", "alice", {key: ">"}, count=3)
+    reply = await get(system, rp, "streams/groups", rp.viewer, key=key)
+    assert reply.status_code == 200, reply.text
+    groups = reply.json()["data"]
+    assert groups[0]["name"] == "workers"
+    assert (groups[0]["consumers"], groups[0]["pending"], groups[0]["last_delivered_id"]) == (1, 3, ids[2])
+    consumers = (await get(system, rp, "streams/consumers", rp.viewer, key=key, group="workers")).json()["data"]
+    assert [(item["name"], item["pending"]) for item in consumers] == [("alice", 3)]
+    pending = (await get(system, rp, "streams/pending", rp.viewer, key=key, group="workers", count=2)).json()
+    assert (pending["total"], pending["consumers"]) == (3, {"alice": 3})
+    assert [entry["id"] for entry in pending["data"]] == ids[:2]
+    assert pending["data"][0]["deliveries"] == 1
+    assert pending["next"] == f"({ids[1]}"
+    acked = await send(
+        system, rp, "POST", "streams/ack", rp.developer, {"key": key, "group": "workers", "ids": [ids[0]]}
+    )
+    assert acked.json() == {"acknowledged": 1}
+    claim = {"key": key, "group": "workers", "consumer": "bob", "min_idle_ms": 0, "ids": [ids[1]]}
+    assert (await send(system, rp, "POST", "streams/claim", rp.viewer, claim)).status_code == 403
+    claimed = await send(system, rp, "POST", "streams/claim", rp.developer, claim)
+    assert [entry["id"] for entry in claimed.json()["data"]] == [ids[1]]
+    after = (await get(system, rp, "streams/pending", rp.viewer, key=key, group="workers")).json()
+    assert after["consumers"] == {"alice": 1, "bob": 1}
+    missing = await get(system, rp, "streams/consumers", rp.viewer, key=key, group="nope")
+    assert missing.status_code == 400

@@ -42,6 +42,8 @@ OPERATION_OVERRIDES: dict[tuple[str, str], str] = {
     ("DELETE", "/pg-meta/*/column-privileges"): "column_privilege.revoke",
     ("POST", "/pg-meta/*/table-privileges"): "table_privilege.grant",
     ("DELETE", "/pg-meta/*/table-privileges"): "table_privilege.revoke",
+    ("POST", "/redis/*/streams/entries"): "stream_entry.add",
+    ("DELETE", "/redis/*/streams/entries"): "stream_entry.delete",
 }
 
 #: A request body's JSON -> the name of the target it writes ("" when it names none).
@@ -103,6 +105,9 @@ BODY_TARGETS: dict[str, BodyTarget] = {
     "collection.create": _field("name"),
     "pubsub.publish": _field("channel"),
     "command": _command_name,
+    **dict.fromkeys(
+        ("stream_entry.add", "stream_entry.delete", "stream.trim", "stream.ack", "stream.claim"), _field("key")
+    ),
     "table.create": _joined("name", schema=True),
     "function.create": _joined("name", schema=True),
     "policy.create": _joined("table", "name", schema=True),

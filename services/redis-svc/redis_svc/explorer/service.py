@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 
 from redis_svc.clients import RedisHandle
-from redis_svc.explorer import tree, workbench
+from redis_svc.explorer import streams, tree, workbench
 from redis_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
@@ -48,3 +48,59 @@ class RedisExplorerService(explorer_pb2_grpc.RedisExplorerServiceServicer):
         if reply.ByteSize() > self.settings.max_message_bytes // 2:
             raise PayloadTooLarge(f"the reply of {name} is too large to return: page through it (the SCAN family)")
         return reply
+
+    # ---- streams -------------------------------------------------------------------------------
+
+    async def ReadStream(
+        self, request: explorer_pb2.ReadStreamRequest, context: Context
+    ) -> explorer_pb2.ReadStreamResponse:
+        async with self.runtime.borrow(request.target, VIEWER) as borrowed:
+            return await streams.read(borrowed.client, request)
+
+    async def ListStreamGroups(
+        self, request: explorer_pb2.ListStreamGroupsRequest, context: Context
+    ) -> explorer_pb2.ListStreamGroupsResponse:
+        async with self.runtime.borrow(request.target, VIEWER) as borrowed:
+            return await streams.groups(borrowed.client, request.key)
+
+    async def ListStreamConsumers(
+        self, request: explorer_pb2.ListStreamConsumersRequest, context: Context
+    ) -> explorer_pb2.ListStreamConsumersResponse:
+        async with self.runtime.borrow(request.target, VIEWER) as borrowed:
+            return await streams.consumers(borrowed.client, request.key, request.group)
+
+    async def ListStreamPending(
+        self, request: explorer_pb2.ListStreamPendingRequest, context: Context
+    ) -> explorer_pb2.ListStreamPendingResponse:
+        async with self.runtime.borrow(request.target, VIEWER) as borrowed:
+            return await streams.pending(borrowed.client, request)
+
+    async def AddStreamEntry(
+        self, request: explorer_pb2.AddStreamEntryRequest, context: Context
+    ) -> explorer_pb2.AddStreamEntryResponse:
+        async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
+            return await streams.add(borrowed.client, request)
+
+    async def DeleteStreamEntries(
+        self, request: explorer_pb2.DeleteStreamEntriesRequest, context: Context
+    ) -> explorer_pb2.StreamCountResponse:
+        async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
+            return await streams.delete(borrowed.client, request.key, list(request.ids))
+
+    async def TrimStream(
+        self, request: explorer_pb2.TrimStreamRequest, context: Context
+    ) -> explorer_pb2.StreamCountResponse:
+        async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
+            return await streams.trim(borrowed.client, request)
+
+    async def AckStreamEntries(
+        self, request: explorer_pb2.AckStreamEntriesRequest, context: Context
+    ) -> explorer_pb2.StreamCountResponse:
+        async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
+            return await streams.ack(borrowed.client, request)
+
+    async def ClaimStreamEntries(
+        self, request: explorer_pb2.ClaimStreamEntriesRequest, context: Context
+    ) -> explorer_pb2.ReadStreamResponse:
+        async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
+            return await streams.claim(borrowed.client, request)
