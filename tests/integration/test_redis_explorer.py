@@ -4,6 +4,7 @@ command workbench, streams, bulk delete, keyspace analysis and diagnostics, with
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -306,3 +307,69 @@ async def test_stream_groups_consumers_pending_ack_and_claim(system: System, rp:
     assert after["consumers"] == {"alice": 1, "bob": 1}
     missing = await get(system, rp, "streams/consumers", rp.viewer, key=key, group="nope")
     assert missing.status_code == 400
+
+
+# ---- bulk delete ------------------------------------------------------------------------------
+
+
+async def preview_delete(system: System, rp: Project, user: str, pattern: str, **extra: Any) -> Any:
+    return await send(system, rp, "POST", "bulk-delete/preview", user, {"pattern": pattern, **extra})
+
+
+async def test_bulk_delete_previews_then_unlinks_in_batches_with_progress(
+    system: System, rp: Project, prefix: str
+) -> None:
+    """The preview counts and samples the matches; the delete with its token streams NDJSON progress per
+    batch, ends with done, and leaves the keys that do not match."""
+    async with rp.direct.pipeline(transaction=False) as pipe:
+        for n in range(1200):
+            pipe.set(f"{prefix}doomed:{n}", "x")
+        pipe.set(f"{prefix}kept", "x")
+        await pipe.execute()
+    shown = await preview_delete(system, rp, rp.developer, f"{prefix}doomed:*", sample_size=5)
+    assert shown.status_code == 200, shown.text
+    preview = shown.json()
+    assert preview["matched"] == 1200
+    assert len(preview["sample"]) == 5
+    assert all(key.startswith(f"{prefix}doomed:") for key in preview["sample"])
+    body = {"pattern": f"{prefix}doomed:*", "token": preview["token"], "batch_size": 500}
+    async with system.http.stream(
+        "POST", rp.url("bulk-delete"), json=body, headers=system.headers(rp.developer)
+    ) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) async for line in reply.aiter_lines() if line]
+    assert lines[-1] == {"scanned": 1200, "deleted": 1200, "done": True}
+    assert [line["deleted"] for line in lines[1:-1]] == [500, 1000, 1200]
+    assert await rp.direct.exists(f"{prefix}kept") == 1
+    assert await rp.direct.exists(f"{prefix}doomed:7") == 0
+    rows = await audit_rows(
+        system, rp.ref, rp.owner, until=lambda rows: any(r["operation"] == "bulk-delete" for r in rows)
+    )
+    assert any(r["operation"] == "bulk-delete" and r["target"] == f"{prefix}doomed:*" for r in rows)
+
+
+async def test_bulk_delete_refuses_a_missing_or_wrong_token(system: System, rp: Project, prefix: str) -> None:
+    """No token is 400; an altered token, another pattern's, another user's or an expired one is 403;
+    nothing is deleted."""
+    await rp.direct.set(f"{prefix}a:1", "x")
+    await rp.direct.set(f"{prefix}b:1", "x")
+    token = (await preview_delete(system, rp, rp.developer, f"{prefix}a:*")).json()["token"]
+    other_user = (await preview_delete(system, rp, rp.owner, f"{prefix}a:*")).json()["token"]
+    expiry, _, mac = token.partition(".")
+    cases = [
+        (rp.developer, f"{prefix}a:*", None, 400),
+        (rp.developer, f"{prefix}a:*", "garbage", 403),
+        (rp.developer, f"{prefix}a:*", f"{expiry}.{mac[:-2]}AA", 403),
+        (rp.developer, f"{prefix}a:*", f"{int(expiry) + 60}.{mac}", 403),
+        (rp.developer, f"{prefix}*", token, 403),
+        (rp.developer, f"{prefix}a:*", other_user, 403),
+        (rp.viewer, f"{prefix}a:*", token, 403),
+    ]
+    for user, pattern, candidate, status in cases:
+        body = {"pattern": pattern, **({"token": candidate} if candidate is not None else {})}
+        reply = await send(system, rp, "POST", "bulk-delete", user, body)
+        assert reply.status_code == status, (pattern, candidate, reply.text)
+    assert await rp.direct.exists(f"{prefix}a:1", f"{prefix}b:1") == 2
+    assert (await preview_delete(system, rp, rp.viewer, f"{prefix}a:*")).status_code == 403
+    assert (await send(system, rp, "POST", "bulk-delete/preview", rp.developer, {})).status_code == 400

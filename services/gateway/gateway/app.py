@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import grpc
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -21,6 +21,7 @@ from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
 from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, redis_explorer, system
+from gateway.routes.redis_explorer.crossing import PROGRESS_MEDIA_TYPE
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
 from udb.metrics import serve_metrics as start_metrics_server
@@ -117,7 +118,13 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         middleware.append(cors)
     if settings.gzip_min_bytes > 0:
         middleware.append(
-            Middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
+            Middleware(
+                GZipMiddleware,
+                minimum_size=settings.gzip_min_bytes,
+                compresslevel=settings.gzip_level,
+                # Progress streams (NDJSON) go out line by line: a compressor would hold them.
+                exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, PROGRESS_MEDIA_TYPE),
+            )
         )
     middleware.append(
         Middleware(

@@ -105,6 +105,8 @@ BODY_TARGETS: dict[str, BodyTarget] = {
     "collection.create": _field("name"),
     "pubsub.publish": _field("channel"),
     "command": _command_name,
+    "bulk-delete": _field("pattern"),
+    "bulk-delete.preview": _field("pattern"),
     **dict.fromkeys(
         ("stream_entry.add", "stream_entry.delete", "stream.trim", "stream.ack", "stream.claim"), _field("key")
     ),

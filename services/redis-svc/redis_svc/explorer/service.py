@@ -3,13 +3,15 @@ it needs and a call into the module that does the work."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 
 from redis_svc.clients import RedisHandle
-from redis_svc.explorer import streams, tree, workbench
+from redis_svc.explorer import bulk_delete, streams, tree, workbench
 from redis_svc.settings import Settings
+from udb.auth import current_principal
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
 from udb.errors import PayloadTooLarge
@@ -28,6 +30,7 @@ class RedisExplorerService(explorer_pb2_grpc.RedisExplorerServiceServicer):
     def __init__(self, runtime: EngineRuntime[RedisHandle], settings: Settings) -> None:
         self.runtime = runtime
         self.settings = settings
+        self.token_key = bulk_delete.token_key(settings)
 
     async def ListKeyTree(
         self, request: explorer_pb2.ListKeyTreeRequest, context: Context
@@ -104,3 +107,35 @@ class RedisExplorerService(explorer_pb2_grpc.RedisExplorerServiceServicer):
     ) -> explorer_pb2.ReadStreamResponse:
         async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
             return await streams.claim(borrowed.client, request)
+
+    # ---- bulk delete ---------------------------------------------------------------------------
+
+    async def PreviewDelete(
+        self, request: explorer_pb2.PreviewDeleteRequest, context: Context
+    ) -> explorer_pb2.PreviewDeleteResponse:
+        pattern = bulk_delete.check_delete_pattern(request.pattern)
+        sample_size, _ = bulk_delete.sizes(request.sample_size, 0)
+        async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
+            matched, sample = await bulk_delete.preview(borrowed.client, pattern, sample_size)
+            connection_id = borrowed.resolved.connection.id
+        token, expires_at = bulk_delete.make_token(self.token_key, pattern, connection_id, current_principal().subject)
+        return explorer_pb2.PreviewDeleteResponse(matched=matched, sample=sample, token=token, expires_at=expires_at)
+
+    async def DeleteByPattern(
+        self, request: explorer_pb2.DeleteByPatternRequest, context: Context
+    ) -> AsyncIterator[explorer_pb2.DeleteProgress]:
+        """The first message (all zeros) says the token held and the delete began."""
+        pattern = bulk_delete.check_delete_pattern(request.pattern)
+        _, batch_size = bulk_delete.sizes(0, request.batch_size)
+        if not request.token:
+            bulk_delete.check_token(self.token_key, "", pattern, "", "")
+        async with self.runtime.borrow(request.target, DEVELOPER) as borrowed:
+            bulk_delete.check_token(
+                self.token_key,
+                request.token,
+                pattern,
+                borrowed.resolved.connection.id,
+                current_principal().subject,
+            )
+            async for progress in bulk_delete.delete(borrowed.client, pattern, batch_size):
+                yield progress

@@ -12,6 +12,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from gateway.routes.redis_explorer import keys, streams
+from gateway.routes.redis_explorer import bulk, keys, streams
 
-routes: list[BaseRoute] = [*keys.ROUTES, *streams.ROUTES]
+routes: list[BaseRoute] = [*keys.ROUTES, *streams.ROUTES, *bulk.ROUTES]

@@ -6,21 +6,29 @@ from __future__ import annotations
 import base64
 import math
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import grpc
+import orjson
 from google.protobuf.message import Message
 from starlette.requests import HTTPConnection
+from starlette.responses import Response, StreamingResponse
 
 from gateway.backends import Backends
+from gateway.errors import api_body
 from gateway.routes.common import backends
 from gateway.routes.redis import _b64decode
 from udb.common.v1 import common_pb2
+from udb.errors import from_rpc_error
 from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
 
 VIEWER = common_pb2.ROLE_VIEWER
 DEVELOPER = common_pb2.ROLE_DEVELOPER
 ADMIN = common_pb2.ROLE_ADMIN
+
+#: Progress replies: one JSON object a line, each sent as soon as it is known.
+PROGRESS_MEDIA_TYPE = "application/x-ndjson"
 
 _STUBS: weakref.WeakKeyDictionary[Backends, explorer_pb2_grpc.RedisExplorerServiceStub] = weakref.WeakKeyDictionary()
 
@@ -119,3 +127,30 @@ def envelope(reply: explorer_pb2.RedisReply) -> tuple[Any, str]:
     except UnicodeDecodeError:
         return reply_json(reply, True), "base64"
     return reply_json(reply, False), "utf-8"
+
+
+async def progress_reply(call: Any, render: Callable[[Any], dict[str, Any]]) -> Response:
+    """A server stream's messages as NDJSON, one line each as it comes. The first message is
+    awaited before the reply starts, so that a refusal (a bad token, a missing role) keeps its
+    own status; a failure later is the last line, ``{"error": {"code", "message", "details"}}``.
+    The stream is cancelled when the client goes away (that is how a caller stops it)."""
+    try:
+        first = await anext(aiter(call))
+    except StopAsyncIteration:
+        first = None
+    except BaseException:
+        call.cancel()
+        raise
+
+    async def lines() -> AsyncIterator[bytes]:
+        try:
+            if first is not None:
+                yield orjson.dumps(render(first)) + b"\n"
+            async for message in call:
+                yield orjson.dumps(render(message)) + b"\n"
+        except grpc.RpcError as exc:
+            yield orjson.dumps({"error": api_body(from_rpc_error(exc))["error"]}) + b"\n"
+        finally:
+            call.cancel()
+
+    return StreamingResponse(lines(), media_type=PROGRESS_MEDIA_TYPE)
