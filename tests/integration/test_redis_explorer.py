@@ -3,17 +3,26 @@ command workbench, streams, bulk delete, keyspace analysis and diagnostics, with
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
 from harness import Servers, System, audit_rows
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from udb.common.v1 import common_pb2
+from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -373,3 +382,152 @@ async def test_bulk_delete_refuses_a_missing_or_wrong_token(system: System, rp: 
     assert await rp.direct.exists(f"{prefix}a:1", f"{prefix}b:1") == 2
     assert (await preview_delete(system, rp, rp.viewer, f"{prefix}a:*")).status_code == 403
     assert (await send(system, rp, "POST", "bulk-delete/preview", rp.developer, {})).status_code == 400
+
+
+# ---- keyspace analysis ------------------------------------------------------------------------
+
+
+async def ndjson(system: System, rp: Project, path: str, user: str, **params: Any) -> list[dict[str, Any]]:
+    async with system.http.stream("GET", rp.url(path), params=params, headers=system.headers(user)) as reply:
+        assert reply.status_code == 200, await reply.aread()
+        return [json.loads(line) async for line in reply.aiter_lines() if line]
+
+
+async def test_analysis_reports_a_sample_by_type_namespace_ttl_and_top_keys(
+    system: System, rp: Project, prefix: str
+) -> None:
+    """The last NDJSON line holds the report: counts and memory by type, namespace and TTL bucket, the
+    largest and longest keys first, and the sample's share of the keyspace."""
+    await rp.direct.set(f"{prefix}users/1", "a")
+    await rp.direct.set(f"{prefix}users/2", "b", ex=600)
+    await rp.direct.set(f"{prefix}users/big", "x" * 50_000)
+    await rp.direct.rpush(f"{prefix}queues/long", *range(500))
+    await rp.direct.hset(f"{prefix}queues/h", mapping={"a": "1"})
+    await rp.direct.expire(f"{prefix}queues/h", 200_000)
+    lines = await ndjson(system, rp, "analysis", rp.viewer, pattern=f"{prefix}*", delimiter="/", top=2)
+    report = lines[-1]["report"]
+    assert report["sampled"] == 5
+    assert report["coverage"] == pytest.approx(5 / report["total"])
+    types = {item["type"]: item for item in report["by_type"]}
+    assert (types["string"]["keys"], types["list"]["keys"], types["hash"]["keys"]) == (3, 1, 1)
+    assert types["string"]["memory"] > 50_000
+    namespaces = {item["prefix"]: item["keys"] for item in report["by_namespace"]}
+    assert namespaces == {f"{prefix}users/": 3, f"{prefix}queues/": 2}
+    assert [row["key"] for row in report["top_by_memory"]] == [f"{prefix}users/big", f"{prefix}queues/long"]
+    assert [row["key"] for row in report["top_by_length"]] == [f"{prefix}users/big", f"{prefix}queues/long"]
+    assert report["top_by_length"][1]["length"] == 500
+    ttl = {item["bucket"]: item["keys"] for item in report["ttl"]}
+    assert ttl == {"no expiry": 3, "<1h": 1, "1d-1w": 1}
+    assert report["memory"] == sum(item["memory"] for item in report["by_type"])
+
+
+async def test_analysis_streams_progress_and_stops_at_the_sample_size(system: System, rp: Project, prefix: str) -> None:
+    """A sample smaller than the keyspace stops at its size, with progress lines before the report."""
+    async with rp.direct.pipeline(transaction=False) as pipe:
+        for n in range(3000):
+            pipe.set(f"{prefix}{n}", "v")
+        await pipe.execute()
+    lines = await ndjson(system, rp, "analysis", rp.viewer, sample_size=1500)
+    assert lines[-1]["report"]["sampled"] == 1500
+    assert lines[-1]["report"]["coverage"] < 1
+    progress = [line["sampled"] for line in lines[:-1]]
+    assert progress
+    assert progress == sorted(progress)
+    assert all(line["target"] == 1500 for line in lines)
+    assert (await get(system, rp, "analysis", rp.viewer, sample_size=100_001)).status_code == 400
+
+
+# ---- diagnostics ------------------------------------------------------------------------------
+
+
+async def test_slowlog_reads_for_viewers_and_resets_for_admins(system: System, rp: Project, prefix: str) -> None:
+    """With every command logged, the slow log shows ours; a developer cannot reset it, an admin can."""
+    await rp.direct.config_set("slowlog-log-slower-than", 0)
+    try:
+        await rp.direct.set(f"{prefix}slow", "v")
+        entries = (await get(system, rp, "slowlog", rp.viewer, count=1000)).json()["data"]
+        assert any(entry["args"][:2] == ["SET", f"{prefix}slow"] for entry in entries)
+        assert {"id", "time", "duration_us", "client_address"} <= set(entries[0])
+        assert (await send(system, rp, "DELETE", "slowlog", rp.developer)).status_code == 403
+        assert (await send(system, rp, "DELETE", "slowlog", rp.admin)).json() == {"reset": True}
+        after = (await get(system, rp, "slowlog", rp.viewer, count=1000)).json()["data"]
+        assert not any(entry["args"][:2] == ["SET", f"{prefix}slow"] for entry in after)
+    finally:
+        await rp.direct.config_set("slowlog-log-slower-than", 10000)
+
+
+async def test_client_list_is_for_admins(system: System, rp: Project) -> None:
+    """An admin sees CLIENT LIST's fields, among them redis-svc's named connections; a developer is refused."""
+    clients = (await get(system, rp, "clients", rp.admin)).json()["data"]
+    assert any(client.get("name") == "udb-redis-svc" for client in clients)
+    assert {"id", "addr", "cmd"} <= set(clients[0])
+    assert (await get(system, rp, "clients", rp.developer)).status_code == 403
+
+
+def monitor_url(system: System, rp: Project, user: str, **params: Any) -> str:
+    query = "&".join([f"access_token={system.token(user)}", *(f"{name}={value}" for name, value in params.items())])
+    return f"ws://127.0.0.1:{system.ports['gateway']}/api/platform/redis/{rp.ref}/monitor?{query}"
+
+
+async def test_monitor_websocket_streams_commands_and_ends_at_its_event_limit(
+    system: System, rp: Project, prefix: str
+) -> None:
+    """An admin's monitor sends each command (secrets never shown), then an end frame at max_events, then closes."""
+    async with connect(monitor_url(system, rp, rp.admin, max_events=3, max_seconds=30), open_timeout=10) as ws:
+
+        async def traffic() -> None:
+            while True:
+                with contextlib.suppress(redis.RedisError):
+                    await rp.direct.execute_command("AUTH", "someone", "hunter2-secret")
+                await rp.direct.set(f"{prefix}m", "v")
+                await asyncio.sleep(0.05)
+
+        task = asyncio.create_task(traffic())
+        try:
+            frames = [json.loads(message) async for message in ws]
+        finally:
+            task.cancel()
+        assert ws.close_code == 1000
+    assert [frame["type"] for frame in frames] == ["command"] * 3 + ["end"]
+    assert frames[-1]["reason"] == "max_events"
+    assert all("hunter2-secret" not in json.dumps(frame) for frame in frames)
+    assert any(frame.get("args", [None])[0].upper() == "SET" for frame in frames[:3])
+
+
+async def test_monitor_is_cut_at_its_time_limit_and_refused_below_admin(system: System, rp: Project) -> None:
+    """With no event limit reached, the monitor ends after max_seconds; a developer's monitor closes 4403."""
+    started = time.monotonic()
+    async with connect(monitor_url(system, rp, rp.admin, max_events=10_000, max_seconds=1), open_timeout=10) as ws:
+        frames = [json.loads(message) async for message in ws]
+    assert frames[-1] == {"type": "end", "reason": "max_seconds", "dropped": 0}
+    assert time.monotonic() - started < 10
+    async with connect(monitor_url(system, rp, rp.developer), open_timeout=10) as ws:
+        refused = json.loads(await ws.recv())
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        assert ws.close_code == 4403
+    assert refused["type"] == "error"
+
+
+async def test_monitor_grpc_stream_is_bounded_and_admin_only(system: System, rp: Project, prefix: str) -> None:
+    """gRPC Monitor ends at max_events with an end message; a viewer gets PERMISSION_DENIED."""
+    stub = explorer_pb2_grpc.RedisExplorerServiceStub(system.channel("redis-svc"))
+    target = common_pb2.ConnectionTarget(project_ref=rp.ref)
+    call = stub.Monitor(explorer_pb2.MonitorRequest(target=target, max_events=2), metadata=system.metadata(rp.admin))
+
+    async def traffic() -> None:
+        while True:
+            await rp.direct.get(f"{prefix}g")
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(traffic())
+    try:
+        events = [event async for event in call]
+    finally:
+        task.cancel()
+    assert [event.ended for event in events] == ["", "", "max_events"]
+    assert events[0].args[0].upper() == b"GET"
+    refused = stub.Monitor(explorer_pb2.MonitorRequest(target=target), metadata=system.metadata(rp.viewer))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        _ = [event async for event in refused]
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from redis_svc.explorer import bulk_delete, tree, workbench
+from redis_svc.explorer import analysis, bulk_delete, diagnostics, tree, workbench
 
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, PermissionDenied
@@ -72,3 +72,31 @@ def test_reply_proto_keeps_every_resp3_shape() -> None:
     inner = items[1].array.items
     assert (inner[0].integer, inner[1].null, inner[2].double, inner[3].array.items[0].bulk) == (1, True, 1.5, b"x")
     assert items[3].WhichOneof("kind") == "array"
+
+
+def test_monitor_lines_parse_binary_safe_and_hide_secrets() -> None:
+    """A MONITOR line's escaped arguments come back as bytes; AUTH's and HELLO's arguments are redacted."""
+    event = diagnostics.monitor_event(b'1700000000.5 [3 10.0.0.1:5000] "SET" "a\\"b" "\\xff\\n"', "n1")
+    assert event is not None
+    assert (event.time, event.db, event.client, event.node) == (1700000000.5, 3, "10.0.0.1:5000", "n1")
+    assert list(event.args) == [b"SET", b'a"b', b"\xff\n"]
+    auth = diagnostics.monitor_event(b'1.0 [0 lua] "auth" "user" "secret"', "")
+    assert auth is not None
+    assert list(auth.args) == [b"auth", b"(redacted)"]
+    assert diagnostics.redact([b"HELLO", b"3", b"AUTH", b"u", b"p"]) == [b"HELLO", b"(redacted)"]
+    assert diagnostics.redact([b"CONFIG", b"SET", b"requirepass", b"p"]) == [b"CONFIG", b"SET", b"(redacted)"]
+    assert diagnostics.redact([b"GET", b"k"]) == [b"GET", b"k"]
+    assert diagnostics.monitor_event(b"garbage", "") is None
+
+
+def test_ttl_buckets_cover_every_ttl() -> None:
+    """Each TTL falls in one named bucket, no expiry first."""
+    assert [analysis.ttl_bucket(ttl) for ttl in (-1, 0, 3599, 3600, 86400, 604800, 2592000)] == [
+        "no expiry",
+        "<1h",
+        "<1h",
+        "1h-1d",
+        "1d-1w",
+        "1w-30d",
+        ">30d",
+    ]

@@ -44,6 +44,8 @@ OPERATION_OVERRIDES: dict[tuple[str, str], str] = {
     ("DELETE", "/pg-meta/*/table-privileges"): "table_privilege.revoke",
     ("POST", "/redis/*/streams/entries"): "stream_entry.add",
     ("DELETE", "/redis/*/streams/entries"): "stream_entry.delete",
+    ("DELETE", "/redis/*/slowlog"): "slowlog.reset",
+    ("GET", "/redis/*/clients"): "client.list",
 }
 
 #: A request body's JSON -> the name of the target it writes ("" when it names none).

@@ -529,15 +529,19 @@ class MonitorRequest(_message.Message):
     def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., max_events: _Optional[int] = ..., max_seconds: _Optional[int] = ...) -> None: ...
 
 class MonitorEvent(_message.Message):
-    __slots__ = ("time", "db", "client", "args", "ended")
+    __slots__ = ("time", "db", "client", "args", "ended", "dropped", "node")
     TIME_FIELD_NUMBER: _ClassVar[int]
     DB_FIELD_NUMBER: _ClassVar[int]
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
     ENDED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
     time: float
     db: int
     client: str
     args: _containers.RepeatedScalarFieldContainer[bytes]
     ended: str
-    def __init__(self, time: _Optional[float] = ..., db: _Optional[int] = ..., client: _Optional[str] = ..., args: _Optional[_Iterable[bytes]] = ..., ended: _Optional[str] = ...) -> None: ...
+    dropped: int
+    node: str
+    def __init__(self, time: _Optional[float] = ..., db: _Optional[int] = ..., client: _Optional[str] = ..., args: _Optional[_Iterable[bytes]] = ..., ended: _Optional[str] = ..., dropped: _Optional[int] = ..., node: _Optional[str] = ...) -> None: ...

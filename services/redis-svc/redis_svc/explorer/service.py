@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from redis_svc.clients import RedisHandle
-from redis_svc.explorer import bulk_delete, streams, tree, workbench
+from redis_svc.explorer import analysis, bulk_delete, diagnostics, streams, tree, workbench
 from redis_svc.settings import Settings
 from udb.auth import current_principal
 from udb.common.v1 import common_pb2
@@ -139,3 +139,41 @@ class RedisExplorerService(explorer_pb2_grpc.RedisExplorerServiceServicer):
             )
             async for progress in bulk_delete.delete(borrowed.client, pattern, batch_size):
                 yield progress
+
+    # ---- analysis ------------------------------------------------------------------------------
+
+    async def AnalyzeKeyspace(
+        self, request: explorer_pb2.AnalyzeKeyspaceRequest, context: Context
+    ) -> AsyncIterator[explorer_pb2.AnalyzeKeyspaceProgress]:
+        async with self.runtime.borrow(request.target, VIEWER) as borrowed:
+            async for progress in analysis.analyze(borrowed.client, request):
+                yield progress
+
+    # ---- diagnostics ---------------------------------------------------------------------------
+
+    async def GetSlowLog(
+        self, request: explorer_pb2.GetSlowLogRequest, context: Context
+    ) -> explorer_pb2.GetSlowLogResponse:
+        async with self.runtime.borrow(request.target, VIEWER) as borrowed:
+            return await diagnostics.slow_log(borrowed.client, request.count)
+
+    async def ResetSlowLog(
+        self, request: explorer_pb2.ResetSlowLogRequest, context: Context
+    ) -> explorer_pb2.ResetSlowLogResponse:
+        async with self.runtime.borrow(request.target, ADMIN) as borrowed:
+            await diagnostics.reset_slow_log(borrowed.client)
+        return explorer_pb2.ResetSlowLogResponse()
+
+    async def ListClients(
+        self, request: explorer_pb2.ListClientsRequest, context: Context
+    ) -> explorer_pb2.ListClientsResponse:
+        async with self.runtime.borrow(request.target, ADMIN) as borrowed:
+            return await diagnostics.clients(borrowed.client)
+
+    async def Monitor(
+        self, request: explorer_pb2.MonitorRequest, context: Context
+    ) -> AsyncIterator[explorer_pb2.MonitorEvent]:
+        """Admins only; ends at its limits (the last message says which), or when the caller goes."""
+        async with self.runtime.borrow(request.target, ADMIN) as borrowed:
+            async for event in diagnostics.monitor(borrowed.client, request):
+                yield event

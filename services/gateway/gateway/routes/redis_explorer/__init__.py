@@ -12,6 +12,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from gateway.routes.redis_explorer import bulk, keys, streams
+from gateway.routes.redis_explorer import bulk, insight, keys, monitor, streams
 
-routes: list[BaseRoute] = [*keys.ROUTES, *streams.ROUTES, *bulk.ROUTES]
+routes: list[BaseRoute] = [*keys.ROUTES, *streams.ROUTES, *bulk.ROUTES, *insight.ROUTES, *monitor.ROUTES]
