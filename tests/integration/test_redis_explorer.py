@@ -531,3 +531,27 @@ async def test_monitor_grpc_stream_is_bounded_and_admin_only(system: System, rp:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         _ = [event async for event in refused]
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_openapi_documents_every_explorer_route(system: System) -> None:
+    """/openapi.json lists each explorer route with its methods (the monitor is a WebSocket, not listed)."""
+    paths = (await system.http.get("/openapi.json")).json()["paths"]
+    expected = {
+        "tree": {"get"},
+        "command": {"post"},
+        "streams/entries": {"get", "post", "delete"},
+        "streams/trim": {"post"},
+        "streams/groups": {"get"},
+        "streams/consumers": {"get"},
+        "streams/pending": {"get"},
+        "streams/ack": {"post"},
+        "streams/claim": {"post"},
+        "bulk-delete/preview": {"post"},
+        "bulk-delete": {"post"},
+        "analysis": {"get"},
+        "slowlog": {"get", "delete"},
+        "clients": {"get"},
+    }
+    for path, methods in expected.items():
+        assert set(paths[f"/redis/{{ref}}/{path}"]) == methods, path
+        assert all(paths[f"/redis/{{ref}}/{path}"][method]["summary"] for method in methods)

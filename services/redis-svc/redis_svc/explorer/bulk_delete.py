@@ -121,7 +121,7 @@ async def _unlink(handle: RedisHandle, keys: list[bytes]) -> int:
     # cluster pipeline sends each to its node).
     async with handle.ops.pipeline(transaction=False) as pipe:
         for key in keys:
-            pipe.unlink(key)
+            pipe.execute_command("UNLINK", key)
         replies: list[Any] = await redis_call(pipe.execute())
     return sum(int(reply) for reply in replies)
 
