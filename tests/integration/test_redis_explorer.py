@@ -554,4 +554,7 @@ async def test_openapi_documents_every_explorer_route(system: System) -> None:
     }
     for path, methods in expected.items():
         assert set(paths[f"/redis/{{ref}}/{path}"]) == methods, path
-        assert all(paths[f"/redis/{{ref}}/{path}"][method]["summary"] for method in methods)
+        for method in methods:
+            # The gateway's docstrings are keyed by method (see gateway.routes.system).
+            operation = paths[f"/redis/{{ref}}/{path}"][method]
+            assert (operation.get(method) or operation)["summary"], (path, method)
