@@ -33,7 +33,7 @@ async def preview(request: Request) -> Response:
       requestBody: {content: {application/json: {example: {pattern: 'session:*', sample_size: 20}}}}
       responses:
         200: {description: '{"matched": 1200, "sample": ["session:1"], "token": "...", "expires_at": 1700000300}'}
-        400: {description: no pattern, or a bad one}
+        400: {description: 'no pattern, or a bad one'}
     """
     body, pattern = await _body(request, frozenset({"pattern", "sample_size"}))
     reply = await explorer_call(
@@ -67,7 +67,7 @@ async def run(request: Request) -> Response:
       responses:
         200: {description: 'application/x-ndjson: {"scanned": 500, "deleted": 500} ... {"done": true, ...}'}
         400: {description: no token}
-        403: {description: a token that is altered, expired, or for another pattern, connection or user}
+        403: {description: 'a token that is altered, expired, or for another pattern, connection or user'}
     """
     body, pattern = await _body(request, frozenset({"pattern", "token", "batch_size"}))
     call = await explorer_call(

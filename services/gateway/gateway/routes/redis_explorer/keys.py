@@ -29,12 +29,12 @@ async def tree(request: Request) -> Response:
         - {name: cursor, in: query, schema: {type: string}}
         - {name: scan_limit, in: query, schema: {type: integer, minimum: 1, maximum: 100000, default: 10000}}
         - {name: with_size, in: query, schema: {type: boolean}, description: MEMORY USAGE and element count per key}
-        - {name: encoding, in: query, schema: {type: string, enum: [base64]}, description: base64url prefix, delimiter}
+        - {name: encoding, in: query, schema: {type: string, enum: [base64]}, description: base64url values}
       responses:
         200:
           description: '{"namespaces": [{"prefix", "keys"}], "keys": [{"key", "type", "ttl", "memory"?, "length"?}],
             "cursor", "scanned", "total"}'
-        400: {description: a bad prefix, delimiter, cursor or scan_limit}
+        400: {description: 'a bad prefix, delimiter, cursor or scan_limit'}
     """
     reply = await explorer_call(
         request,
@@ -95,8 +95,8 @@ async def command(request: Request) -> Response:
                 encoding: {type: string, enum: [utf-8, base64], description: the array's arguments are base64}
       responses:
         200: {description: '{"command": "HGET", "write": false, "reply": ..., "encoding": "utf-8"}'}
-        400: {description: an empty or malformed command, or Redis refused it}
-        403: {description: the command is not allowed, or needs a higher role}
+        400: {description: 'an empty or malformed command, or Redis refused it'}
+        403: {description: 'the command is not allowed, or needs a higher role'}
     """
     body = await read_object(
         request, backends(request).settings.max_body_bytes, allowed=frozenset({"command", "encoding"})
