@@ -8,20 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.http import JSONResponse, field, read_object
-from gateway.routes.common import backends
-from gateway.routes.redis import _Reader
-from gateway.routes.redis_explorer.crossing import DEVELOPER, explorer_call, progress_reply, texts
-from udb.errors import InvalidArgument
+from gateway.http import JSONResponse, field
+from gateway.routes.redis_explorer.crossing import DEVELOPER, binary_body, explorer_call, progress_reply, texts
 from udb.redis.v1 import explorer_pb2
 
 
 async def _body(request: Request, allowed: frozenset[str]) -> tuple[dict[str, Any], bytes]:
-    body = await read_object(request, backends(request).settings.max_body_bytes, allowed=allowed | {"encoding"})
-    encoding = field(body, "encoding", str)
-    if encoding not in (None, "utf-8", "utf8", "base64"):
-        raise InvalidArgument("encoding must be utf-8 or base64", details={"field": "encoding"})
-    return body, _Reader(encoding == "base64")(field(body, "pattern", str, required=True), "pattern")
+    body, read = await binary_body(request, allowed)
+    return body, read(field(body, "pattern", str, required=True), "pattern")
 
 
 async def preview(request: Request) -> Response:

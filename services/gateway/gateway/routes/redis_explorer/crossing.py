@@ -12,15 +12,16 @@ from typing import Any
 import grpc
 import orjson
 from google.protobuf.message import Message
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway.backends import Backends
 from gateway.errors import api_body
+from gateway.http import field, read_object
 from gateway.routes.common import backends
-from gateway.routes.redis import _b64decode
+from gateway.routes.redis import _b64decode, _Reader
 from udb.common.v1 import common_pb2
-from udb.errors import from_rpc_error
+from udb.errors import InvalidArgument, from_rpc_error
 from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
 
 VIEWER = common_pb2.ROLE_VIEWER
@@ -64,6 +65,16 @@ def query_bytes(request: HTTPConnection, name: str) -> bytes:
     if request.query_params.get("encoding") == "base64":
         return _b64decode(value, name, urlsafe=True)
     return value.encode()
+
+
+async def binary_body(request: Request, allowed: frozenset[str]) -> tuple[dict[str, Any], _Reader]:
+    """The JSON body (fields ``allowed`` and ``encoding``) and the reader of its binary parts:
+    UTF-8 text, or base64 with ``"encoding": "base64"``."""
+    body = await read_object(request, backends(request).settings.max_body_bytes, allowed=allowed | {"encoding"})
+    encoding = field(body, "encoding", str)
+    if encoding not in (None, "utf-8", "utf8", "base64"):
+        raise InvalidArgument("encoding must be utf-8 or base64", details={"field": "encoding"})
+    return body, _Reader(encoding == "base64")
 
 
 def texts(parts: list[bytes]) -> tuple[list[str], bool]:

@@ -9,10 +9,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.http import JSONResponse, field, query_bool, query_int, read_object
-from gateway.routes.common import backends
-from gateway.routes.redis import _b64decode
-from gateway.routes.redis_explorer.crossing import VIEWER, envelope, explorer_call, key_row, named, query_bytes
+from gateway.http import JSONResponse, query_bool, query_int
+from gateway.routes.redis import _Reader
+from gateway.routes.redis_explorer.crossing import (
+    VIEWER,
+    binary_body,
+    envelope,
+    explorer_call,
+    key_row,
+    named,
+    query_bytes,
+)
 from udb.errors import InvalidArgument
 from udb.redis.v1 import explorer_pb2
 
@@ -60,11 +67,11 @@ async def tree(request: Request) -> Response:
     )
 
 
-def command_args(value: Any, encoding: str | None) -> list[bytes]:
+def command_args(value: Any, read: _Reader) -> list[bytes]:
     """The body's command: an array of arguments (each base64 with ``"encoding": "base64"``) or
     one line split as redis-cli does (quotes group, backslashes escape)."""
     if isinstance(value, str):
-        if encoding == "base64":
+        if read.base64:
             raise InvalidArgument("a base64 command must be an array of arguments", details={"field": "command"})
         try:
             words = shlex.split(value)
@@ -73,9 +80,7 @@ def command_args(value: Any, encoding: str | None) -> list[bytes]:
         return [word.encode() for word in words]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise InvalidArgument("command must be a string or an array of strings", details={"field": "command"})
-    if encoding == "base64":
-        return [_b64decode(item, "command") for item in value]
-    return [item.encode() for item in value]
+    return [read(item, "command") for item in value]
 
 
 async def command(request: Request) -> Response:
@@ -98,15 +103,10 @@ async def command(request: Request) -> Response:
         400: {description: 'an empty or malformed command, or Redis refused it'}
         403: {description: 'the command is not allowed, or needs a higher role'}
     """
-    body = await read_object(
-        request, backends(request).settings.max_body_bytes, allowed=frozenset({"command", "encoding"})
-    )
-    encoding = field(body, "encoding", str)
-    if encoding not in (None, "utf-8", "utf8", "base64"):
-        raise InvalidArgument("encoding must be utf-8 or base64", details={"field": "encoding"})
+    body, read = await binary_body(request, frozenset({"command"}))
     if "command" not in body:
         raise InvalidArgument("command is required", details={"field": "command"})
-    args = command_args(body["command"], encoding)
+    args = command_args(body["command"], read)
     reply = await explorer_call(
         request,
         VIEWER,

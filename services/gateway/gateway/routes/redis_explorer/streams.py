@@ -9,10 +9,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.http import JSONResponse, field, query_bool, query_int, read_object
-from gateway.routes.common import backends
-from gateway.routes.redis import _Reader
-from gateway.routes.redis_explorer.crossing import DEVELOPER, VIEWER, explorer_call, named, query_bytes, texts
+from gateway.http import JSONResponse, field, query_bool, query_int
+from gateway.routes.redis_explorer.crossing import (
+    DEVELOPER,
+    VIEWER,
+    binary_body,
+    explorer_call,
+    named,
+    query_bytes,
+    texts,
+)
 from udb.errors import InvalidArgument
 from udb.redis.v1 import explorer_pb2
 
@@ -28,14 +34,6 @@ def _records(records: Any) -> list[dict[str, Any]]:
             entry["encoding"] = "base64"
         shown.append(entry)
     return shown
-
-
-async def _body(request: Request, allowed: frozenset[str]) -> tuple[dict[str, Any], _Reader]:
-    body = await read_object(request, backends(request).settings.max_body_bytes, allowed=allowed | {"encoding"})
-    encoding = field(body, "encoding", str)
-    if encoding not in (None, "utf-8", "utf8", "base64"):
-        raise InvalidArgument("encoding must be utf-8 or base64", details={"field": "encoding"})
-    return body, _Reader(encoding == "base64")
 
 
 def _ids(body: dict[str, Any]) -> list[str]:
@@ -81,7 +79,7 @@ async def entries(request: Request) -> Response:
         )
         return JSONResponse({"data": _records(reply.entries), "next": reply.next or None, "length": reply.length})
     if request.method == "DELETE":
-        body, read = await _body(request, frozenset({"key", "ids"}))
+        body, read = await binary_body(request, frozenset({"key", "ids"}))
         deleted = await explorer_call(
             request,
             DEVELOPER,
@@ -92,7 +90,7 @@ async def entries(request: Request) -> Response:
             write=True,
         )
         return JSONResponse({"deleted": deleted.count})
-    body, read = await _body(request, frozenset({"key", "id", "fields", "max_length", "no_create"}))
+    body, read = await binary_body(request, frozenset({"key", "id", "fields", "max_length", "no_create"}))
     fields = field(body, "fields", dict, required=True)
     added = await explorer_call(
         request,
@@ -120,7 +118,7 @@ async def trim(request: Request) -> Response:
       summary: 'XTRIM (developers): {"key", "max_length"} or {"key", "min_id"}; "exact": true trims exactly.'
       responses: {200: {description: '{"trimmed": 10}'}, 400: {description: neither or both of max_length and min_id}}
     """
-    body, read = await _body(request, frozenset({"key", "max_length", "min_id", "exact"}))
+    body, read = await binary_body(request, frozenset({"key", "max_length", "min_id", "exact"}))
     trimmed = await explorer_call(
         request,
         DEVELOPER,
@@ -243,7 +241,7 @@ async def ack(request: Request) -> Response:
       summary: 'XACK (developers): {"key", "group", "ids": [...]}.'
       responses: {200: {description: '{"acknowledged": 2}'}}
     """
-    body, read = await _body(request, frozenset({"key", "group", "ids"}))
+    body, read = await binary_body(request, frozenset({"key", "group", "ids"}))
     acked = await explorer_call(
         request,
         DEVELOPER,
@@ -262,7 +260,7 @@ async def claim(request: Request) -> Response:
       summary: 'XCLAIM (developers): {"key", "group", "consumer", "min_idle_ms", "ids": [...]}; the entries moved.'
       responses: {200: {description: '{"data": [{"id", "fields"}]}'}}
     """
-    body, read = await _body(request, frozenset({"key", "group", "consumer", "min_idle_ms", "ids"}))
+    body, read = await binary_body(request, frozenset({"key", "group", "consumer", "min_idle_ms", "ids"}))
     claimed = await explorer_call(
         request,
         DEVELOPER,
