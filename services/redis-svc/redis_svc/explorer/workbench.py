@@ -5,7 +5,8 @@ whatever the caller's role: server administration (FLUSHALL, FLUSHDB, CONFIG, DE
 ACL, MODULE, replication, persistence, CLUSTER), scripting (EVAL, SCRIPT, FUNCTION, FCALL), KEYS
 (one call walks the whole keyspace), MONITOR and pub/sub subscriptions (they take the connection
 over), blocking commands (they hold a pooled connection), transactions (MULTI spans calls),
-AUTH, HELLO and SELECT (they change the pooled connection for every later caller).
+AUTH, HELLO and SELECT (they change the pooled connection for every later caller), COPY (its DB
+option writes into another database) and RESTORE (a serialized payload).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ _BY_ROLE = {
     """,
     common_pb2.ROLE_DEVELOPER: """
         SET SETNX SETEX PSETEX MSET MSETNX GETSET GETDEL GETEX APPEND SETRANGE INCR INCRBY INCRBYFLOAT DECR DECRBY
-        DEL UNLINK EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST RENAME RENAMENX COPY SETBIT BITFIELD BITOP
+        DEL UNLINK EXPIRE PEXPIRE EXPIREAT PEXPIREAT PERSIST RENAME RENAMENX SETBIT BITFIELD BITOP
         HSET HSETNX HMSET HDEL HINCRBY HINCRBYFLOAT HEXPIRE HPEXPIRE HEXPIREAT HPEXPIREAT HPERSIST HGETDEL HGETEX
         HSETEX
         LPUSH RPUSH LPUSHX RPUSHX LPOP RPOP LSET LREM LTRIM LINSERT LMOVE RPOPLPUSH LMPOP
@@ -52,7 +53,7 @@ _BY_ROLE = {
         GEOADD GEOSEARCHSTORE PFADD PFMERGE
         JSON.SET JSON.DEL JSON.FORGET JSON.MSET JSON.MERGE JSON.NUMINCRBY JSON.STRAPPEND JSON.ARRAPPEND
         JSON.ARRINSERT JSON.ARRPOP JSON.ARRTRIM JSON.TOGGLE JSON.CLEAR
-        PUBLISH SPUBLISH RESTORE
+        PUBLISH SPUBLISH
     """,
 }
 #: Commands with a subcommand: the pairs allowed, and the role each needs.
@@ -95,6 +96,9 @@ _DENIED = {
         FLUSHALL FLUSHDB CONFIG DEBUG SHUTDOWN ACL MODULE SAVE BGSAVE BGREWRITEAOF REPLICAOF SLAVEOF FAILOVER
         SYNC PSYNC CLUSTER MIGRATE SWAPDB MOVE
     """,
+    # COPY ... DB n writes into another database than the record's; RESTORE takes a serialized
+    # value that Redis does not fully check unless sanitize-dump-payload is on.
+    "it can reach past the connection's database or trust a serialized payload": "COPY RESTORE",
     "scripts are not run through the workbench": "EVAL EVALSHA EVAL_RO EVALSHA_RO SCRIPT FUNCTION FCALL FCALL_RO",
     "KEYS walks the whole keyspace in one call: use the key tree or SCAN": "KEYS",
     "streaming commands have routes of their own (monitor, pub/sub)": """
