@@ -17,7 +17,7 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
-from harness import Servers, System, audit_rows
+from harness import Servers, System, audit_rows, own_gateway
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -558,3 +558,54 @@ async def test_openapi_documents_every_explorer_route(system: System) -> None:
             # The gateway's docstrings are keyed by method (see gateway.routes.system).
             operation = paths[f"/redis/{{ref}}/{path}"][method]
             assert (operation.get(method) or operation)["summary"], (path, method)
+
+
+async def seed_many(direct: redis.Redis, prefix: str, count: int) -> None:
+    async with direct.pipeline(transaction=False) as pipe:
+        for n in range(count):
+            pipe.set(f"{prefix}{n}", "x")
+        await pipe.execute()
+
+
+async def test_bulk_delete_outlives_the_request_deadline(system: System, rp: Project, prefix: str) -> None:
+    """A progress stream is not cut by the route's deadline once it has begun (the service bounds it)."""
+    await seed_many(rp.direct, prefix, 10_000)
+    async with own_gateway(system, WRITE_DEADLINE_S="0.3", RATE_LIMIT_ENABLED="false") as (http, _):
+        headers = system.headers(rp.developer)
+        token = (
+            await http.post(rp.url("bulk-delete/preview"), json={"pattern": f"{prefix}*"}, headers=headers)
+        ).json()["token"]
+        started = time.monotonic()
+        body = {"pattern": f"{prefix}*", "token": token, "batch_size": 1}
+        async with http.stream("POST", rp.url("bulk-delete"), json=body, headers=headers) as reply:
+            lines = [json.loads(line) async for line in reply.aiter_lines() if line]
+        elapsed = time.monotonic() - started
+    assert elapsed > 0.3, "the delete ended within the deadline: this test proves nothing"
+    assert lines[-1] == {"scanned": 10_000, "deleted": 10_000, "done": True}
+
+
+async def test_bulk_delete_stops_when_its_client_goes(system: System, rp: Project, prefix: str) -> None:
+    """Closing the progress stream stops the delete: keys remain, and no more go afterwards."""
+    await seed_many(rp.direct, prefix, 20_000)
+    headers = system.headers(rp.developer)
+    token = (await preview_delete(system, rp, rp.developer, f"{prefix}*")).json()["token"]
+    body = {"pattern": f"{prefix}*", "token": token, "batch_size": 1}
+    async with system.http.stream("POST", rp.url("bulk-delete"), json=body, headers=headers) as reply:
+        seen = 0
+        async for line in reply.aiter_lines():
+            seen += bool(line)
+            if seen == 3:
+                break
+
+    async def remaining() -> int:
+        cursor, found = 0, 0
+        while True:
+            cursor, keys = await rp.direct.scan(cursor, match=f"{prefix}*", count=5000)
+            found += len(keys)
+            if cursor == 0:
+                return found
+
+    await asyncio.sleep(1)
+    left = await remaining()
+    await asyncio.sleep(1)
+    assert 0 < left == await remaining()

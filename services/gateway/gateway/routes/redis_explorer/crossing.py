@@ -22,6 +22,7 @@ from gateway.routes.common import backends
 from gateway.routes.redis import _b64decode, _Reader
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, from_rpc_error
+from udb.interceptors import deadline_var
 from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
 
 VIEWER = common_pb2.ROLE_VIEWER
@@ -44,9 +45,9 @@ async def explorer_call(
     stream: bool = False,
 ) -> Any:
     """The one crossing to RedisExplorerService: authorize at ``role``, then call ``rpc`` with the
-    request ``build`` makes for the caller's target. A server stream is returned uncalled-upon
-    (the caller iterates it and cancels it when its client goes); it has no deadline of its own
-    (the service bounds every stream)."""
+    request ``build`` makes for the caller's target. A server stream is returned as its call
+    (the caller iterates it and cancels it when its client goes); it has no deadline (the
+    service bounds every stream, and the route's deadline covers its first message)."""
     b = backends(connection)
     caller = await b.authorize(connection, role)
     stub = _STUBS.get(b)
@@ -54,7 +55,14 @@ async def explorer_call(
         stub = _STUBS[b] = explorer_pb2_grpc.RedisExplorerServiceStub(b.channels["redis-svc"])
     method = getattr(stub, rpc)
     if stream:
-        return method(build(caller.target), metadata=caller.metadata)
+        # Outside the request's deadline (which every other call is capped by): a progress
+        # stream outlives it, bounded by the service. The interceptors run in a task that
+        # copies this context when the call is made.
+        token = deadline_var.set(None)
+        try:
+            return method(build(caller.target), metadata=caller.metadata)
+        finally:
+            deadline_var.reset(token)
     timeout = b.settings.write_deadline_s if write else b.settings.read_deadline_s
     return await method(build(caller.target), metadata=caller.metadata, timeout=timeout)
 
