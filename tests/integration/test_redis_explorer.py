@@ -570,11 +570,9 @@ async def seed_many(direct: redis.Redis, prefix: str, count: int) -> None:
 async def test_bulk_delete_outlives_the_request_deadline(system: System, rp: Project, prefix: str) -> None:
     """A progress stream is not cut by the route's deadline once it has begun (the service bounds it)."""
     await seed_many(rp.direct, prefix, 10_000)
+    token = (await preview_delete(system, rp, rp.developer, f"{prefix}*")).json()["token"]
     async with own_gateway(system, WRITE_DEADLINE_S="0.3", RATE_LIMIT_ENABLED="false") as (http, _):
         headers = system.headers(rp.developer)
-        token = (
-            await http.post(rp.url("bulk-delete/preview"), json={"pattern": f"{prefix}*"}, headers=headers)
-        ).json()["token"]
         started = time.monotonic()
         body = {"pattern": f"{prefix}*", "token": token, "batch_size": 1}
         async with http.stream("POST", rp.url("bulk-delete"), json=body, headers=headers) as reply:
