@@ -17,11 +17,13 @@ import grpc
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from harness import Servers, System, audit_rows, own_gateway
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from udb.common.v1 import common_pb2
+from udb.mux.client import MuxChannel
 from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -607,3 +609,21 @@ async def test_bulk_delete_stops_when_its_client_goes(system: System, rp: Projec
     left = await remaining()
     await asyncio.sleep(1)
     assert 0 < left == await remaining()
+
+
+async def test_explorer_service_is_listed_healthy_and_rides_the_mux(system: System, rp: Project) -> None:
+    """redis-svc reports RedisExplorerService SERVING by name, and its unary RPCs answer over the mux."""
+    health = health_pb2_grpc.HealthStub(system.channel("redis-svc"))
+    name = "udb.redis.v1.RedisExplorerService"
+    reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    mux = MuxChannel(grpc.aio.insecure_channel(f"127.0.0.1:{system.ports['redis-svc']}"))
+    try:
+        stub = explorer_pb2_grpc.RedisExplorerServiceStub(mux)
+        target = common_pb2.ConnectionTarget(project_ref=rp.ref)
+        ran = await stub.RunCommand(
+            explorer_pb2.RunCommandRequest(target=target, args=[b"PING"]), metadata=system.metadata(rp.viewer)
+        )
+    finally:
+        await mux.close(1)
+    assert (ran.command, ran.reply.bulk) == ("PING", b"PONG")
