@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from harness import Servers, System, audit_rows, own_gateway
+from harness import OwnRedis, Servers, System, audit_rows, own_gateway
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -442,20 +442,28 @@ async def test_analysis_streams_progress_and_stops_at_the_sample_size(system: Sy
 # ---- diagnostics ------------------------------------------------------------------------------
 
 
-async def test_slowlog_reads_for_viewers_and_resets_for_admins(system: System, rp: Project, prefix: str) -> None:
-    """With every command logged, the slow log shows ours; a developer cannot reset it, an admin can."""
-    await rp.direct.config_set("slowlog-log-slower-than", 0)
+async def test_slowlog_reads_for_viewers_and_resets_for_admins(system: System, own_redis: OwnRedis) -> None:
+    """With every command logged (on a Redis of the test's own), the slow log shows ours to a viewer;
+    a developer cannot reset it, an admin can."""
+    ref, owner = await system.new_project()
+    viewer, developer = f"view-{uuid.uuid4().hex[:8]}", f"dev-{uuid.uuid4().hex[:8]}"
+    await system.add_member(ref, owner, viewer, "viewer")
+    await system.add_member(ref, owner, developer, "developer")
+    await system.add_connection(ref, owner, "redis", {"identifier": "own", "host": "127.0.0.1", "port": own_redis.port})
+    direct = redis.Redis(port=own_redis.port)
     try:
-        await rp.direct.set(f"{prefix}slow", "v")
-        entries = (await get(system, rp, "slowlog", rp.viewer, count=1000)).json()["data"]
-        assert any(entry["args"][:2] == ["SET", f"{prefix}slow"] for entry in entries)
-        assert {"id", "time", "duration_us", "client_address"} <= set(entries[0])
-        assert (await send(system, rp, "DELETE", "slowlog", rp.developer)).status_code == 403
-        assert (await send(system, rp, "DELETE", "slowlog", rp.admin)).json() == {"reset": True}
-        after = (await get(system, rp, "slowlog", rp.viewer, count=1000)).json()["data"]
-        assert not any(entry["args"][:2] == ["SET", f"{prefix}slow"] for entry in after)
+        await direct.config_set("slowlog-log-slower-than", 0)
+        await direct.set("slow", "v")
     finally:
-        await rp.direct.config_set("slowlog-log-slower-than", 10000)
+        await direct.aclose()
+    url = f"/redis/{ref}/slowlog"
+    entries = (await system.http.get(url, params={"count": 1000}, headers=system.headers(viewer))).json()["data"]
+    assert any(entry["args"][:2] == ["SET", "slow"] for entry in entries)
+    assert {"id", "time", "duration_us", "client_address"} <= set(entries[0])
+    assert (await system.http.delete(url, headers=system.headers(developer))).status_code == 403
+    assert (await system.http.delete(url, headers=system.headers(owner))).json() == {"reset": True}
+    after = (await system.http.get(url, params={"count": 1000}, headers=system.headers(viewer))).json()["data"]
+    assert not any(entry["args"][:2] == ["SET", "slow"] for entry in after)
 
 
 async def test_client_list_is_for_admins(system: System, rp: Project) -> None:
