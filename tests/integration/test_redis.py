@@ -647,10 +647,11 @@ async def test_each_role_has_its_rights(system: System, rp: RedisProject, prefix
 
 
 async def test_no_raw_command_route_and_no_dangerous_command_is_issued(system: System, rp: RedisProject) -> None:
-    """There is no route for raw commands, and redis-svc never sent FLUSHDB, FLUSHALL, CONFIG, KEYS,
-    DEBUG or SHUTDOWN to the test Redis."""
-    for path in ("command", "commands", "exec", "eval", "cli"):
+    """There is no route for raw commands but the explorer's workbench, which refuses FLUSHALL, and
+    redis-svc never sent FLUSHDB, FLUSHALL, CONFIG, KEYS, DEBUG or SHUTDOWN to the test Redis."""
+    for path in ("commands", "exec", "eval", "cli"):
         assert (await call(system, rp, "POST", path, {"command": "FLUSHALL"})).status_code in (404, 405)
+    assert (await call(system, rp, "POST", "command", {"command": "FLUSHALL"})).status_code == 403
     stats = await rp.direct.info("commandstats")
     used = {name.removeprefix("cmdstat_").split("|")[0] for name in stats}
     assert used.isdisjoint({"flushdb", "flushall", "config", "keys", "debug", "shutdown"}), used

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -30,8 +30,10 @@ from gateway.routes import (
     pg_explain,
     platform,
     redis,
+    redis_explorer,
     system,
 )
+from gateway.routes.redis_explorer.crossing import PROGRESS_MEDIA_TYPE
 from gateway.routing import PrefixRouter
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound
@@ -124,7 +126,13 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         middleware.append(cors)
     if settings.gzip_min_bytes > 0:
         middleware.append(
-            Middleware(GZipMiddleware, minimum_size=settings.gzip_min_bytes, compresslevel=settings.gzip_level)
+            Middleware(
+                GZipMiddleware,
+                minimum_size=settings.gzip_min_bytes,
+                compresslevel=settings.gzip_level,
+                # Progress streams (NDJSON) go out line by line: a compressor would hold them.
+                exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, PROGRESS_MEDIA_TYPE),
+            )
         )
     middleware.append(
         Middleware(
@@ -146,6 +154,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                         *audit.routes,
                         *connections.routes,
                         *redis.routes,
+                        *redis_explorer.routes,
                         *mongodb.routes,
                         *mongo_explorer.routes,
                         *mongo_dataapi.routes,

@@ -43,6 +43,10 @@ OPERATION_OVERRIDES: dict[tuple[str, str], str] = {
     ("DELETE", "/pg-meta/*/column-privileges"): "column_privilege.revoke",
     ("POST", "/pg-meta/*/table-privileges"): "table_privilege.grant",
     ("DELETE", "/pg-meta/*/table-privileges"): "table_privilege.revoke",
+    ("POST", "/redis/*/streams/entries"): "stream_entry.add",
+    ("DELETE", "/redis/*/streams/entries"): "stream_entry.delete",
+    ("DELETE", "/redis/*/slowlog"): "slowlog.reset",
+    ("GET", "/redis/*/clients"): "client.list",
 }
 
 #: A request body's JSON -> the name of the target it writes ("" when it names none).
@@ -92,6 +96,14 @@ _DATA_API_ACTIONS = (
     "deleteOne", "deleteMany",
 )  # fmt: skip
 
+
+def _command_name(document: Any) -> str:
+    """A workbench command's name (its first word), never its arguments."""
+    command = document.get("command") if isinstance(document, dict) else None
+    first = command[0] if isinstance(command, list) and command else command
+    return first.split(maxsplit=1)[0][:64].upper() if isinstance(first, str) and first.strip() else ""
+
+
 #: Operations whose target is named in the request body (the name of what is created). Only
 #: names: a document's or a message's fields are values, and a role's password is never read.
 BODY_TARGETS: dict[str, BodyTarget] = {
@@ -101,6 +113,12 @@ BODY_TARGETS: dict[str, BodyTarget] = {
     "project.create": _field("ref"),
     "collection.create": _field("name"),
     "pubsub.publish": _field("channel"),
+    "command": _command_name,
+    "bulk-delete": _field("pattern"),
+    "bulk-delete.preview": _field("pattern"),
+    **dict.fromkeys(
+        ("stream_entry.add", "stream_entry.delete", "stream.trim", "stream.ack", "stream.claim"), _field("key")
+    ),
     "table.create": _joined("name", schema=True),
     "function.create": _joined("name", schema=True),
     "policy.create": _joined("table", "name", schema=True),

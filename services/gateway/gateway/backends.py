@@ -24,6 +24,7 @@ from udb.errors import InvalidArgument, Unauthenticated
 from udb.mongo.v1 import explorer_pb2_grpc, mongo_pb2_grpc
 from udb.mux.client import MuxChannel
 from udb.pg.v1 import catalog_pb2_grpc, explain_pb2_grpc, pg_pb2_grpc
+from udb.redis.v1 import explorer_pb2_grpc as redis_explorer_pb2_grpc
 from udb.redis.v1 import redis_pb2_grpc
 from udb.registry.v1 import registry_pb2_grpc
 from udb.registry_client import Access, RegistryClient
@@ -57,6 +58,7 @@ class Backends:
         }
         self.registry = registry_pb2_grpc.RegistryServiceStub(self.channels["registry"])
         self.redis = redis_pb2_grpc.RedisServiceStub(self.channels["redis-svc"])
+        self.redis_explorer = redis_explorer_pb2_grpc.RedisExplorerServiceStub(self.channels["redis-svc"])
         self.mongo = mongo_pb2_grpc.MongoServiceStub(self.channels["mongo-svc"])
         self.pg = pg_pb2_grpc.PgServiceStub(self.channels["pg-svc"])
         self.pg_catalog = catalog_pb2_grpc.PgCatalogServiceStub(self.channels["pg-svc"])

@@ -93,6 +93,8 @@ ROUTE_CLASSES: tuple[RouteRule, ...] = (
     rule("POST", "/[engine]/[ref]/connections/[id]/test", RouteClass.ADMIN),
     rule("DELETE", "/mongodb/[ref]/databases/[db]/collections/[coll]", RouteClass.ADMIN),
     rule("DELETE", "/mongodb/[ref]/databases/[db]/collections/[coll]/indexes/[name]", RouteClass.ADMIN),
+    rule("GET", "/redis/[ref]/clients", RouteClass.ADMIN),
+    rule("DELETE", "/redis/[ref]/slowlog", RouteClass.ADMIN),
 )
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

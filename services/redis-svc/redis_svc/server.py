@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from redis_svc.clients import client_factory, close_client, translate
+from redis_svc.explorer.service import RedisExplorerService
 from redis_svc.servicer import RedisService
 from redis_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
-from udb.redis.v1 import redis_pb2, redis_pb2_grpc
+from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc, redis_pb2, redis_pb2_grpc
 from udb.server import Registration, Server, build_server
 
 SERVICE_NAME = redis_pb2.DESCRIPTOR.services_by_name["RedisService"].full_name
+EXPLORER_SERVICE_NAME = explorer_pb2.DESCRIPTOR.services_by_name["RedisExplorerService"].full_name
 
 
 async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tuple[Server, int]:
@@ -21,7 +23,14 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
     servicer = RedisService(runtime, settings)
     return build_server(
         settings,
-        [Registration(redis_pb2_grpc.add_RedisServiceServicer_to_server, servicer, SERVICE_NAME)],
+        [
+            Registration(redis_pb2_grpc.add_RedisServiceServicer_to_server, servicer, SERVICE_NAME),
+            Registration(
+                explorer_pb2_grpc.add_RedisExplorerServiceServicer_to_server,
+                RedisExplorerService(runtime, settings),
+                EXPLORER_SERVICE_NAME,
+            ),
+        ],
         address=address,
         on_start=[runtime.start],
         # Run in reverse: subscriptions end before their clients close.

@@ -59,7 +59,7 @@ def _close_code(error: DatabaseError | None) -> tuple[int, str]:
     return CLOSE_STREAM_FAILED, f"{error.code}: {error.message}"[:120]
 
 
-async def _refuse(websocket: WebSocket, error: DatabaseError) -> None:
+async def refuse(websocket: WebSocket, error: DatabaseError) -> None:
     """Tells the client why the subscription could not start: an error frame, then the close
     code (4000 + the HTTP status for a refusal, 1011 when it failed)."""
     await websocket.send_text(
@@ -93,7 +93,7 @@ async def subscribe(websocket: WebSocket) -> None:
         key = (caller.target.project_ref, caller.target.connection_id)
         stream = await b.pubsub.join(key, subscriber, [c.encode() for c in channels], [p.encode() for p in patterns])
     except DatabaseError as error:
-        await _refuse(websocket, error)
+        await refuse(websocket, error)
         return
     try:
         await _serve(websocket, stream, subscriber, channels, patterns)

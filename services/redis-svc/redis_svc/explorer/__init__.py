@@ -1,0 +1,1 @@
+"""The Redis explorer: key tree, workbench, streams, bulk delete, analysis and diagnostics."""
