@@ -148,7 +148,7 @@ async def run(handle: RedisHandle, args: list[bytes]) -> tuple[Any, str]:
     if handle.cluster:
         try:
             keys = list(await nodes.run(0, b"COMMAND", b"GETKEYS", *args))
-        except InvalidArgument:
+        except rex.ResponseError:
             keys = []  # "the command has no key arguments" (or it is malformed: the node says so)
     name, reply = await nodes.run_for_keys(keys, args[0].upper(), *args[1:])
     return reply, name

@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway.calls import authorize, backends, call
+from gateway.calls import authorize, backends, call, rpc_errors
 from gateway.errors import api_body
 from gateway.http import field, read_object
 from gateway.redis_codec import Reader, b64decode
@@ -144,7 +144,8 @@ async def progress_reply(call: Any, render: Callable[[Any], dict[str, Any]]) -> 
     own status; a failure later is the last line, ``{"error": {"code", "message", "details"}}``.
     The stream is cancelled when the client goes away (that is how a caller stops it)."""
     try:
-        first = await anext(aiter(call))
+        with rpc_errors():
+            first = await anext(aiter(call))
     except StopAsyncIteration:
         first = None
     except BaseException:
