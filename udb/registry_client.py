@@ -97,6 +97,8 @@ class RegistryClient:
         call_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        #: The channel to the registry (its health is an engine's readiness: udb.readiness).
+        self.channel = channel
         self.stub = registry_pb2_grpc.RegistryServiceStub(channel)
         self._credentials = credentials
         self._connection_ttl = connection_ttl_s

@@ -24,6 +24,7 @@ from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform
 from gateway.settings import Settings
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
 from udb.metrics import serve_metrics as start_metrics_server
+from udb.readiness import peer_serving
 
 log = logging.getLogger("gateway")
 
@@ -77,7 +78,8 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             return
         app.state.backends = owned = Backends(settings)
         await owned.start()
-        health = await start_health_server(settings.grpc_address)
+        registry_ready = peer_serving(owned.channels["registry"])
+        health = await start_health_server(settings.grpc_address, {"registry": registry_ready})
         app.state.grpc_health_port = health.port
         metrics_server = None
         if serve_metrics and settings.metrics_address:
