@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
 from udb.interceptors import OutgoingCallInterceptor
 from udb.logs import request_id_var
 from udb.mux.client import MuxChannel
+from udb.registry.v1 import registry_pb2
 from udb.server import grpc_options
+
+#: Reconnect quickly after a peer comes back: grpc's default backoff grows from 1 s to 120 s, so
+#: a channel whose peer was down for a few seconds waited up to 10 s more after it was back. On
+#: the internal network an attempt costs one SYN; at most one a second per peer address.
+RECONNECT_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+def _idempotent_registry_reads() -> list[dict[str, str]]:
+    """The registry's unary reads, which may be sent again to another replica."""
+    service = registry_pb2.DESCRIPTOR.services_by_name["RegistryService"]
+    return [
+        {"service": service.full_name, "method": method.name}
+        for method in service.methods
+        if method.name.startswith(("Get", "List", "Check", "Resolve")) and not method.server_streaming
+    ]
+
+
+#: A read that fails UNAVAILABLE (its replica died under it, or refused it while draining) is sent
+#: again, to the next address of a round-robin channel; writes are never sent twice.
+SERVICE_CONFIG = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {
+                "name": _idempotent_registry_reads(),
+                "retryPolicy": {
+                    "maxAttempts": 3,
+                    "initialBackoff": "0.02s",
+                    "maxBackoff": "0.2s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ],
+    }
+)
 
 
 def insecure_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024) -> grpc.aio.Channel:

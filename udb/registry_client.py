@@ -233,6 +233,8 @@ class RegistryClient:
                 stream = self.stub.WatchInvalidations(
                     registry_pb2.WatchInvalidationsRequest(),
                     metadata=outgoing_metadata(self._credentials.metadata()),
+                    # Opens the moment the channel reconnects, not at the next backoff step.
+                    wait_for_ready=True,
                 )
                 async for event in stream:
                     self._epoch += 1
@@ -258,7 +260,8 @@ class RegistryClient:
             self.ready.clear()
             self._drop_all()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            # At most a second: the caches stay off until the stream is back.
+            backoff = min(backoff * 2, 1.0)
 
     def _set_live(self, live: bool) -> None:
         # Added and taken away rather than set: in the tests several clients share a process.
