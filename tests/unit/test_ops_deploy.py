@@ -149,8 +149,9 @@ def test_a_custom_resource_is_checked_against_its_crd_not_skipped() -> None:
 
 
 def test_kubernetes_manifests_hold_the_operational_rules() -> None:
-    """Deployments probe gRPC health (readiness, and liveness by its own name), run as non-root with secrets by reference; the gateway and the
-    engine services autoscale; every deployment has a disruption budget."""
+    """Deployments probe gRPC health (readiness; liveness by its own name), run as non-root with
+    secrets by reference; the gateway and the engine services autoscale; every deployment has a
+    disruption budget."""
     documents = _manifests()
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for document in documents:
