@@ -31,7 +31,8 @@ def main() -> int:
         lifespan="on",
         access_log=False,
         log_config=None,
-        proxy_headers=True,
+        # The client's address is found by gateway.clientaddr (FORWARDED_ALLOW_IPS), once.
+        proxy_headers=False,
         timeout_graceful_shutdown=10,
     )
     return 0

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 
 from gateway.audit import AuditLog, registry_sink
 from gateway.backends import Backends
+from gateway.clientaddr import ClientAddress
 from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
@@ -113,7 +114,13 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
 
     app: Starlette  # made below; the audit hook reads its state at request time
     # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
-    middleware = [Middleware(EdgeMiddleware, access_log=settings.access_log)]
+    middleware = [
+        Middleware(
+            EdgeMiddleware,
+            access_log=settings.access_log,
+            client_address=ClientAddress(settings.forwarded_allow_ips),
+        )
+    ]
     cors = cors_middleware(settings.cors_origins)
     if cors is not None:
         middleware.append(cors)
