@@ -270,7 +270,8 @@ async def _serve(create_server: Callable[[SettingsT, str], Awaitable[tuple[Serve
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("shutting down", extra={"grace_s": settings.shutdown_grace_s})
-    await server.stop(settings.shutdown_grace_s, drain_s=settings.shutdown_drain_s)
+    # Its ports free first, so that a replacement process can start while this one drains.
     if metrics_server is not None:
         await metrics_server.close()
+    await server.stop(settings.shutdown_grace_s, drain_s=settings.shutdown_drain_s)
     log.info("stopped")

@@ -23,6 +23,7 @@ from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
 from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
 from gateway.settings import Settings
+from gateway.shutdown import Draining, InFlight
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
 from udb.metrics import serve_metrics as start_metrics_server
 from udb.readiness import peer_serving
@@ -85,13 +86,24 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         metrics_server = None
         if serve_metrics and settings.metrics_address:
             metrics_server = await start_metrics_server(settings.metrics_address)
+        closed = False
+
+        async def close_ports() -> None:
+            """The health and metrics ports, closed as a graceful stop begins (gateway.shutdown)."""
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            if metrics_server is not None:
+                await metrics_server.close()
+            await health.stop()
+
+        app.state.close_ports = close_ports
         try:
             async with _audit_log(app, owned):
                 yield
         finally:
-            if metrics_server is not None:
-                await metrics_server.close()
-            await health.stop()
+            await close_ports()
             await owned.close()
 
     @contextlib.asynccontextmanager
@@ -114,12 +126,15 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
 
     app: Starlette  # made below; the audit hook reads its state at request time
     # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
+    in_flight = InFlight()
     middleware = [
         Middleware(
             EdgeMiddleware,
             access_log=settings.access_log,
             client_address=ClientAddress(settings.forwarded_allow_ips),
-        )
+        ),
+        # Inside the edge: a request cut at the end of a graceful stop is logged with its 503.
+        Middleware(Draining, in_flight=in_flight),
     ]
     cors = cors_middleware(settings.cors_origins)
     if cors is not None:
@@ -164,4 +179,5 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         lifespan=lifespan,
     )
     app.state.openapi = None
+    app.state.in_flight = in_flight
     return app

@@ -52,6 +52,8 @@ class Settings:
     write_deadline_s: float = 30.0
     admin_deadline_s: float = 30.0
     health_timeout_s: float = 2.0
+    #: On SIGTERM requests in flight get this long; then those without a reply get 503 (gateway.shutdown).
+    shutdown_grace_s: float = 10.0
     #: Origins allowed by CORS (the console's), exact or with * for a host label or the port
     #: (gateway.cors); empty allows none.
     cors_origins: tuple[str, ...] = ()
@@ -99,6 +101,7 @@ class Settings:
             write_deadline_s=env.float("WRITE_DEADLINE_S", 30.0),
             admin_deadline_s=env.float("ADMIN_DEADLINE_S", 30.0),
             health_timeout_s=env.float("HEALTH_TIMEOUT_S", 2.0),
+            shutdown_grace_s=env.float("SHUTDOWN_GRACE_S", 10.0),
             cors_origins=env.list("CORS_ORIGINS"),
             max_message_bytes=env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
             rate_limits_enabled=env.bool("RATE_LIMIT_ENABLED", True),
