@@ -57,11 +57,20 @@ def insecure_channel(target: str, *, max_message_bytes: int = 64 * 1024 * 1024) 
 
     Each call on it gets at most the time left of the request it serves, and carries the trace
     context on (:class:`udb.interceptors.OutgoingCallInterceptor`). A name that resolves to
-    several addresses (a headless Kubernetes Service) is balanced round-robin.
+    several addresses (a headless Kubernetes Service, ``dns:///registry:50051``) or a list of
+    them (``ipv4:127.0.0.1:50051,127.0.0.1:50061``) is balanced round-robin; the registry's reads
+    are sent again to another replica when theirs fails (:data:`SERVICE_CONFIG`), and a lost
+    peer is dialled again within a second (:data:`RECONNECT_OPTIONS`).
     """
     return grpc.aio.insecure_channel(
         target,
-        options=[*grpc_options(max_message_bytes), ("grpc.lb_policy_name", "round_robin")],
+        options=[
+            *grpc_options(max_message_bytes),
+            *RECONNECT_OPTIONS,
+            ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.service_config", SERVICE_CONFIG),
+            ("grpc.enable_retries", 1),
+        ],
         interceptors=[OutgoingCallInterceptor()],  # type: ignore[list-item]
     )
 

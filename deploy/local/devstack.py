@@ -466,7 +466,8 @@ class Stack:
     @staticmethod
     def service_argv(name: str) -> list[str]:
         """The command line of a service (or registry replica) of the stack."""
-        return [sys.executable, "-m", MODULES[name.removesuffix("-2")]]
+        base = name.removesuffix("-2")
+        return [sys.executable, "-m", MODULES.get(base, base)]
 
     def process_env(self, name: str, env: Mapping[str, str]) -> dict[str, str]:
         """``env`` with where this registry replica listens and serves its metrics."""
