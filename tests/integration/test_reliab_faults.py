@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -41,9 +43,11 @@ class Stack:
     http: httpx.AsyncClient
     headers: dict[str, str]
     ref: str
+    servers: Servers
 
-    def restart(self, name: str) -> None:
-        restart(self.stack, name, self.stack.service_argv(name), self.stack.process_env(name, self.env))
+    def restart(self, name: str, **env: str) -> None:
+        environ = {**self.stack.process_env(name, self.env), **env}
+        restart(self.stack, name, self.stack.service_argv(name), environ)
 
 
 @dataclass
@@ -146,7 +150,7 @@ async def running(servers: Servers, jwt_secret: str, tmp_path_factory: pytest.Te
             fixed = {"type": "string", "value": "v"}
             reply = await http.post(f"/redis/{ref}/keys/{FIXED_KEY}", json=fixed, headers=headers)
             assert reply.status_code == 201, reply.text
-            yield Stack(stack, env, http, headers, ref)
+            yield Stack(stack, env, http, headers, ref, servers)
     finally:
         await asyncio.to_thread(stack.stop)
 
@@ -234,3 +238,63 @@ async def test_a_killed_process_is_replaced_and_no_acknowledged_write_is_lost(ru
     assert set(statuses) <= allowed, statuses
     assert recovered is not None and recovered < RECOVERY_BOUND_S
     assert await traffic.verify(running.http) > 0
+
+
+def _bindable(port: int) -> bool:
+    """Whether a replacement process could listen on ``port`` now (as uvicorn and grpc bind)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+async def test_a_stopping_gateway_frees_its_ports_at_once_and_answers_late_requests_503(running: Stack) -> None:
+    """SIGTERM to the gateway (grace 1 s): its HTTP, gRPC health and metrics ports can be bound by a
+    replacement at once, while a request in flight past the grace gets the API's JSON 503 (with
+    Retry-After), not a plain-text 500; a request within the grace is answered normally."""
+    await _healthy(running)
+    stack = running.stack
+    await asyncio.to_thread(kill, stack, "gateway", signal.SIGKILL)
+    await asyncio.to_thread(running.restart, "gateway", SHUTDOWN_GRACE_S="1")
+    await _healthy(running)
+    reply = await running.http.post(
+        f"/pg-meta/{running.ref}/connections",
+        json={"identifier": "slow", "uri": running.servers.pg_url},
+        headers=running.headers,
+    )
+    assert reply.status_code == 201, reply.text
+    connection = reply.json()["id"]
+
+    async def sleep(seconds: float) -> httpx.Response:
+        return await running.http.post(
+            f"/pg-meta/{running.ref}/query?connection={connection}",
+            json={"query": f"select pg_sleep({seconds})"},
+            headers=running.headers,
+        )
+
+    slow = asyncio.create_task(sleep(6))
+    quick = asyncio.create_task(sleep(0.6))
+    await asyncio.sleep(0.4)
+    gateway = next(entry for entry in reversed(stack.processes) if entry.name == "gateway")
+    os.kill(gateway.pid, signal.SIGTERM)
+    ports = [stack.ports[name] for name in ("gateway", "gateway-grpc", "gateway-metrics")]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 0.8
+    while not all(_bindable(port) for port in ports):
+        assert loop.time() < deadline, [port for port in ports if not _bindable(port)]
+        await asyncio.sleep(0.02)
+    assert gateway.process is not None and gateway.process.poll() is None  # still finishing its requests
+    quick_reply = await quick
+    assert quick_reply.status_code == 200, quick_reply.text
+    late = await slow
+    assert late.status_code == 503, late.text
+    assert late.headers["content-type"].startswith("application/json")
+    assert late.headers["retry-after"] == "1"
+    assert "shutting down" in late.json()["message"]
+    await asyncio.to_thread(gateway.process.wait, 10)
+    stack.processes.remove(gateway)
+    await asyncio.to_thread(running.restart, "gateway")
+    await _healthy(running)
