@@ -21,6 +21,7 @@ from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
+from gateway.ratelimit import rate_limiter
 from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
 from gateway.settings import Settings
 from gateway.shutdown import Draining, InFlight
@@ -75,8 +76,11 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if backends is not None:
             app.state.backends = backends
-            async with _audit_log(app, backends):
-                yield
+            try:
+                async with _audit_log(app, backends):
+                    yield
+            finally:
+                await rate_limits.close()
             return
         app.state.backends = owned = Backends(settings)
         await owned.start()
@@ -104,6 +108,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                 yield
         finally:
             await close_ports()
+            await rate_limits.close()
             await owned.close()
 
     @contextlib.asynccontextmanager
@@ -124,6 +129,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             await writer.close()
             app.state.audit = None
 
+    rate_limits = rate_limiter(settings)
     app: Starlette  # made below; the audit hook reads its state at request time
     # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
     in_flight = InFlight()
@@ -149,6 +155,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             settings=settings,
             audit=lambda: getattr(app.state, "audit", None),
             audited_by_service=[*platform.routes, *connections.routes],
+            shared_limiter=rate_limits,
         )
     )
     app = Starlette(
