@@ -298,3 +298,44 @@ async def test_a_stopping_gateway_frees_its_ports_at_once_and_answers_late_reque
     stack.processes.remove(gateway)
     await asyncio.to_thread(running.restart, "gateway")
     await _healthy(running)
+
+
+async def test_a_stopping_service_frees_its_ports_at_once_and_late_calls_answer_503(running: Stack) -> None:
+    """SIGTERM to pg-svc (grace 1 s): its gRPC and metrics ports can be bound by a replacement at
+    once; a query past the grace ends as the API's 503 through the gateway, not a 500."""
+    await _healthy(running)
+    stack = running.stack
+    await asyncio.to_thread(kill, stack, "pg-svc", signal.SIGKILL)
+    await asyncio.to_thread(running.restart, "pg-svc", SHUTDOWN_GRACE_S="1")
+    await _healthy(running)
+    reply = await running.http.post(
+        f"/pg-meta/{running.ref}/connections",
+        json={"identifier": f"slow-{uuid.uuid4().hex[:6]}", "uri": running.servers.pg_url},
+        headers=running.headers,
+    )
+    assert reply.status_code == 201, reply.text
+    connection = reply.json()["id"]
+    slow = asyncio.create_task(
+        running.http.post(
+            f"/pg-meta/{running.ref}/query?connection={connection}",
+            json={"query": "select pg_sleep(6)"},
+            headers=running.headers,
+        )
+    )
+    await asyncio.sleep(0.5)
+    service = next(entry for entry in reversed(stack.processes) if entry.name == "pg-svc")
+    os.kill(service.pid, signal.SIGTERM)
+    ports = [stack.ports[name] for name in ("pg-svc", "pg-svc-metrics")]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 0.8
+    while not all(_bindable(port) for port in ports):
+        assert loop.time() < deadline, [port for port in ports if not _bindable(port)]
+        await asyncio.sleep(0.02)
+    assert service.process is not None and service.process.poll() is None  # still finishing its call
+    late = await slow
+    assert late.status_code == 503, late.text
+    assert late.headers["content-type"].startswith("application/json")
+    await asyncio.to_thread(service.process.wait, 10)
+    stack.processes.remove(service)
+    await asyncio.to_thread(running.restart, "pg-svc")
+    await _healthy(running)
