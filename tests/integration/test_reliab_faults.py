@@ -77,6 +77,12 @@ class Traffic:
                     reply = await self.http.get("/projects", headers=self.headers)
                 elif kind == "engine-read":
                     reply = await self.http.get(f"/redis/{self.ref}/keys/{FIXED_KEY}", headers=self.headers)
+                elif kind == "pg-read":
+                    reply = await self.http.post(
+                        f"/pg-meta/{self.ref}/query", json={"query": "select 1 as one"}, headers=self.headers
+                    )
+                elif kind == "mongo-read":
+                    reply = await self.http.get(f"/mongodb/{self.ref}/databases", headers=self.headers)
                 else:
                     key, value = f"{self.prefix}w{count}", uuid.uuid4().hex
                     reply = await self.http.post(
@@ -96,7 +102,8 @@ class Traffic:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._loop(kind)) for kind in ("registry-read", "engine-read", "engine-write")
+            asyncio.create_task(self._loop(kind))
+            for kind in ("registry-read", "engine-read", "engine-write", "pg-read", "mongo-read")
         ]
 
     async def stop(self) -> None:
@@ -144,9 +151,11 @@ async def running(servers: Servers, jwt_secret: str, tmp_path_factory: pytest.Te
             assert (await http.post("/organizations", json={"name": slug, "slug": slug}, headers=headers)).is_success
             project = {"organization_slug": slug, "name": "faults", "ref": ref}
             assert (await http.post("/projects", json=project, headers=headers)).is_success
-            connection = {"identifier": "main", "uri": servers.redis_url}
-            reply = await http.post(f"/redis/{ref}/connections", json=connection, headers=headers)
-            assert reply.status_code == 201, reply.text
+            uris = {"redis": servers.redis_url, "pg-meta": servers.pg_url, "mongodb": servers.mongo_url}
+            for engine, uri in uris.items():
+                connection = {"identifier": "main", "uri": uri}
+                reply = await http.post(f"/{engine}/{ref}/connections", json=connection, headers=headers)
+                assert reply.status_code == 201, reply.text
             fixed = {"type": "string", "value": "v"}
             reply = await http.post(f"/redis/{ref}/keys/{FIXED_KEY}", json=fixed, headers=headers)
             assert reply.status_code == 201, reply.text
@@ -214,7 +223,11 @@ async def test_a_full_registry_restart_recovers_within_seconds(running: Stack) -
     await traffic.verify(running.http)
 
 
-@pytest.mark.parametrize("name", ["redis-svc", "gateway"])
+#: The traffic each killed process serves, whose status and recovery are asserted.
+SERVED_BY = {"redis-svc": "engine-write", "mongo-svc": "mongo-read", "pg-svc": "pg-read", "gateway": "engine-write"}
+
+
+@pytest.mark.parametrize("name", list(SERVED_BY))
 async def test_a_killed_process_is_replaced_and_no_acknowledged_write_is_lost(running: Stack, name: str) -> None:
     """kill -9 of an engine service or the gateway under traffic: its requests fail (503 through
     the gateway for an engine; refused connections for the gateway itself), a replacement serves
@@ -230,12 +243,14 @@ async def test_a_killed_process_is_replaced_and_no_acknowledged_write_is_lost(ru
     back_at = time.monotonic()
     await asyncio.sleep(RECOVERY_BOUND_S)
     await traffic.stop()
-    to_error = traffic.first(killed_at, "error", ("engine-write",))
-    recovered = traffic.first(back_at, "ok", ("engine-write",))
+    served = (SERVED_BY[name],)
+    to_error = traffic.first(killed_at, "error", served)
+    recovered = traffic.first(back_at, "ok", served)
     statuses = traffic.statuses(killed_at)
-    print(f"\n{name} killed: first error after {to_error}s; first write {recovered}s after it listens; {statuses}")
+    print(f"\n{name} killed: first error after {to_error}s; first success {recovered}s after it listens; {statuses}")
     allowed = {200, 201, 503} if name != "gateway" else {200, 201, 0}
-    assert set(statuses) <= allowed, statuses
+    assert set(statuses) <= allowed, (statuses, traffic.errors)
+    assert to_error is not None, "the kill went unnoticed: the traffic does not reach the process"
     assert recovered is not None and recovered < RECOVERY_BOUND_S
     assert await traffic.verify(running.http) > 0
 
