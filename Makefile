@@ -4,7 +4,7 @@ PYTHON ?= python3
 PROTO_FILES := $(shell find protos -name '*.proto' | sort)
 GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg/v1 udb/mux/v1
 
-.PHONY: install tools proto proto-check lint format typecheck test test-unit test-integration test-debug bench dev check \
+.PHONY: install tools proto proto-check lint format typecheck test test-unit test-integration test-debug bench dev dev-reset check \
 	certs validate-deploy validate-deploy-tools monitoring
 
 ## install: the Python package with its dev tools, and the servers the tests start (idempotent)
@@ -27,9 +27,11 @@ proto-check: proto
 	git diff --exit-code -- $(GENERATED_DIRS)
 	test -z "$$(git status --porcelain -- $(GENERATED_DIRS))"
 
+## lint: ruff (check and format), and the walls of the design as import contracts ([tool.importlinter])
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())" --no-cache
 
 format:
 	$(PYTHON) -m ruff check --fix .
@@ -54,9 +56,14 @@ test-debug: install
 bench: install
 	$(PYTHON) bench/run.py
 
-## dev: the whole stack on loopback (platform DB, Redis, FerretDB, five services, Envoy with TLS)
+## dev: the whole stack on loopback (two Postgres clusters, Redis, FerretDB, five services, Envoy
+## with TLS) with a demo dataset, in .dev (kept across runs); writes .dev/env for a shell to source
 dev: install
 	$(PYTHON) deploy/local/devstack.py up
+
+## dev-reset: forget the data of `make dev` (deletes .dev; refused while it runs)
+dev-reset:
+	$(PYTHON) deploy/local/devstack.py reset
 
 ## certs: a self-signed TLS pair for Envoy in deploy/envoy/certs (docker compose mounts it)
 certs:

@@ -35,7 +35,7 @@ from udb.config import DEFAULT_ADDRESSES, AuthSettings, ConfigError, Env
 from udb.crypto import generate_key
 from udb.errors import DatabaseError, from_rpc_error
 from udb.registry.v1 import registry_pb2, registry_pb2_grpc
-from udb.registry_client import ROLE_NAMES
+from udb.roles import ROLE_NAMES
 
 #: The services ``health`` checks, with the variable of each address and its default.
 HEALTH_TARGETS: dict[str, tuple[str, str]] = {

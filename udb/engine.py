@@ -19,6 +19,7 @@ from udb.auth import ServiceCredentials, current_principal
 from udb.clients import insecure_channel
 from udb.common.v1 import common_pb2
 from udb.config import ServiceSettings
+from udb.engines import DB_TYPE_NAMES
 from udb.errors import DatabaseError, Unavailable
 from udb.pool import ClientCloser, ClientFactory, ClientT, PoolManager
 from udb.registry.v1 import registry_pb2
@@ -45,13 +46,6 @@ def unreadable_reply(exc: BaseException, engine: str, *packages: str) -> Unavail
         return None
     log.warning("the %s driver could not read a server's reply", engine, exc_info=exc)
     return Unavailable(f"{engine}: the server's reply could not be read")
-
-
-DB_TYPE_NAMES: dict[common_pb2.DatabaseType, str] = {
-    common_pb2.DATABASE_TYPE_REDIS: "redis",
-    common_pb2.DATABASE_TYPE_MONGODB: "mongodb",
-    common_pb2.DATABASE_TYPE_POSTGRES: "postgres",
-}
 
 
 @dataclass(frozen=True, slots=True)

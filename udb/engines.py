@@ -9,6 +9,7 @@ DB_TYPE_NAMES: dict[common_pb2.DatabaseType, str] = {
     common_pb2.DATABASE_TYPE_MONGODB: "mongodb",
     common_pb2.DATABASE_TYPE_POSTGRES: "postgres",
 }
+DB_TYPE_BY_NAME: dict[str, common_pb2.DatabaseType] = {name: value for value, name in DB_TYPE_NAMES.items()}
 
 ENGINE_SEGMENTS: dict[str, common_pb2.DatabaseType] = {
     "redis": common_pb2.DATABASE_TYPE_REDIS,

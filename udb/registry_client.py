@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 
 from udb import metrics
 from udb.auth import Principal, ServiceCredentials
@@ -27,40 +26,18 @@ from udb.clients import outgoing_metadata
 from udb.common.v1 import common_pb2
 from udb.errors import DatabaseError, NotFound, PermissionDenied, from_rpc_error
 from udb.registry.v1 import registry_pb2, registry_pb2_grpc
+from udb.roles import ROLE_BY_VALUE
+from udb.structs import struct_dict
 
 log = logging.getLogger("udb.registry_client")
 
 Role = common_pb2.Role
 DatabaseType = common_pb2.DatabaseType
 
-ROLE_NAMES: dict[str, common_pb2.Role] = {
-    "viewer": Role.ROLE_VIEWER,
-    "developer": Role.ROLE_DEVELOPER,
-    "admin": Role.ROLE_ADMIN,
-    "owner": Role.ROLE_OWNER,
-}
-ROLE_BY_VALUE: dict[int, str] = {int(value): name for name, value in ROLE_NAMES.items()}
-
-
-def plain_numbers(value: Any) -> Any:
-    """The value with whole floats as ints, through dicts and lists.
-
-    Options travel in a protobuf ``Struct``, whose numbers are doubles: without this,
-    ``{"maxPoolSize": 5}`` would reach a driver (and the API's reply) as ``5.0``.
-    """
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, dict):
-        return {key: plain_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain_numbers(item) for item in value]
-    return value
-
 
 def connection_options(connection: registry_pb2.Connection) -> dict[str, Any]:
     """A connection record's engine options as plain JSON values, whole numbers as ints."""
-    options: dict[str, Any] = plain_numbers(json_format.MessageToDict(connection.options))
-    return options
+    return struct_dict(connection.options)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from harness import Servers, System, grpcurl
+from openapi_spec_validator import OpenAPIV30SpecValidator
 
 from udb.auth import mint_token
 from udb.common.v1 import common_pb2
@@ -131,6 +132,22 @@ async def test_openapi_document_lists_the_routes(system: System) -> None:
     assert document["openapi"].startswith("3.")
     assert "/projects" in document["paths"]
     assert "/{engine}/{ref}/connections" in document["paths"]
+
+
+async def test_openapi_document_is_valid_openapi_3(system: System) -> None:
+    """The served document passes openapi-spec-validator's OpenAPI 3.0 checks, without a token: each
+    operation has its own responses, every path parameter is declared, every parameter has a schema."""
+    reply = await system.http.get("/openapi.json")
+    assert reply.status_code == 200
+    document = reply.json()
+    validator = OpenAPIV30SpecValidator(document)
+    errors = [f"{'/'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors()]
+    assert errors == []
+    members = document["paths"]["/projects/{ref}/members"]
+    assert set(members) == {"get", "post"}
+    assert "summary" in members["post"] and "post" not in members["post"]
+    parameters = {p["name"]: p for p in members["get"]["parameters"]}
+    assert parameters["ref"] == {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 async def test_a_wrong_method_is_405_with_allow_in_the_api_error_format(system: System) -> None:

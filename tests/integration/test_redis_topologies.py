@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import time
 import uuid
@@ -30,18 +29,9 @@ def _free_cluster_port() -> int:
     # A cluster node also listens on port + 10000 (the cluster bus).
     for _ in range(100):
         port = devstack.free_port()
-        if port < 55535 and _is_free(port + 10000):
+        if port < 55535 and devstack.port_is_free(port + 10000):
             return port
     raise RuntimeError("no port for a cluster node")
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:

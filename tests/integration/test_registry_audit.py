@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import grpc
 import pytest
 from harness import Servers, System
@@ -62,3 +63,36 @@ async def test_platform_changes_are_audited_without_secrets(system: System, serv
             registry_pb2.ListAuditEventsRequest(project_ref=ref), metadata=system.metadata("someone-else")
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_organization_changes_are_audited_without_a_project(system: System) -> None:
+    """Creating, renaming and deleting an organization each leave one row (operation, acting user,
+    slug, request id, empty project ref); a refused change leaves none."""
+    owner, slug = f"org-owner-{uuid.uuid4().hex[:8]}", f"org-{uuid.uuid4().hex[:10]}"
+    metadata = (*system.metadata(owner), ("x-request-id", f"req-{slug}"))
+    await system.registry.CreateOrganization(
+        registry_pb2.CreateOrganizationRequest(name="Audited", slug=slug), metadata=metadata
+    )
+    await system.registry.UpdateOrganization(
+        registry_pb2.UpdateOrganizationRequest(slug=slug, name="Renamed"), metadata=metadata
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await system.registry.DeleteOrganization(
+            registry_pb2.DeleteOrganizationRequest(slug=slug), metadata=system.metadata("someone-else")
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    await system.registry.DeleteOrganization(registry_pb2.DeleteOrganizationRequest(slug=slug), metadata=metadata)
+
+    conn = await asyncpg.connect(system.platform_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT operation, user_id, project_ref, engine, outcome, request_id FROM platform.audit_log "
+            "WHERE target = $1 ORDER BY id",
+            slug,
+        )
+    finally:
+        await conn.close()
+    assert [tuple(row) for row in rows] == [
+        (operation, owner, "", "platform", "ok", f"req-{slug}")
+        for operation in ("organization.create", "organization.update", "organization.delete")
+    ]

@@ -139,22 +139,25 @@ async def test_a_ciphertext_moved_to_another_row_does_not_open(system: System) -
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await _resolve(system.registry, system, ref, first["id"])
     assert caught.value.code() == grpc.StatusCode.INTERNAL
+    assert "pw-a" not in str(caught.value.details())
 
 
 async def test_only_service_callers_resolve_secrets(system: System) -> None:
-    """ResolveConnection refuses every user token, the project's owner's included."""
+    """ResolveConnection refuses every user token (the project's owner's, an admin's, a stranger's)
+    and answers a service's."""
     ref, owner = await system.new_project()
+    await system.add_member(ref, owner, "resolver-admin", "admin")
     record = await system.add_connection(
         ref, owner, "redis", {"identifier": "a", "host": "h.internal", "password": "pw"}
     )
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await system.registry.ResolveConnection(
-            registry_pb2.ResolveConnectionRequest(
-                target=common_pb2.ConnectionTarget(project_ref=ref, connection_id=record["id"]), database_type=REDIS
-            ),
-            metadata=system.metadata(owner),
-        )
-    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    request = registry_pb2.ResolveConnectionRequest(
+        target=common_pb2.ConnectionTarget(project_ref=ref, connection_id=record["id"]), database_type=REDIS
+    )
+    for user in (owner, "resolver-admin", "a-stranger"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await system.registry.ResolveConnection(request, metadata=system.metadata(user))
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, user
+    assert (await system.registry.ResolveConnection(request, metadata=system.metadata())).password == "pw"
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from udb.config import ConfigError, Env
 from udb.dialing import DialGuard
 from udb.errors import InvalidArgument
 from udb.netpolicy import NetworkPolicy
-from udb.registry_client import plain_numbers
+from udb.structs import plain_numbers
 
 REDIS = common_pb2.DATABASE_TYPE_REDIS
 MONGODB = common_pb2.DATABASE_TYPE_MONGODB

@@ -22,7 +22,19 @@ from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
 from gateway.ratelimit import rate_limiter
-from gateway.routes import audit, connections, mongodb, pg, pg_catalog, platform, redis, system
+from gateway.routes import (
+    audit,
+    connections,
+    mongo_dataapi,
+    mongo_explorer,
+    mongodb,
+    pg,
+    pg_catalog,
+    pg_explain,
+    platform,
+    redis,
+    system,
+)
 from gateway.settings import Settings
 from gateway.shutdown import Draining, InFlight
 from udb.errors import DatabaseError, Internal, NotFound, from_rpc_error
@@ -170,8 +182,11 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                     *connections.routes,
                     *redis.routes,
                     *mongodb.routes,
+                    *mongo_explorer.routes,
+                    *mongo_dataapi.routes,
                     *pg.routes,
                     *pg_catalog.routes,
+                    *pg_explain.routes,
                 ],
             ),
         ],

@@ -86,6 +86,11 @@ def _grants(key: str) -> BodyTarget:
     return target
 
 
+_DATA_API_ACTIONS = (
+    "findOne", "find", "aggregate", "insertOne", "insertMany", "updateOne", "updateMany", "replaceOne",
+    "deleteOne", "deleteMany",
+)  # fmt: skip
+
 #: Operations whose target is named in the request body (the name of what is created). Only
 #: names: a document's or a message's fields are values, and a role's password is never read.
 BODY_TARGETS: dict[str, BodyTarget] = {
@@ -108,6 +113,8 @@ BODY_TARGETS: dict[str, BodyTarget] = {
     "column_privilege.revoke": _grants("column_id"),
     "table_privilege.grant": _grants("relation_id"),
     "table_privilege.revoke": _grants("relation_id"),
+    # The Atlas Data API's actions (routes/mongo_dataapi.py) name their namespace in the body.
+    **{f"action.{name}": _joined("database", "collection") for name in _DATA_API_ACTIONS},
 }
 
 _ITEM_VERBS = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}

@@ -8,8 +8,8 @@ import sys
 
 from registry.secrets import KeyRotationError, rotate_keys
 from registry.server import create_server
-from registry.servicer import open_pool
 from registry.settings import Settings
+from registry.store import open_pool
 from udb.config import ConfigError
 from udb.crypto import SecretBox
 from udb.errors import DatabaseError

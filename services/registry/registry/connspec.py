@@ -4,7 +4,7 @@ guarding hosts.
 A spec is what a connection record holds, secrets included. It comes from fields, from a URI
 (``redis://user:pw@host:6380/2``, ``mongodb://...``, ``mongodb+srv://...``, ``postgresql://...``)
 or from both (fields override the URI). Nothing here touches the network except the host guard,
-which resolves a hostname to check its addresses (:class:`udb.netpolicy.DialGuard`).
+which resolves a hostname to check its addresses (:class:`udb.dialing.DialGuard`).
 
 An option whose name says it is a secret (``password``, ``...Password``, ``secret``, ``token``,
 ``authMechanismProperties``), from a URI's query or the ``options`` field, is kept apart from
@@ -25,18 +25,13 @@ from urllib.parse import parse_qsl, unquote
 
 from udb.common.v1 import common_pb2
 from udb.dialing import AddressDenied, DialGuard
+from udb.engines import DB_TYPE_NAMES
 from udb.errors import InvalidArgument
 from udb.netpolicy import DENIED_MESSAGE, split_host_port
-from udb.registry_client import plain_numbers
+from udb.structs import plain_numbers
 
 DatabaseType = common_pb2.DatabaseType
 
-ENGINE_NAMES: dict[DatabaseType, str] = {
-    common_pb2.DATABASE_TYPE_REDIS: "redis",
-    common_pb2.DATABASE_TYPE_MONGODB: "mongodb",
-    common_pb2.DATABASE_TYPE_POSTGRES: "postgres",
-}
-ENGINE_BY_NAME: dict[str, DatabaseType] = {name: value for value, name in ENGINE_NAMES.items()}
 DEFAULT_PORTS: dict[DatabaseType, int] = {
     common_pb2.DATABASE_TYPE_REDIS: 6379,
     common_pb2.DATABASE_TYPE_MONGODB: 27017,
@@ -163,7 +158,7 @@ def parse_uri(uri: str, database_type: DatabaseType) -> ConnectionSpec:
     uri_type, tls = _SCHEMES[scheme.lower()]
     if uri_type != database_type:
         raise InvalidArgument(
-            f"a {scheme.lower()}:// uri is not a {ENGINE_NAMES.get(database_type, 'known')} connection",
+            f"a {scheme.lower()}:// uri is not a {DB_TYPE_NAMES.get(database_type, 'known')} connection",
             details={"field": "uri"},
         )
     authority, _, tail = rest.partition("/")
@@ -238,7 +233,7 @@ def _bracket(host: str) -> str:
 
 def validate(spec: ConnectionSpec) -> ConnectionSpec:
     """The spec with defaults applied; InvalidArgument naming the first bad field."""
-    if spec.database_type not in ENGINE_NAMES:
+    if spec.database_type not in DB_TYPE_NAMES:
         raise InvalidArgument("database_type must be redis, mongodb or postgres")
     host = spec.host.strip().removeprefix("[").removesuffix("]")
     if not host:

@@ -86,7 +86,7 @@ async def seal_secret_options(pool: asyncpg.Pool, box: SecretBox, pattern: str) 
             try:
                 stored = open_connection_secret(box, row)
             except Internal:
-                continue  # sealed with a key not configured: _report_keys says which; left as it is
+                continue  # sealed with a key not configured: report_keys says which; left as it is
             secret = ConnectionSecret(stored.password, {**secret_options, **stored.options})
             sealed, key_id = seal_connection_secret(box, str(row["id"]), secret)
             await conn.execute(
@@ -193,3 +193,33 @@ async def rotate_keys(pool: asyncpg.Pool, box: SecretBox, *, batch: int = 100) -
             "with and run rotate-keys again; do not drop that key before."
         )
     return moved
+
+
+_KEYS_IN_USE = """
+    SELECT secret_key_id AS key_id, count(*) AS secrets FROM platform.database_connections
+    WHERE secret_key_id IS NOT NULL GROUP BY 1
+    UNION ALL
+    SELECT key_id, 2 * count(*) FROM platform.credentials GROUP BY 1
+"""
+
+
+async def report_keys(pool: asyncpg.Pool, box: SecretBox) -> None:
+    """Says, at start, whether every stored secret opens with the configured keys, and when the
+    old key is no longer needed."""
+    in_use: dict[str, int] = {}
+    for row in await pool.fetch(_KEYS_IN_USE):
+        in_use[row["key_id"]] = in_use.get(row["key_id"], 0) + int(row["secrets"])
+    for unknown in sorted(set(in_use) - box.key_ids):
+        log.error(
+            "stored secrets are sealed with a key that is not configured: set it as "
+            "DATABASE_ENCRYPTION_KEY_OLD and run `python -m registry rotate-keys`",
+            extra={"key_id": unknown, "secrets": in_use[unknown]},
+        )
+    old = box.key_ids - {box.current_key_id}
+    if old and not old & set(in_use):
+        log.info("no stored secret uses DATABASE_ENCRYPTION_KEY_OLD any more: it can be dropped")
+    elif old & set(in_use):
+        log.info(
+            "secrets still use DATABASE_ENCRYPTION_KEY_OLD: run `python -m registry rotate-keys`",
+            extra={"secrets": sum(in_use[k] for k in old & set(in_use))},
+        )

@@ -23,5 +23,5 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         address=address,
         on_start=[servicer.start],
         on_stop=[servicer.close],
-        readiness={"platform-database": platform_database(lambda: servicer.pool)},
+        readiness={"platform-database": platform_database(lambda: servicer.store.pool)},
     )

@@ -59,7 +59,7 @@ async def audit_events(request: Request) -> Response:
         200: {description: '{"data": [{"id", "time", "user_id", "project_ref", "engine", "connection_id",
           "operation", "target", "outcome", "request_id"}], "next_cursor"}'}
         403: {description: the caller is a viewer or developer}
-        404: {description: no such project, or the caller is no member}
+        404: {description: 'no such project, or the caller is no member'}
     """
     b = backends(request)
     principal = await b.authenticate(request)

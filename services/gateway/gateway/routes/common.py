@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import grpc
 from google.protobuf import timestamp_pb2
 from starlette.requests import HTTPConnection
 
 from gateway.backends import Backends
 from udb.common.v1 import common_pb2
-from udb.errors import InvalidArgument
 from udb.registry.v1 import registry_pb2
-from udb.registry_client import ROLE_BY_VALUE, ROLE_NAMES, connection_options
+from udb.registry_client import connection_options
+from udb.roles import role_name as role_name
+from udb.roles import role_value as role_value
 
 #: The engines' path segments in the API, and their record type.
 ENGINE_SEGMENTS: dict[str, common_pb2.DatabaseType] = {
@@ -26,6 +30,20 @@ DATABASE_TYPE_NAMES: dict[int, str] = {
 }
 
 
+StubT = TypeVar("StubT")
+_STUBS: weakref.WeakKeyDictionary[grpc.aio.Channel, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def service_stub(b: Backends, channel: str, factory: Callable[[grpc.aio.Channel], StubT]) -> StubT:
+    """A stub made by ``factory`` on the service's channel, once per channel: for a service a
+    route module adds beside the stubs :class:`Backends` holds."""
+    made = _STUBS.setdefault(b.channels[channel], {})
+    if factory not in made:
+        made[factory] = factory(b.channels[channel])
+    stub: StubT = made[factory]
+    return stub
+
+
 def backends(connection: HTTPConnection) -> Backends:
     found: Backends = connection.app.state.backends
     return found
@@ -36,16 +54,6 @@ def timestamp(value: timestamp_pb2.Timestamp) -> str | None:
     if not value.seconds and not value.nanos:
         return None
     return value.ToJsonString()
-
-
-def role_value(name: Any) -> common_pb2.Role:
-    if not isinstance(name, str) or name not in ROLE_NAMES:
-        raise InvalidArgument("role must be viewer, developer, admin or owner", details={"field": "role"})
-    return ROLE_NAMES[name]
-
-
-def role_name(value: int) -> str | None:
-    return ROLE_BY_VALUE.get(value)
 
 
 def connection_json(connection: registry_pb2.Connection) -> dict[str, Any]:

@@ -226,13 +226,13 @@ async def documents(request: Request) -> Response:
         - {name: projection, in: query, example: '{"name": 1}'}
         - {name: sort, in: query, example: '{"created": -1}'}
         - {name: skip, in: query, description: first page only}
-        - {name: limit, in: query, description: 1-1000, default 100}
+        - {name: limit, in: query, description: '1-1000, default 100'}
         - {name: count, in: query, description: also count all the matches}
         - {name: cursor, in: query}
         - {name: ejson, in: query, description: relaxed (default) or canonical}
       responses:
         200: {description: '{"data": [doc], "count"?, "next_cursor", "paged_by"?, "truncated"?}'}
-        400: {description: bad Extended JSON, an unknown operator, server-side JavaScript, or a cursor of another query}
+        400: {description: 'bad Extended JSON, an unknown operator, server-side JavaScript, or another query''s cursor'}
     post:
       summary: 'Inserts one document, or {"documents": [...]} (developers).'
       requestBody: {content: {application/json: {example: {name: Ada, born: {$date: '1815-12-10T00:00:00.000Z'}}}}}
@@ -372,7 +372,7 @@ async def aggregate(request: Request) -> Response:
         replica that answered: it is closed once exhausted, after a minute idle, or when its
         connection has too many open (then the next page is 404: run the pipeline again).
       parameters:
-        - {name: limit, in: query, description: 1-1000, default 100}
+        - {name: limit, in: query, description: '1-1000, default 100'}
         - {name: cursor, in: query}
         - {name: ejson, in: query, description: relaxed (default) or canonical}
       requestBody:
@@ -427,7 +427,7 @@ async def indexes(request: Request) -> Response:
             example: {keys: {email: 1}, options: {unique: true, name: email_unique}}
       responses:
         201: {description: '{"name"}'}
-        409: {description: the index exists, or another one has its name}
+        409: {description: 'the index exists, or another one has its name'}
     """
     database, name = _path(request, "db"), _path(request, "coll")
     if request.method == "GET":

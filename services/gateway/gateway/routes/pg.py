@@ -137,7 +137,7 @@ async def generate_types(request: Request) -> Response:
         - {name: postgrest_version, in: query, schema: {type: string}}
         - {name: access_control, in: query, schema: {type: string}}
       responses:
-        200: {description: the source, text/plain}
+        200: {description: 'the source, text/plain'}
         400: {description: an unknown access_control}
         404: {description: no such language}
         503: {description: the database cannot be reached}

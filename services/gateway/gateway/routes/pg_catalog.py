@@ -234,7 +234,8 @@ def _routes(route: CatalogRoute) -> list[BaseRoute]:
             name=f"pg_{name}",
         )
     ]
-    key_param = _parameter_doc(route.key, "string", "path") if route.key else ""
+    # The path's segment is {key} for every family; what it holds (an id or a name) is its description.
+    key_param = f"\n        - {{name: key, in: path, description: the {route.key}, schema: {{type: string}}}}"
     if route.key:
         found.append(
             Route(

@@ -299,12 +299,12 @@ async def keys(request: Request) -> Response:
       summary: One SCAN step with each key's type and TTL (viewers). Start with no cursor; "0" means done.
       parameters:
         - {name: pattern, in: query, schema: {type: string}, description: glob MATCH pattern}
-        - {name: type, in: query, schema: {type: string}, description: string, hash, list, set, zset, stream}
+        - {name: type, in: query, schema: {type: string}, description: 'string, hash, list, set, zset or stream'}
         - {name: count, in: query, schema: {type: integer, minimum: 1, maximum: 1000}}
         - {name: cursor, in: query, schema: {type: string}}
       responses:
         200: {description: '{"data": [{"key", "type", "ttl"}], "cursor": "0"}'}
-        400: {description: a bad pattern, type, count or cursor}
+        400: {description: 'a bad pattern, type, count or cursor'}
     """
     b = backends(request)
     caller = await _caller(request, VIEWER)
@@ -511,7 +511,7 @@ async def info(request: Request) -> Response:
     """
     get:
       summary: INFO parsed into sections (viewers).
-      parameters: [{name: section, in: query, schema: {type: string}, description: one section, e.g. memory}]
+      parameters: [{name: section, in: query, schema: {type: string}, description: 'one section, e.g. memory'}]
       responses: {200: {description: '{"server": {...}, "memory": {...}, ...}'}, 400: {description: unknown section}}
     """
     b = backends(request)

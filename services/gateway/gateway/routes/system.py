@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.schemas import SchemaGenerator
 
 from gateway.http import JSONResponse, raw_json
@@ -29,6 +32,8 @@ schemas = SchemaGenerator(
     }
 )
 
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
 
 async def health(request: Request) -> Response:
     """
@@ -51,13 +56,46 @@ async def openapi(request: Request) -> Response:
       security: []
       responses: {200: {description: OpenAPI 3 document}}
     """
-    document = request.app.state.openapi
-    if document is None:
-        document = request.app.state.openapi = schemas.get_schema(routes=request.app.routes)
+    body: bytes | None = request.app.state.openapi
+    if body is None:
+        # The docstrings' YAML has integer status keys: let orjson write them as strings.
+        body = request.app.state.openapi = orjson.dumps(
+            openapi_document(request.app.routes), option=orjson.OPT_NON_STR_KEYS
+        )
+    return raw_json(body)
+
+
+def openapi_document(routes: list[BaseRoute]) -> dict[str, Any]:
+    """The OpenAPI 3 document of ``routes``, from their docstrings.
+
+    A function route serving several methods has one docstring keyed by method, which Starlette
+    gives whole to each method: each operation keeps its own part. Path parameters (required, as
+    every path parameter is) and a parameter's string schema are implied by the route, so they are
+    filled in here rather than repeated in every docstring.
+    """
+    document = schemas.get_schema(routes=routes)
+    paths: dict[str, dict[str, Any]] = {}
+    for path, operations in document["paths"].items():
         # Routes are mounted under /api/platform; the server URL above carries that prefix.
-        document["paths"] = {path.removeprefix("/api/platform"): spec for path, spec in document["paths"].items()}
-    # The docstrings' YAML has integer status keys: let orjson write them as strings.
-    return raw_json(orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS))
+        path = path.removeprefix("/api/platform")
+        for method, operation in operations.items():
+            own = operation.get(method, operation)
+            own["parameters"] = _parameters(path, own.get("parameters", []))
+            paths.setdefault(path, {})[method] = own
+    document["paths"] = paths
+    return document
+
+
+def _parameters(path: str, declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    in_path = {parameter["name"] for parameter in declared if parameter.get("in") == "path"}
+    implied = [{"name": name, "in": "path", "required": True} for name in _PATH_PARAMETER.findall(path)]
+    parameters = [*declared, *(parameter for parameter in implied if parameter["name"] not in in_path)]
+    for parameter in parameters:
+        if "content" not in parameter:
+            parameter.setdefault("schema", {"type": "string"})
+        if parameter.get("in") == "path":
+            parameter["required"] = True  # OpenAPI's rule: a path has every one of its parameters
+    return parameters
 
 
 routes = [

@@ -1,0 +1,103 @@
+"""pg-svc's PgExplainService: the JSON plan of one statement, in a transaction always rolled back.
+
+A viewer's EXPLAIN runs on the read-only viewer login (:mod:`pg_svc.viewer`) in a ``READ ONLY``
+transaction, and may not ANALYZE (which runs the statement). A developer's runs as the
+connection's user; with ANALYZE the statement's writes happen and are then rolled back, with the
+transaction. Either way the statement has the configured time limit, and it is sent through the
+extended protocol, so the text can hold one statement only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import grpc
+import orjson
+from asyncpg.pool import PoolConnectionProxy
+
+from pg_svc.clients import translate
+from pg_svc.settings import Settings
+from pg_svc.sql_errors import query_error
+from pg_svc.statements import Kind, split
+from udb.errors import DatabaseError, DeadlineExceeded, InvalidArgument, PermissionDenied
+from udb.pg.v1 import explain_pb2, explain_pb2_grpc
+
+#: PgService's scope for a caller's SQL: a connection, and whether it is a viewer's (read only).
+SqlConnection = Callable[[Any], contextlib.AbstractAsyncContextManager[tuple[PoolConnectionProxy, bool]]]
+
+
+def explain_prefix(request: explain_pb2.ExplainRequest) -> str:
+    """``EXPLAIN (FORMAT JSON, ...)`` with the options asked for (constant text, no input)."""
+    options = ["FORMAT JSON"]
+    for name, wanted in (
+        ("ANALYZE", request.analyze),
+        ("VERBOSE", request.verbose),
+        ("BUFFERS", request.buffers),
+        ("SETTINGS", request.settings),
+    ):
+        if wanted:
+            options.append(name)
+    return f"EXPLAIN ({', '.join(options)}) "
+
+
+class PgExplainService(explain_pb2_grpc.PgExplainServiceServicer):
+    """EXPLAIN of a caller's statement."""
+
+    def __init__(self, sql_connection: SqlConnection, settings: Settings) -> None:
+        self.sql_connection = sql_connection
+        self.settings = settings
+
+    async def Explain(
+        self, request: explain_pb2.ExplainRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> explain_pb2.ExplainResponse:
+        statements = split(request.query)
+        if len(statements) != 1:
+            raise InvalidArgument("query must hold exactly one statement", details={"field": "query"})
+        if statements[0].kind is not Kind.PLAIN:
+            raise InvalidArgument(
+                "only a statement that runs in a transaction is explained", details={"field": "query"}
+            )
+        prefix = explain_prefix(request)
+        async with self.sql_connection(request.target) as (connection, read_only):
+            if read_only and request.analyze:
+                raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the developer role")
+            async with _rolled_back(connection, read_only=read_only, timeout_ms=self._timeout_ms()):
+                try:
+                    plan = await connection.fetchval(prefix + request.query, timeout=self._backstop_s())
+                except asyncpg.PostgresError as exc:
+                    # Positions count from the caller's text, not from the EXPLAIN before it.
+                    raise query_error(exc, request.query, -len(prefix), read_only=read_only) from None
+                except TimeoutError:
+                    raise DeadlineExceeded("the statement ran past its time limit") from None
+        # The pools decode json as an orjson.Fragment of Postgres's own text (pg_svc.values).
+        return explain_pb2.ExplainResponse(plan=plan if isinstance(plan, str) else orjson.dumps(plan).decode())
+
+    def _timeout_ms(self) -> int:
+        return int(self.settings.statement_timeout_s * 1000)
+
+    def _backstop_s(self) -> float:
+        return self.settings.statement_timeout_s + 2.0
+
+
+@contextlib.asynccontextmanager
+async def _rolled_back(connection: PoolConnectionProxy, *, read_only: bool, timeout_ms: int) -> AsyncIterator[None]:
+    """A transaction (read only for a viewer) with the statement time limit, rolled back at the
+    end whatever happened; a connection that cannot be rolled back is closed, not reused."""
+    try:
+        await connection.execute(
+            ("BEGIN READ ONLY; " if read_only else "BEGIN; ") + f"SET LOCAL statement_timeout = {int(timeout_ms)}"
+        )
+    except DatabaseError:
+        raise
+    except Exception as exc:  # noqa: BLE001 (translate maps every driver error)
+        raise translate(exc) from None
+    try:
+        yield
+    finally:
+        try:
+            await connection.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
+            connection.terminate()
