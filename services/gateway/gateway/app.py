@@ -21,7 +21,6 @@ from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
-from gateway.ratelimit import rate_limiter
 from gateway.routes import (
     audit,
     connections,
@@ -88,11 +87,8 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if backends is not None:
             app.state.backends = backends
-            try:
-                async with _audit_log(app, backends):
-                    yield
-            finally:
-                await rate_limits.close()
+            async with _audit_log(app, backends):
+                yield
             return
         app.state.backends = owned = Backends(settings)
         await owned.start()
@@ -120,7 +116,6 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
                 yield
         finally:
             await close_ports()
-            await rate_limits.close()
             await owned.close()
 
     @contextlib.asynccontextmanager
@@ -141,7 +136,6 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             await writer.close()
             app.state.audit = None
 
-    rate_limits = rate_limiter(settings)
     app: Starlette  # made below; the audit hook reads its state at request time
     # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
     in_flight = InFlight()
@@ -167,7 +161,6 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             settings=settings,
             audit=lambda: getattr(app.state, "audit", None),
             audited_by_service=[*platform.routes, *connections.routes],
-            shared_limiter=rate_limits,
         )
     )
     app = Starlette(

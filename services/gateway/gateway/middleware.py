@@ -39,7 +39,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.audit import BODY_TARGETS, AuditLog, describe, outcome_of, timestamp_ns
 from gateway.clientaddr import CLIENT_KEY, ClientAddress
 from gateway.errors import error_response
-from gateway.ratelimit import SharedRateLimiter, rate_limiter
 from gateway.settings import RateLimit, Settings
 from udb import metrics, tracing
 from udb.auth import Principal, bearer_token
@@ -259,7 +258,6 @@ class GuardMiddleware:
         audit: Callable[[], AuditLog | None] = lambda: None,
         audited_by_service: Collection[BaseRoute] = (),
         clock: Callable[[], float] = time.monotonic,
-        shared_limiter: SharedRateLimiter | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -274,9 +272,6 @@ class GuardMiddleware:
             RouteClass.ADMIN: settings.admin_rate_limit,
         }
         self.limiter = RateLimiter(limits if settings.rate_limits_enabled else {}, clock=clock)
-        # Shared by every replica when RATE_LIMIT_REDIS_URL is set; this process's buckets otherwise.
-        self.shared_limiter = shared_limiter or rate_limiter(settings)
-        self.shared_limiter.fall_back_to(self.limiter.take)
         self.deadlines = {
             RouteClass.READ: settings.read_deadline_s,
             RouteClass.WRITE: settings.write_deadline_s,
@@ -294,7 +289,7 @@ class GuardMiddleware:
         if principal is not None:
             scope[PRINCIPAL_KEY] = principal
         caller = principal.subject if principal is not None else f"ip:{scope.get(CLIENT_KEY) or '-'}"
-        wait_s = await self.shared_limiter.take(route_class, caller)
+        wait_s = self.limiter.take(route_class, caller)
         if wait_s > 0:
             metrics.HTTP_RATE_LIMITED.labels(route_class.value).inc()
             retry_after = max(1, math.ceil(wait_s))

@@ -6,15 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Self
 
-from udb.config import (
-    DEFAULT_ADDRESSES,
-    GATEWAY_ADDRESSES,
-    AuthSettings,
-    ConfigError,
-    Env,
-    Secret,
-    metrics_address,
-)
+from udb.config import DEFAULT_ADDRESSES, GATEWAY_ADDRESSES, AuthSettings, ConfigError, Env, metrics_address
 
 
 @dataclass(frozen=True)
@@ -71,8 +63,6 @@ class Settings:
     read_rate_limit: RateLimit = DEFAULT_READ_LIMIT
     write_rate_limit: RateLimit = DEFAULT_WRITE_LIMIT
     admin_rate_limit: RateLimit = DEFAULT_ADMIN_LIMIT
-    #: A platform Redis holding the buckets, shared by every replica (gateway.ratelimit); None: per process.
-    rate_limit_redis_url: Secret | None = None
     #: Replies of at least this many bytes are gzipped for clients that accept it (0: never).
     gzip_min_bytes: int = 1024
     gzip_level: int = 6
@@ -118,7 +108,6 @@ class Settings:
             read_rate_limit=_rate_limit(env, "READ", DEFAULT_READ_LIMIT),
             write_rate_limit=_rate_limit(env, "WRITE", DEFAULT_WRITE_LIMIT),
             admin_rate_limit=_rate_limit(env, "ADMIN", DEFAULT_ADMIN_LIMIT),
-            rate_limit_redis_url=env.secret("RATE_LIMIT_REDIS_URL"),
             gzip_min_bytes=env.int("GZIP_MIN_BYTES", 1024),
             gzip_level=env.int("GZIP_LEVEL", 6),
             audit_enabled=env.bool("AUDIT_ENABLED", True),
