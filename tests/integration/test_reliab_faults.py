@@ -266,6 +266,15 @@ def _bindable(port: int) -> bool:
         return True
 
 
+async def _freed(ports: list[int], limit_s: float = 0.8) -> None:
+    """Waits (briefly) until a replacement could bind every port."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not all(_bindable(port) for port in ports):
+        assert loop.time() < deadline, [port for port in ports if not _bindable(port)]
+        await asyncio.sleep(0.02)
+
+
 async def test_a_stopping_gateway_frees_its_ports_at_once_and_answers_late_requests_503(running: Stack) -> None:
     """SIGTERM to the gateway (grace 1 s): its HTTP, gRPC health and metrics ports can be bound by a
     replacement at once, while a request in flight past the grace gets the API's JSON 503 (with
@@ -296,11 +305,7 @@ async def test_a_stopping_gateway_frees_its_ports_at_once_and_answers_late_reque
     gateway = next(entry for entry in reversed(stack.processes) if entry.name == "gateway")
     os.kill(gateway.pid, signal.SIGTERM)
     ports = [stack.ports[name] for name in ("gateway", "gateway-grpc", "gateway-metrics")]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 0.8
-    while not all(_bindable(port) for port in ports):
-        assert loop.time() < deadline, [port for port in ports if not _bindable(port)]
-        await asyncio.sleep(0.02)
+    await _freed(ports)
     assert gateway.process is not None and gateway.process.poll() is None  # still finishing its requests
     quick_reply = await quick
     assert quick_reply.status_code == 200, quick_reply.text
@@ -341,11 +346,7 @@ async def test_a_stopping_service_frees_its_ports_at_once_and_late_calls_answer_
     service = next(entry for entry in reversed(stack.processes) if entry.name == "pg-svc")
     os.kill(service.pid, signal.SIGTERM)
     ports = [stack.ports[name] for name in ("pg-svc", "pg-svc-metrics")]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 0.8
-    while not all(_bindable(port) for port in ports):
-        assert loop.time() < deadline, [port for port in ports if not _bindable(port)]
-        await asyncio.sleep(0.02)
+    await _freed(ports)
     assert service.process is not None and service.process.poll() is None  # still finishing its call
     late = await slow
     assert late.status_code == 503, late.text
