@@ -199,6 +199,23 @@ def database_endpoints(url: str) -> list[Endpoint]:
     return endpoints
 
 
+def listen_variable(address_variable: str) -> str:
+    """``REGISTRY_ADDR`` -> ``REGISTRY_LISTEN_ADDR``: where one replica listens, when the peers'
+    variable lists every replica (``ipv4:10.0.0.1:50051,10.0.0.2:50051``, ``dns:///registry:50051``)."""
+    return address_variable.removesuffix("_ADDR") + "_LISTEN_ADDR"
+
+
+def target_addresses(target: str) -> list[str]:
+    """The ``host:port`` of each address a gRPC target names: ``host:port``, ``dns:///host:port``
+    (its name) or ``ipv4:``/``ipv6:`` lists."""
+    scheme, colon, rest = target.partition(":")
+    if colon and scheme in ("ipv4", "ipv6"):
+        return [address.strip() for address in rest.split(",") if address.strip()]
+    if colon and scheme == "dns" and rest.startswith("//"):
+        return [rest[2:].partition("/")[2]]
+    return [target]
+
+
 def network_policy_from_env(env: Env) -> NetworkPolicy:
     """Where tenants' connections may go (:mod:`udb.netpolicy`): ``DENIED_NETWORKS`` and
     ``ALLOWED_NETWORKS``, and the platform endpoints: ``PLATFORM_ENDPOINTS``, the platform
@@ -214,15 +231,20 @@ def network_policy_from_env(env: Env) -> NetworkPolicy:
         endpoints = [Endpoint.parse(text) for text in env.list("PLATFORM_ENDPOINTS")]
     except ValueError as exc:
         raise ConfigError(f"PLATFORM_ENDPOINTS holds a bad endpoint: {exc}") from None
-    listeners = (*DEFAULT_ADDRESSES.values(), *GATEWAY_ADDRESSES.values(), *DEFAULT_METRICS_ADDRESSES.values())
+    listeners = (
+        *DEFAULT_ADDRESSES.values(),
+        *((listen_variable(variable), "") for variable, _ in DEFAULT_ADDRESSES.values()),
+        *GATEWAY_ADDRESSES.values(),
+        *DEFAULT_METRICS_ADDRESSES.values(),
+    )
     for variable, default in listeners:
-        value = env.str(variable, default)
-        if value.lower() in ("off", "none", "0") or value.endswith(":0"):
-            continue  # none, or a port the system picks (tests): not known here
-        try:
-            endpoints.append(Endpoint.parse(value))
-        except ValueError as exc:
-            raise ConfigError(f"{variable} is not host:port: {exc}") from None
+        for value in target_addresses(env.str(variable, default)):
+            if value.lower() in ("", "off", "none", "0") or value.endswith(":0"):
+                continue  # none, or a port the system picks (tests): not known here
+            try:
+                endpoints.append(Endpoint.parse(value))
+            except ValueError as exc:
+                raise ConfigError(f"{variable} is not host:port: {exc}") from None
     database = env.secret("REGISTRY_DATABASE_URL") or env.secret("DATABASE_URL")
     if database is not None:
         try:
@@ -270,7 +292,8 @@ class ServiceSettings:
         address_var, default_address = DEFAULT_ADDRESSES[name]
         return {
             "name": name,
-            "address": env.str(address_var, default_address),
+            # A replica among several listens on <NAME>_LISTEN_ADDR; its peers dial <NAME>_ADDR.
+            "address": env.str(listen_variable(address_var), "") or env.str(address_var, default_address),
             "auth": AuthSettings.from_env(env),
             "registry_address": env.str("REGISTRY_ADDR", DEFAULT_ADDRESSES["registry"][1]),
             "log_level": env.str("LOG_LEVEL", "INFO").upper(),

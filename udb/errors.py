@@ -233,6 +233,10 @@ def from_rpc_error(error: grpc.RpcError) -> DatabaseError:
                 attachments = [other for position, other in enumerate(status.details) if position != index]
                 return cls(status.message or message, details=dict(info.metadata), attachments=attachments)
     cls = ERRORS_BY_GRPC_CODE.get(code, Internal)
+    if code == grpc.StatusCode.CANCELLED:
+        # The peer cancelled the call: it was stopping and its grace ran out (a call this process
+        # cancels never gets here). Safe to send again, elsewhere: 503, not 500.
+        cls = Unavailable
     if cls is Internal:
         # A status we did not raise ourselves: its text may come from anywhere.
         return Internal()

@@ -74,6 +74,8 @@ class RegistryClient:
         call_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        #: The channel to the registry (its health is an engine's readiness: udb.readiness).
+        self.channel = channel
         self.stub = registry_pb2_grpc.RegistryServiceStub(channel)
         self._credentials = credentials
         self._connection_ttl = connection_ttl_s
@@ -208,6 +210,8 @@ class RegistryClient:
                 stream = self.stub.WatchInvalidations(
                     registry_pb2.WatchInvalidationsRequest(),
                     metadata=outgoing_metadata(self._credentials.metadata()),
+                    # Opens the moment the channel reconnects, not at the next backoff step.
+                    wait_for_ready=True,
                 )
                 async for event in stream:
                     self._epoch += 1
@@ -233,7 +237,8 @@ class RegistryClient:
             self.ready.clear()
             self._drop_all()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            # At most a second: the caches stay off until the stream is back.
+            backoff = min(backoff * 2, 1.0)
 
     def _set_live(self, live: bool) -> None:
         # Added and taken away rather than set: in the tests several clients share a process.

@@ -29,6 +29,7 @@ from udb.metrics import serve_metrics
 from udb.mux.server import ENVELOPE_BYTES, MuxLimits, MuxService
 from udb.mux.server import SERVICE_NAME as MUX_SERVICE_NAME
 from udb.mux.v1 import mux_pb2_grpc
+from udb.readiness import Check, Readiness
 from udb.tracing import configure_tracing
 
 log = logging.getLogger("udb.server")
@@ -59,6 +60,7 @@ class Server:
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
         components: Mapping[str, object] | None = None,
         mux: MuxService | None = None,
+        readiness: Mapping[str, Check] | None = None,
     ) -> None:
         self.grpc_server = server
         #: The multiplexed stream's service (its open streams, its methods), for tests and probes.
@@ -67,17 +69,19 @@ class Server:
         self.components: dict[str, object] = dict(components or {})
         self.health = health_servicer
         self._service_names = tuple(service_names)
+        #: Readiness ("" and each service name) follows these dependency checks; liveness does not.
+        self.readiness = Readiness(health_servicer, self._service_names, readiness or {})
         self._on_start = tuple(on_start)
         self._on_stop = tuple(on_stop)
         self._stopped = False
 
     async def start(self) -> None:
-        """Runs the start hooks (pools, watchers), then serves and reports SERVING."""
+        """Runs the start hooks (pools, watchers), then serves; reports live, and ready while
+        the readiness checks pass (:mod:`udb.readiness`)."""
         for hook in self._on_start:
             await hook()
         await self.grpc_server.start()
-        for name in ("", *self._service_names):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.readiness.start()
 
     async def stop(self, grace: float | None = 10.0, *, drain_s: float = 0.0) -> None:
         """Reports NOT_SERVING, waits ``drain_s`` (for load balancers to notice), stops accepting
@@ -88,6 +92,7 @@ class Server:
         if self._stopped:
             return
         self._stopped = True
+        await self.readiness.close()
         await self.health.enter_graceful_shutdown()
         if drain_s > 0:
             await asyncio.sleep(drain_s)
@@ -156,9 +161,11 @@ def build_server(
     access_log: bool | None = None,
     components: Mapping[str, object] | None = None,
     mux_limits: MuxLimits | None = None,
+    readiness: Mapping[str, Check] | None = None,
 ) -> tuple[Server, int]:
     """A gRPC server with the given services, health, reflection and the auth interceptor, and
-    the multiplexed stream that carries the services' unary methods.
+    the multiplexed stream that carries the services' unary methods. ``readiness`` names the
+    checks of the service's own dependencies (:mod:`udb.readiness`).
 
     Returns the server (not started) and the port it is bound to (useful with ``:0``).
     """
@@ -193,7 +200,16 @@ def build_server(
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"{settings.name}: cannot listen on {address}")
-    built = Server(server, health_servicer, names, on_start=on_start, on_stop=on_stop, components=components, mux=mux)
+    built = Server(
+        server,
+        health_servicer,
+        names,
+        on_start=on_start,
+        on_stop=on_stop,
+        components=components,
+        mux=mux,
+        readiness=readiness,
+    )
     return built, port
 
 
@@ -254,7 +270,8 @@ async def _serve(create_server: Callable[[SettingsT, str], Awaitable[tuple[Serve
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     log.info("shutting down", extra={"grace_s": settings.shutdown_grace_s})
-    await server.stop(settings.shutdown_grace_s, drain_s=settings.shutdown_drain_s)
+    # Its ports free first, so that a replacement process can start while this one drains.
     if metrics_server is not None:
         await metrics_server.close()
+    await server.stop(settings.shutdown_grace_s, drain_s=settings.shutdown_drain_s)
     log.info("stopped")

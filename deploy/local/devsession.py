@@ -223,7 +223,9 @@ def _start(stack: devstack.Stack, folder: WorkFolder, tls_dir: Path | None) -> s
         f"  gateway (direct):        {stack.urls['gateway']}\n"
         f"  OpenAPI document:        {base_url}/openapi.json\n"
         f"  CORS (browser consoles): {env['CORS_ORIGINS']}\n"
-        f"  gRPC services:           " + ", ".join(f"{n} 127.0.0.1:{stack.ports[n]}" for n in devstack.SERVICES) + "\n"
+        f"  gRPC services:           "
+        + ", ".join(f"{n} 127.0.0.1:{stack.ports[n]}" for n in (*devstack.REGISTRY_REPLICAS, *devstack.SERVICES[1:]))
+        + "\n"
         f"  metrics (/metrics):      {metrics}, envoy 127.0.0.1:{stack.ports['envoy-metrics']}/stats/prometheus\n"
         f"  dev token (user {DEV_USER}, owner of project '{PROJECT_REF}', valid until {until}):\n    {token}\n"
         f"  service-role token:\n    {service_token}\n"

@@ -66,6 +66,8 @@ __all__ = [
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = ("registry", "redis-svc", "mongo-svc", "pg-svc")
+#: The registry runs as two replicas; the others dial both (REGISTRY_ADDR) and balance across them.
+REGISTRY_REPLICAS = ("registry", "registry-2")
 MODULES = {"registry": "registry", "redis-svc": "redis_svc", "mongo-svc": "mongo_svc", "pg-svc": "pg_svc"}
 ENVOY_DIR = REPO / "deploy" / "envoy"
 #: The variable that names each process's metrics address (udb.config.DEFAULT_METRICS_ADDRESSES).
@@ -361,8 +363,10 @@ class Stack:
         (the platform database by REGISTRY_DATABASE_URL, the services by their addresses, and
         Envoy's by ``PLATFORM_ENDPOINTS``).
         """
-        for name in (*SERVICES, "gateway", "gateway-grpc", *(f"{n}-metrics" for n in METRICS_VARIABLES)):
+        for name in (*SERVICES, *REGISTRY_REPLICAS, "gateway", "gateway-grpc", "registry-2-metrics"):
             self.ports.setdefault(name, free_port())
+        for name in METRICS_VARIABLES:
+            self.ports.setdefault(f"{name}-metrics", free_port())
         for name in ENVOY_PORTS:
             self.ports.setdefault(name, free_port())
         env = {key: value for key, value in os.environ.items() if not key.startswith(("PG_", "REDIS_", "MONGO_"))}
@@ -370,7 +374,7 @@ class Stack:
             JWT_SECRET=jwt_secret,
             DATABASE_ENCRYPTION_KEY=encryption_key,
             REGISTRY_DATABASE_URL=platform_url,
-            REGISTRY_ADDR=f"127.0.0.1:{self.ports['registry']}",
+            REGISTRY_ADDR="ipv4:" + ",".join(f"127.0.0.1:{self.ports[name]}" for name in REGISTRY_REPLICAS),
             REDIS_SVC_ADDR=f"127.0.0.1:{self.ports['redis-svc']}",
             MONGO_SVC_ADDR=f"127.0.0.1:{self.ports['mongo-svc']}",
             PG_SVC_ADDR=f"127.0.0.1:{self.ports['pg-svc']}",
@@ -386,12 +390,29 @@ class Stack:
 
     def start_services(self, env: Mapping[str, str]) -> None:
         """The registry, the engine services and the gateway, each a process, waited for."""
-        for name in SERVICES:
-            process = self._spawn(name, [sys.executable, "-m", MODULES[name]], env=env)
+        for name in (*REGISTRY_REPLICAS, *SERVICES[1:]):
+            process = self._spawn(name, self.service_argv(name), env=self.process_env(name, env))
             wait_for_port(self.ports[name], process, name, self.log(name))
         gateway = self._spawn("gateway", [sys.executable, "-m", "gateway"], env=env)
         wait_for_port(self.ports["gateway"], gateway, "gateway", self.log("gateway"))
         self.urls["gateway"] = f"http://127.0.0.1:{self.ports['gateway']}/api/platform"
+
+    @staticmethod
+    def service_argv(name: str) -> list[str]:
+        """The command line of a service (or registry replica) of the stack."""
+        base = name.removesuffix("-2")
+        return [sys.executable, "-m", MODULES.get(base, base)]
+
+    def process_env(self, name: str, env: Mapping[str, str]) -> dict[str, str]:
+        """``env`` with where this registry replica listens and serves its metrics."""
+        if name not in REGISTRY_REPLICAS:
+            return dict(env)
+        metrics = self.ports[f"{name}-metrics"]
+        return {
+            **env,
+            "REGISTRY_LISTEN_ADDR": f"127.0.0.1:{self.ports[name]}",
+            "REGISTRY_METRICS_ADDR": f"127.0.0.1:{metrics}",
+        }
 
     def start_envoy(
         self, *, tls_dir: Path | None = None, rate_limit_per_s: int = 2000, rate_limit_burst: int = 4000

@@ -92,10 +92,11 @@ class Processes:
         return result
 
     def registry_calls(self, caller: str) -> int:
-        """CheckAccess and ResolveConnection calls the registry process has served to ``caller``, read from the
-        registry's access log."""
+        """CheckAccess and ResolveConnection calls the registry replicas have served to ``caller``, read from
+        their access logs."""
         count = 0
-        for line in self.stack.log("registry").read_text().splitlines():
+        lines = [line for name in devstack.REGISTRY_REPLICAS for line in self.stack.log(name).read_text().splitlines()]
+        for line in lines:
             if not line.startswith("{"):
                 continue
             entry = json.loads(line)

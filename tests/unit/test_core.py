@@ -80,6 +80,8 @@ def test_an_error_round_trips_through_the_rich_status_trailer() -> None:
         (grpc.StatusCode.UNIMPLEMENTED, errors.Unimplemented),
         (grpc.StatusCode.DEADLINE_EXCEEDED, errors.DeadlineExceeded),
         (grpc.StatusCode.DATA_LOSS, errors.Internal),
+        # A peer that stopped past its grace cancels the calls it still had: send again (503).
+        (grpc.StatusCode.CANCELLED, errors.Unavailable),
     ],
 )
 def test_plain_grpc_statuses_map_by_code(code: grpc.StatusCode, cls: type[errors.DatabaseError]) -> None:

@@ -149,8 +149,9 @@ def test_a_custom_resource_is_checked_against_its_crd_not_skipped() -> None:
 
 
 def test_kubernetes_manifests_hold_the_operational_rules() -> None:
-    """Deployments probe gRPC health, run as non-root with secrets by reference; the gateway and the
-    engine services autoscale; every deployment has a disruption budget."""
+    """Deployments probe gRPC health (readiness; liveness by its own name), run as non-root with
+    secrets by reference; the gateway and the engine services autoscale; every deployment has a
+    disruption budget."""
     documents = _manifests()
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for document in documents:
@@ -160,8 +161,10 @@ def test_kubernetes_manifests_hold_the_operational_rules() -> None:
     for name, port in GRPC_PORTS.items():
         pod = deployments[name]["spec"]["template"]["spec"]
         (container,) = pod["containers"]
-        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        for probe in ("readinessProbe", "startupProbe"):
             assert container[probe]["grpc"] == {"port": port}, (name, probe)
+        # Liveness is the process, not its dependencies: a database outage never restarts pods.
+        assert container["livenessProbe"]["grpc"] == {"port": port, "service": "liveness"}, name
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         for variable in container.get("env", []):

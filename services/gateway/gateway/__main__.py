@@ -8,6 +8,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.shutdown import GatewayServer
 from udb.config import ConfigError
 from udb.logs import configure_logging
 from udb.tracing import configure_tracing
@@ -21,8 +22,9 @@ def main() -> int:
         print(f"gateway: configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.name, level=settings.log_level, json_lines=settings.log_json)
-    uvicorn.run(
-        create_app(settings, serve_metrics=True),
+    app = create_app(settings, serve_metrics=True)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -31,9 +33,19 @@ def main() -> int:
         lifespan="on",
         access_log=False,
         log_config=None,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
+        # The client's address is found by gateway.clientaddr (FORWARDED_ALLOW_IPS), once.
+        proxy_headers=False,
     )
+
+    async def close_ports() -> None:
+        close = getattr(app.state, "close_ports", None)
+        if close is not None:
+            await close()
+
+    server = GatewayServer(
+        config, grace_s=settings.shutdown_grace_s, in_flight=app.state.in_flight, close_ports=close_ports
+    )
+    server.run()
     return 0
 
 

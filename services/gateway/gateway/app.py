@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 
 from gateway.audit import AuditLog, registry_sink
 from gateway.backends import Backends
+from gateway.clientaddr import ClientAddress
 from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
@@ -36,8 +37,10 @@ from gateway.routes import (
 from gateway.routes.redis_explorer.crossing import PROGRESS_MEDIA_TYPE
 from gateway.routing import PrefixRouter
 from gateway.settings import Settings
+from gateway.shutdown import Draining, InFlight
 from udb.errors import DatabaseError, Internal, NotFound
 from udb.metrics import serve_metrics as start_metrics_server
+from udb.readiness import peer_serving
 
 log = logging.getLogger("gateway")
 
@@ -86,18 +89,30 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             return
         app.state.backends = owned = Backends(settings)
         await owned.start()
-        health = await start_health_server(settings.grpc_address)
+        registry_ready = peer_serving(owned.channels["registry"])
+        health = await start_health_server(settings.grpc_address, {"registry": registry_ready})
         app.state.grpc_health_port = health.port
         metrics_server = None
         if serve_metrics and settings.metrics_address:
             metrics_server = await start_metrics_server(settings.metrics_address)
+        closed = False
+
+        async def close_ports() -> None:
+            """The health and metrics ports, closed as a graceful stop begins (gateway.shutdown)."""
+            nonlocal closed
+            if closed:
+                return
+            closed = True
+            if metrics_server is not None:
+                await metrics_server.close()
+            await health.stop()
+
+        app.state.close_ports = close_ports
         try:
             async with _audit_log(app, owned):
                 yield
         finally:
-            if metrics_server is not None:
-                await metrics_server.close()
-            await health.stop()
+            await close_ports()
             await owned.close()
 
     @contextlib.asynccontextmanager
@@ -120,7 +135,16 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
 
     app: Starlette  # made below; the audit hook reads its state at request time
     # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
-    middleware = [Middleware(EdgeMiddleware, access_log=settings.access_log)]
+    in_flight = InFlight()
+    middleware = [
+        Middleware(
+            EdgeMiddleware,
+            access_log=settings.access_log,
+            client_address=ClientAddress(settings.forwarded_allow_ips),
+        ),
+        # Inside the edge: a request cut at the end of a graceful stop is logged with its 503.
+        Middleware(Draining, in_flight=in_flight),
+    ]
     cors = cors_middleware(settings.cors_origins)
     if cors is not None:
         middleware.append(cors)
@@ -175,4 +199,5 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         lifespan=lifespan,
     )
     app.state.openapi = None
+    app.state.in_flight = in_flight
     return app

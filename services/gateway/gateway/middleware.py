@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit import BODY_TARGETS, AuditLog, describe, outcome_of, timestamp_ns
+from gateway.clientaddr import CLIENT_KEY, ClientAddress
 from gateway.errors import error_response
 from gateway.settings import RateLimit, Settings
 from udb import metrics, tracing
@@ -174,13 +175,14 @@ async def _deny(scope: Scope, receive: Receive, send: Send, error: DatabaseError
 class EdgeMiddleware:
     """Request id, trace context, access log and HTTP metrics (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True, client_address: ClientAddress | None = None) -> None:
         self.app = app
         self.access_log = access_log
         self._exporting = tracing.exporting()
         # The metrics' children by their labels: labels() takes a lock and builds a key each time.
         self._counters: dict[tuple[str, str, str, str], Any] = {}
         self._histograms: dict[tuple[str, str, str], Any] = {}
+        self.client_address = client_address or ClientAddress(("127.0.0.1", "::1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -194,6 +196,9 @@ class EdgeMiddleware:
             elif key in (b"traceparent", b"tracestate"):
                 trace_headers.append((key.decode("latin-1"), value))
         request_id = request_id or os.urandom(16).hex()
+        # The real client (behind Envoy: the address it appended to X-Forwarded-For), for the
+        # access log and the per-address rate limit.
+        client = scope[CLIENT_KEY] = self.client_address(scope)
         request_id_token = request_id_var.set(request_id)
         method = scope.get("method", "GET") if scope["type"] == "http" else "WEBSOCKET"
         # Without an exporter and without a caller's trace there is no trace to carry on: no span.
@@ -254,6 +259,7 @@ class EdgeMiddleware:
                     "status": status,
                     "duration_ms": round(duration * 1000, 3),
                     "user": principal.subject if principal is not None else "",
+                    "client": client,
                     "request_id": request_id,
                 }
                 if span_context.is_valid:
@@ -319,7 +325,7 @@ class GuardMiddleware:
         principal = await self._principal(scope)
         if principal is not None:
             scope[PRINCIPAL_KEY] = principal
-        caller = principal.subject if principal is not None else f"ip:{(scope.get('client') or ('-',))[0]}"
+        caller = principal.subject if principal is not None else f"ip:{scope.get(CLIENT_KEY) or '-'}"
         wait_s = self.limiter.take(route_class, caller)
         if wait_s > 0:
             metrics.HTTP_RATE_LIMITED.labels(route_class.value).inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Self
 
@@ -41,6 +42,8 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = True
+    #: Peers whose X-Forwarded-For is believed (Envoy): addresses, networks, or * (gateway.clientaddr).
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     #: Bodies over this many bytes get 413 (a MongoDB document may be 16 MiB, plus JSON overhead).
     max_body_bytes: int = 24 * 1024 * 1024
     membership_cache_ttl_s: float = 30.0
@@ -49,6 +52,8 @@ class Settings:
     write_deadline_s: float = 30.0
     admin_deadline_s: float = 30.0
     health_timeout_s: float = 2.0
+    #: On SIGTERM requests in flight get this long; then those without a reply get 503 (gateway.shutdown).
+    shutdown_grace_s: float = 10.0
     #: Origins allowed by CORS (the console's), exact or with * for a host label or the port
     #: (gateway.cors); empty allows none.
     cors_origins: tuple[str, ...] = ()
@@ -89,12 +94,14 @@ class Settings:
             log_level=env.str("LOG_LEVEL", "INFO").upper(),
             log_json=env.bool("LOG_JSON", True),
             access_log=env.bool("ACCESS_LOG", True),
+            forwarded_allow_ips=_forwarded_allow_ips(env),
             max_body_bytes=env.int("MAX_BODY_BYTES", 24 * 1024 * 1024),
             membership_cache_ttl_s=env.float("MEMBERSHIP_CACHE_TTL_S", 30.0),
             read_deadline_s=env.float("READ_DEADLINE_S", 30.0),
             write_deadline_s=env.float("WRITE_DEADLINE_S", 30.0),
             admin_deadline_s=env.float("ADMIN_DEADLINE_S", 30.0),
             health_timeout_s=env.float("HEALTH_TIMEOUT_S", 2.0),
+            shutdown_grace_s=env.float("SHUTDOWN_GRACE_S", 10.0),
             cors_origins=env.list("CORS_ORIGINS"),
             max_message_bytes=env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
             rate_limits_enabled=env.bool("RATE_LIMIT_ENABLED", True),
@@ -119,3 +126,15 @@ def _rate_limit(env: Env, route_class: str, default: RateLimit) -> RateLimit:
     if per_s < 0 or burst < 1:
         raise ConfigError(f"RATE_LIMIT_{route_class}_PER_S must be >= 0 and RATE_LIMIT_{route_class}_BURST >= 1")
     return RateLimit(per_s, burst)
+
+
+def _forwarded_allow_ips(env: Env) -> tuple[str, ...]:
+    """``FORWARDED_ALLOW_IPS``: addresses or networks, comma-separated, or ``*``."""
+    entries = env.list("FORWARDED_ALLOW_IPS") or ["127.0.0.1", "::1"]
+    for entry in entries:
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(f"FORWARDED_ALLOW_IPS holds {entry!r}, not an address or network") from None
+    return tuple(entries)

@@ -10,6 +10,7 @@ from mongo_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
 from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc, mongo_pb2, mongo_pb2_grpc
+from udb.readiness import peer_serving
 from udb.server import Registration, Server, build_server
 
 SERVICE_NAME = mongo_pb2.DESCRIPTOR.services_by_name["MongoService"].full_name
@@ -41,5 +42,6 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         on_start=[runtime.start, cursors.start],
         # Run in reverse: open cursors are killed before their clients close.
         on_stop=[runtime.close, cursors.close],
+        readiness={"registry": peer_serving(runtime.registry.channel)},
         components={"runtime": runtime, "cursors": cursors},
     )

@@ -10,6 +10,7 @@ from pg_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
 from udb.pg.v1 import catalog_pb2, catalog_pb2_grpc, explain_pb2, explain_pb2_grpc, pg_pb2, pg_pb2_grpc
+from udb.readiness import peer_serving
 from udb.server import Registration, Server, build_server
 
 SERVICE_NAME = pg_pb2.DESCRIPTOR.services_by_name["PgService"].full_name
@@ -41,5 +42,6 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         address=address,
         on_start=[runtime.start, servicer.start],
         on_stop=[runtime.close, servicer.close],
+        readiness={"registry": peer_serving(runtime.registry.channel)},
         components={"runtime": runtime},
     )

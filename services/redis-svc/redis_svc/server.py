@@ -8,6 +8,7 @@ from redis_svc.servicer import RedisService
 from redis_svc.settings import Settings
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
+from udb.readiness import peer_serving
 from udb.redis.v1 import explorer_pb2, explorer_pb2_grpc, redis_pb2, redis_pb2_grpc
 from udb.server import Registration, Server, build_server
 
@@ -35,5 +36,6 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         on_start=[runtime.start],
         # Run in reverse: subscriptions end before their clients close.
         on_stop=[runtime.close, servicer.pubsub.close],
+        readiness={"registry": peer_serving(runtime.registry.channel)},
         components={"runtime": runtime},
     )

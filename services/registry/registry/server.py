@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from registry.health import platform_database
 from registry.servicer import RegistryService
 from registry.settings import Settings
 from udb.crypto import SecretBox
@@ -22,4 +23,5 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
         address=address,
         on_start=[servicer.start],
         on_stop=[servicer.close],
+        readiness={"platform-database": platform_database(lambda: servicer.store.pool)},
     )

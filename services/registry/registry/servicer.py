@@ -53,6 +53,11 @@ class RegistryService(registry_pb2_grpc.RegistryServiceServicer):
         self._engine_tests = EngineTests(settings, self._store)
         self._audit = AuditLog(self._store)
 
+    @property
+    def store(self) -> Store:
+        """The platform database (its pool is the registry's readiness: registry.health)."""
+        return self._store
+
     async def start(self) -> None:
         """Opens the platform database pool, applies migrations and starts listening for changes."""
         await self._store.open()

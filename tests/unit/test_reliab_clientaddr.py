@@ -1,0 +1,34 @@
+"""The gateway's client address: the TCP peer, or Envoy's appended X-Forwarded-For entry when the peer
+is a trusted hop; what a client wrote into the header itself is never believed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.clientaddr import ClientAddress
+
+
+def _scope(peer: str, *forwarded: str) -> dict[str, Any]:
+    return {"client": (peer, 50123), "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded]}
+
+
+def test_the_peer_is_the_client_without_a_trusted_hop() -> None:
+    """A peer that is not trusted is the client, whatever X-Forwarded-For says."""
+    address = ClientAddress(["127.0.0.1"])
+    assert address(_scope("203.0.113.9", "10.0.0.1")) == "203.0.113.9"
+
+
+def test_behind_a_trusted_hop_the_last_forwarded_entry_is_the_client() -> None:
+    """Behind Envoy the last entry (the one Envoy appended) wins; earlier, client-written ones do not."""
+    address = ClientAddress(["127.0.0.1", "10.0.0.0/8"])
+    assert address(_scope("10.1.2.3", "1.2.3.4, 198.51.100.7")) == "198.51.100.7"
+    assert address(_scope("127.0.0.1", "1.2.3.4", "2001:db8::1")) == "2001:db8::1"
+    # No header, or a header that is not an address: the peer itself.
+    assert address(_scope("127.0.0.1")) == "127.0.0.1"
+    assert address(_scope("127.0.0.1", "unknown")) == "127.0.0.1"
+
+
+def test_a_star_trusts_every_peer() -> None:
+    """``*`` trusts any peer's header (only where nothing but Envoy reaches the gateway)."""
+    assert ClientAddress(["*"])(_scope("192.0.2.2", "198.51.100.7")) == "198.51.100.7"
+    assert ClientAddress([])({"headers": []}) == ""
