@@ -25,6 +25,7 @@ import grpc
 import httpx
 import redis.asyncio as redis_client
 import uvicorn
+from gateway.__main__ import server_config
 from gateway.app import create_app
 from gateway.settings import Settings as GatewaySettings
 from mongo_svc.dial import DialPolicy
@@ -265,17 +266,7 @@ async def start_system(
 async def start_uvicorn(app: Starlette, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
     """The gateway app served by uvicorn (as ``python -m gateway`` does) on a real socket, in this
     loop; stop it with ``server.should_exit = True`` and await the task."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        loop="none",
-        http="httptools",
-        ws="websockets-sansio",
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-    )
+    config = server_config(app, app.state.settings, host="127.0.0.1", port=port, loop="none")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

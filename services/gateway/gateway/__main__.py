@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from gateway.app import create_app
 from gateway.settings import Settings
@@ -12,6 +13,23 @@ from gateway.shutdown import GatewayServer
 from udb.config import ConfigError
 from udb.logs import configure_logging
 from udb.tracing import configure_tracing
+
+
+def server_config(app: ASGIApp, settings: Settings, *, host: str, port: int, loop: str) -> uvicorn.Config:
+    """The HTTP server's settings: here, and for the tests' gateway (their loop is their own)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop=loop,
+        http="httptools",
+        ws="websockets-sansio",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+        timeout_keep_alive=max(1, round(settings.keep_alive_s)),
+    )
 
 
 def main() -> int:
@@ -23,19 +41,8 @@ def main() -> int:
         return 2
     configure_logging(settings.name, level=settings.log_level, json_lines=settings.log_json)
     app = create_app(settings, serve_metrics=True)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        # The client's address is found by gateway.clientaddr (FORWARDED_ALLOW_IPS), once.
-        proxy_headers=False,
-    )
+    config = server_config(app, settings, host=settings.host, port=settings.port, loop="uvloop")
+    # The client's address is found by gateway.clientaddr (FORWARDED_ALLOW_IPS), once.
 
     async def close_ports() -> None:
         close = getattr(app.state, "close_ports", None)

@@ -198,6 +198,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
         },
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.state.openapi = None
     app.state.in_flight = in_flight
     return app

@@ -54,6 +54,10 @@ class Settings:
     health_timeout_s: float = 2.0
     #: On SIGTERM requests in flight get this long; then those without a reply get 503 (gateway.shutdown).
     shutdown_grace_s: float = 10.0
+    #: How long an idle HTTP connection is kept open. Longer than any client's or proxy's idle
+    #: timeout (Envoy's upstream idle_timeout is 60 s), so that the client closes first: a server
+    #: closing a kept-alive connection races the client's next request on it, which then fails.
+    keep_alive_s: float = 75.0
     #: Origins allowed by CORS (the console's), exact or with * for a host label or the port
     #: (gateway.cors); empty allows none.
     cors_origins: tuple[str, ...] = ()
@@ -102,6 +106,7 @@ class Settings:
             admin_deadline_s=env.float("ADMIN_DEADLINE_S", 30.0),
             health_timeout_s=env.float("HEALTH_TIMEOUT_S", 2.0),
             shutdown_grace_s=env.float("SHUTDOWN_GRACE_S", 10.0),
+            keep_alive_s=env.float("HTTP_KEEP_ALIVE_S", 75.0),
             cors_origins=env.list("CORS_ORIGINS"),
             max_message_bytes=env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
             rate_limits_enabled=env.bool("RATE_LIMIT_ENABLED", True),
