@@ -107,6 +107,8 @@ def client_arguments(
         "maxPoolSize": max_connections,
         "serverSelectionTimeoutMS": int(settings.server_selection_timeout_s * 1000),
         "connectTimeoutMS": int(settings.connect_timeout_s * 1000),
+        # A wait for a free connection is as bounded as the pool manager's (then 503).
+        "waitQueueTimeoutMS": int(settings.pool_acquire_timeout_s * 1000),
         "tls": record.tls,
         # Documents are decoded for Extended JSON: aware UTC dates, and dates past Python's
         # range kept as DatetimeMS instead of failing.
