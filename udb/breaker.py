@@ -33,6 +33,9 @@ from udb.errors import DatabaseError, Unavailable
 
 log = logging.getLogger("udb.breaker")
 
+#: An engine's translation of its driver's exceptions into the API's.
+Translate = Callable[[Exception], DatabaseError]
+
 
 class State(enum.StrEnum):
     CLOSED = "closed"
@@ -135,10 +138,13 @@ class Breakers:
         return sum(1 for breaker in self._breakers.values() if breaker.state is not State.CLOSED)
 
     @contextlib.asynccontextmanager
-    async def guard(self, project_id: str, connection_id: str) -> AsyncIterator[None]:
+    async def guard(
+        self, project_id: str, connection_id: str, *, translate: Translate | None = None
+    ) -> AsyncIterator[None]:
         """Lets a call to the target through, or fails it at once while the target is known to
-        be down; records how the call ended. Every Unavailable that leaves here carries a
-        ``retry_after`` detail."""
+        be down; records how the call ended. A driver's exception is judged, and raised, as
+        ``translate`` makes it (where the body leaves translation to its caller). Every
+        Unavailable that leaves here carries a ``retry_after`` detail."""
         key = (project_id, connection_id)
         breaker = self._breakers.get(key)
         probe = False
@@ -146,10 +152,16 @@ class Breakers:
             probe = self._admit(breaker)
         try:
             yield
-        except BaseException as exc:
+        except Exception as exc:
+            error = translate(exc) if translate is not None and not isinstance(exc, DatabaseError) else exc
+            self._record(key, outcome_of(error), probe, error)
+            if isinstance(error, Unavailable):
+                error.details.setdefault("retry_after", str(self._retry_after(key)))
+            if error is exc:
+                raise
+            raise error from None
+        except BaseException as exc:  # cancelled: says nothing about the target
             self._record(key, outcome_of(exc), probe, exc)
-            if isinstance(exc, Unavailable):
-                exc.details.setdefault("retry_after", str(self._retry_after(key)))
             raise
         else:
             self._record(key, Outcome.ANSWERED, probe, None)

@@ -17,7 +17,7 @@ from typing import Generic
 
 from udb import metrics
 from udb.auth import ServiceCredentials, current_principal
-from udb.breaker import BreakerPolicy, Breakers
+from udb.breaker import BreakerPolicy, Breakers, Translate
 from udb.clients import insecure_channel
 from udb.common.v1 import common_pb2
 from udb.config import ServiceSettings
@@ -136,9 +136,15 @@ class EngineRuntime(Generic[ClientT]):
         """The pooled client of the call's target, after the access check, under its breaker
         (the body's errors, translated, tell the breaker whether the target is down)."""
         access, resolved = await self.resolve(target, required_role)
-        connection = resolved.connection
-        async with self.breakers.guard(connection.project_id, connection.id), self.pools.acquire(resolved) as client:
+        async with self.guard(resolved), self.pools.acquire(resolved) as client:
             yield Borrowed(client, access, resolved)
+
+    def guard(
+        self, resolved: registry_pb2.ResolvedConnection, translate: Translate | None = None
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """The record's circuit breaker, for a use of its client outside :meth:`borrow` (a batched
+        read, a shared catalogue query): see :meth:`udb.breaker.Breakers.guard`."""
+        return self.breakers.guard(resolved.connection.project_id, resolved.connection.id, translate=translate)
 
     async def test_connection(
         self,

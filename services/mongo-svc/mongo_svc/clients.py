@@ -16,7 +16,7 @@ from bson.codec_options import DatetimeConversion
 from google.protobuf import struct_pb2
 from pymongo import AsyncMongoClient
 
-from mongo_svc import dial
+from mongo_svc import dial, failfast
 from mongo_svc.settings import Settings
 from udb.dialing import AddressDenied, DialGuard, denied_error
 from udb.engine import unreadable_reply
@@ -139,6 +139,7 @@ def client_arguments(
 def client_factory(settings: Settings) -> ClientFactory[MongoClient]:
     """The pool manager's factory: one AsyncMongoClient (maxPoolSize connections) per record."""
     dial.install()
+    failfast.install()
     guard = DialGuard(settings.network_policy, resolve_timeout_s=settings.connect_timeout_s)
     policy = dial.DialPolicy(guard)
 

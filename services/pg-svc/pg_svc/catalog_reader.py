@@ -39,7 +39,13 @@ class CatalogReader:
             sql,
             tuple(tuple(arg) if isinstance(arg, list) else arg for arg in args),
         )
-        return await self._flights.run(key, lambda: self._fetch(resolved, sql, args))
+        return await self._flights.run(key, lambda: self._guarded_fetch(resolved, sql, args))
+
+    async def _guarded_fetch(
+        self, resolved: registry_pb2.ResolvedConnection, sql: str, args: tuple[Any, ...]
+    ) -> str | None:
+        async with self.runtime.guard(resolved):
+            return await self._fetch(resolved, sql, args)
 
     async def _fetch(self, resolved: registry_pb2.ResolvedConnection, sql: str, args: tuple[Any, ...]) -> str | None:
         for attempt in (1, 2):

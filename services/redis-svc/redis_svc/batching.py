@@ -16,7 +16,7 @@ from typing import Any
 
 import redis.exceptions as rex
 
-from redis_svc.clients import RedisHandle
+from redis_svc.clients import RedisHandle, translate
 from udb.batching import Coalescer
 from udb.common.v1 import common_pb2
 from udb.engine import EngineRuntime
@@ -45,9 +45,9 @@ class BatchedReads:
 
     async def meta(self, target: common_pb2.ConnectionTarget, key: bytes, max_bytes: int) -> list[Any] | None:
         """The script's reply for one key, from a shared round trip; None when this target's
-        Redis takes the unbatched path. Raises redis-py's errors (the caller translates them)."""
+        Redis takes the unbatched path. Raises the API's errors (translated under the breaker)."""
         _, resolved = await self._runtime.resolve(target, common_pb2.ROLE_VIEWER)
-        async with self._runtime.pools.hold(resolved) as handle:
+        async with self._runtime.guard(resolved, translate), self._runtime.pools.hold(resolved) as handle:
             if handle.cluster or not handle.scripts:
                 return None
             try:
