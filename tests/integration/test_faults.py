@@ -47,6 +47,7 @@ class Target:
     proxy: Proxy
     path: str
     body: dict[str, Any] | None
+    connection_id: str = ""
 
     def read(self, http: httpx.AsyncClient) -> Callable[[], Awaitable[httpx.Response]]:
         if self.body is None:
@@ -78,13 +79,13 @@ async def new_target(system: System, servers: Servers, proxies: dict[str, Proxy]
     proxy = proxies[engine]
     if engine == "redis":
         uri = through(servers.redis_url, proxy)
-        await system.add_connection(ref, owner, "redis", {"identifier": "main", "uri": uri})
+        record = await system.add_connection(ref, owner, "redis", {"identifier": "main", "uri": uri})
         key = f"fault-{uuid.uuid4().hex[:8]}"
         created = await system.http.post(
             f"/redis/{ref}/keys/{key}", json={"type": "string", "value": "x" * BIG}, headers=headers
         )
         assert created.status_code == 201, created.text
-        return Target(engine, ref, headers, proxy, f"/redis/{ref}/keys/{key}", None)
+        return Target(engine, ref, headers, proxy, f"/redis/{ref}/keys/{key}", None, str(record["id"]))
     if engine == "mongodb":
         uri = through(servers.mongo_url, proxy)
         await system.add_connection(ref, owner, "mongodb", {"identifier": "main", "uri": uri})
@@ -191,3 +192,30 @@ async def test_latency_beyond_the_deadline_answers_504_and_opens_no_breaker(syst
         assert breaker_openings(target.engine) == openings
     took = await recovery_s(target, system.http)
     assert took < PROBE_S, f"a slow target was treated as down: {took:.1f} s to succeed again"
+
+
+async def test_editing_the_record_resets_its_open_breaker(
+    system: System, servers: Servers, proxies: dict[str, Proxy], toxi: Toxiproxy
+) -> None:
+    """An owner who points a failing-fast record at a working server is served at once, not after the open interval."""
+    target = await new_target(system, servers, proxies, "redis")
+    read = target.read(system.http)
+    try:
+        await target.proxy.disable()
+        # Long enough for failed probes to grow the open interval to 4-5 s.
+        started = time.monotonic()
+        while time.monotonic() - started < 8:
+            assert (await read()).status_code == 503
+            await asyncio.sleep(0.05)
+        still_open = await read()
+        assert still_open.status_code == 503 and int(still_open.headers["retry-after"]) >= 2
+        edited = await system.http.put(
+            f"/redis/{target.ref}/connections/{target.connection_id}",
+            json={"uri": servers.redis_url},
+            headers=target.headers,
+        )
+        assert edited.status_code == 200, edited.text
+        took = await recovery_s(target, system.http)
+        assert took < 2, f"the edited record still failed fast for {took:.1f} s"
+    finally:
+        await toxi.reset()

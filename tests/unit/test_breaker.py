@@ -193,3 +193,34 @@ async def test_waiting_for_a_pool_slot_is_bounded_then_503() -> None:
     async with pools.acquire(resolved):  # the slot came back
         assert pools.stats()[0].in_use == 1
     await pools.close()
+
+
+def test_the_gateway_sends_retry_after_on_a_503_that_carries_one() -> None:
+    """A 503 with a retry_after detail becomes an HTTP Retry-After header; one without has none."""
+    from gateway.errors import error_response
+
+    failing_fast = error_response(Unavailable("redis: down", details={"retry_after": 3}), "/api/platform/redis/a/keys")
+    assert (failing_fast.status_code, failing_fast.headers["retry-after"]) == (503, "3")
+    plain = error_response(Unavailable("down"), "/api/platform/redis/a/keys")
+    assert "retry-after" not in plain.headers
+
+
+def test_breaker_settings_come_from_the_environment_and_nonsense_fails_at_start() -> None:
+    """BREAKER_* and POOL_ACQUIRE_TIMEOUT_S are read with defaults; bad values name the variable."""
+    from redis_svc.settings import Settings
+
+    from udb.config import ConfigError, Env
+
+    base = {"JWT_SECRET": "x" * 32}
+    settings = Settings.from_env(Env(environ=base, env_file=None))
+    assert (settings.breaker_failure_threshold, settings.breaker_open_s, settings.breaker_open_max_s) == (3, 1.0, 5.0)
+    assert settings.pool_acquire_timeout_s == 2.0 and settings.connect_timeout_s == 2.0
+    tuned = Settings.from_env(Env(environ={**base, "BREAKER_OPEN_S": "2", "BREAKER_OPEN_MAX_S": "30"}, env_file=None))
+    assert (tuned.breaker_open_s, tuned.breaker_open_max_s) == (2.0, 30.0)
+    for variable, value in (
+        ("BREAKER_FAILURE_THRESHOLD", "0"),
+        ("BREAKER_OPEN_S", "10"),
+        ("POOL_ACQUIRE_TIMEOUT_S", "0"),
+    ):
+        with pytest.raises(ConfigError, match=variable):
+            Settings.from_env(Env(environ={**base, variable: value}, env_file=None))
