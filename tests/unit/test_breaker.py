@@ -224,3 +224,28 @@ def test_breaker_settings_come_from_the_environment_and_nonsense_fails_at_start(
     ):
         with pytest.raises(ConfigError, match=variable):
             Settings.from_env(Env(environ={**base, variable: value}, env_file=None))
+
+
+async def test_mongo_selection_inside_a_time_limit_is_bounded_by_the_selection_timeout() -> None:
+    """Under pymongo.timeout(30) selection waits serverSelectionTimeoutMS (2 s); 0.5 s once every server failed."""
+    import pymongo
+    from mongo_svc import failfast
+    from pymongo import AsyncMongoClient
+    from pymongo.errors import AutoReconnect
+    from pymongo.server_description import ServerDescription
+    from pymongo.topology_description import updated_topology_description
+
+    failfast.install()
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        "mongodb://192.0.2.1:27017", serverSelectionTimeoutMS=2000, connect=False
+    )
+    topology = client._topology
+    with pymongo.timeout(30):
+        assert topology.get_server_selection_timeout() == 2.0
+    with pymongo.timeout(1):
+        assert topology.get_server_selection_timeout() <= 1.0
+    failed = ServerDescription(("192.0.2.1", 27017), error=AutoReconnect("connection refused"))
+    topology._description = updated_topology_description(topology._description, failed)
+    with pymongo.timeout(30):
+        assert topology.get_server_selection_timeout() == failfast.RECHECK_S
+    await client.close()

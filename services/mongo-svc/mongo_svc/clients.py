@@ -107,7 +107,9 @@ def client_arguments(
         "maxPoolSize": max_connections,
         "serverSelectionTimeoutMS": int(settings.server_selection_timeout_s * 1000),
         "connectTimeoutMS": int(settings.connect_timeout_s * 1000),
-        # A wait for a free connection is as bounded as the pool manager's (then 503).
+        # A wait for a free connection outside an operation's time limit is as bounded as the
+        # pool manager's (inside one PyMongo waits out the limit: the manager's slots, as many
+        # as maxPoolSize, are what keep calls from queueing there).
         "waitQueueTimeoutMS": int(settings.pool_acquire_timeout_s * 1000),
         "tls": record.tls,
         # Documents are decoded for Extended JSON: aware UTC dates, and dates past Python's

@@ -7,7 +7,10 @@ answer 504 instead of a prompt 503:
 
 - server selection waits the whole remaining time, where the CSOT specification bounds it by
   ``computedServerSelectionTimeout = min(serverSelectionTimeoutMS, remaining timeoutMS)`` (as
-  the Java and Node drivers do);
+  the Java and Node drivers do). Here it is bounded so, and shorter still (``RECHECK_S``) while
+  every server of the deployment is one the driver saw fail moments ago (a refused or lost
+  connection): that selection only gives the woken monitor time to re-check, and a deployment
+  that has not been contacted yet keeps the whole timeout for its first handshake;
 - a retryable read or write is retried any number of times until the time is up, where outside
   a time limit it is retried once: a server whose monitor check passes but whose replies are cut
   is retried in a loop.
@@ -27,13 +30,19 @@ import pymongo.asynchronous.mongo_client as mongo_client
 from pymongo import _csot
 from pymongo.asynchronous.topology import Topology
 
+#: How long a selection waits on a deployment whose every server was seen failing.
+RECHECK_S = 0.5
+
 _installed = False
 
 
 def _bounded_selection_timeout(self: Topology) -> float:
-    configured: float = self._settings.server_selection_timeout
+    bound: float = self._settings.server_selection_timeout
+    servers = self._description.server_descriptions().values()
+    if servers and all(server.error is not None for server in servers):
+        bound = min(bound, RECHECK_S)
     remaining = _csot.remaining()
-    return configured if remaining is None else min(configured, remaining)
+    return bound if remaining is None else min(bound, remaining)
 
 
 def install() -> None:

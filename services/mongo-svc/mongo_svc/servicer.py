@@ -46,8 +46,6 @@ ADMIN = common_pb2.ROLE_ADMIN
 
 #: How a find's next page is found: by the sort keys of the last document, or by counting.
 _PAGED_BY = {True: "keyset", False: "skip"}
-#: How long a call waits for a server the driver saw fail moments ago to answer again.
-_RECHECK_S = 0.5
 #: Metadata the server adds to command replies, not part of what the caller asked for.
 _REPLY_METADATA = ("$clusterTime", "operationTime", "$configTime", "$topologyTime")
 
@@ -96,20 +94,14 @@ class MongoService(mongo_pb2_grpc.MongoServiceServicer):
 
         Under ``pymongo.timeout`` the driver waits for a server as long as the operation's whole
         time limit; a database that is down must answer 503 promptly instead. A server the
-        driver already knows to be up costs nothing here; one it saw fail moments ago (a refused
-        or lost connection) gets a short re-check, while one not contacted yet gets the whole
-        selection timeout for its first handshake.
+        driver already knows to be up costs nothing here.
         """
         description = client.topology_description
         read_preference = ReadPreference.PRIMARY if write else client.read_preference
         if description.has_readable_server(read_preference):
             return
-        wait_s = self.settings.server_selection_timeout_s
-        servers = description.server_descriptions().values()
-        if servers and all(server.error is not None for server in servers):
-            wait_s = min(wait_s, _RECHECK_S)
         try:
-            with pymongo.timeout(wait_s):
+            with pymongo.timeout(self.settings.server_selection_timeout_s):
                 await client.admin.command("ping", read_preference=read_preference)
         except pymongo.errors.PyMongoError as exc:
             error = translate(exc)
