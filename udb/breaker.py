@@ -92,7 +92,7 @@ def outcome_of(exc: BaseException | None) -> Outcome:
         return Outcome.ANSWERED
     if is_outage(exc):
         return Outcome.OUTAGE
-    if isinstance(exc, DatabaseError) and exc.code not in ("deadline_exceeded", "internal"):
+    if isinstance(exc, DatabaseError) and exc.code not in ("deadline_exceeded", "internal", "unavailable"):
         return Outcome.ANSWERED
     return Outcome.UNKNOWN
 

@@ -115,12 +115,17 @@ async def test_a_failed_probe_reopens_with_a_doubled_interval_up_to_the_cap() ->
 
 
 async def test_timeouts_and_cancellations_leave_the_state_as_it_was() -> None:
-    """A call that ran out of time says nothing about the target: no count, and a probe slot freed."""
+    """A call that ran out of time or met a busy pool says nothing about the target: no count, a probe slot freed."""
     clock = Clock()
     b = breakers(clock, failure_threshold=1)
     await fail(b, DeadlineExceeded())
     await fail(b, asyncio.CancelledError())
     assert b.state("p1", "c1") is State.CLOSED
+    two = breakers(clock, failure_threshold=2)
+    await fail(two, Unavailable())
+    await fail(two, PoolExhausted("redis", 10, 2.0))  # busy, not an answer: the count stands
+    await fail(two, Unavailable())
+    assert two.state("p1", "c1") is State.OPEN
     await fail(b, Unavailable())
     clock.now += 5
     await fail(b, DeadlineExceeded())  # the probe timed out
