@@ -257,9 +257,9 @@ class ServiceSettings:
     pool_max_connections: int = 10
     pool_idle_timeout_s: float = 300.0
     pool_cleanup_interval_s: float = 60.0
-    #: Longest wait for a free connection of a target's pool before a prompt 503 (never a queue
-    #: into the caller's deadline).
-    pool_acquire_timeout_s: float = 2.0
+    #: Longest wait for a free connection of a target's pool before a 503 (never a queue into the
+    #: caller's deadline): a slot is normally free in milliseconds; this absorbs a burst.
+    pool_acquire_timeout_s: float = 5.0
     #: The per-target circuit breaker (:mod:`udb.breaker`): outages in a row that open it, its
     #: first open interval, and the longest one (each reopening doubles it).
     breaker_failure_threshold: int = 3
@@ -280,7 +280,7 @@ class ServiceSettings:
             raise ConfigError("BREAKER_FAILURE_THRESHOLD must be at least 1")
         if not 0 < env.float("BREAKER_OPEN_S", 1.0) <= env.float("BREAKER_OPEN_MAX_S", 5.0):
             raise ConfigError("BREAKER_OPEN_S must be positive and at most BREAKER_OPEN_MAX_S")
-        if env.float("POOL_ACQUIRE_TIMEOUT_S", 2.0) <= 0:
+        if env.float("POOL_ACQUIRE_TIMEOUT_S", 5.0) <= 0:
             raise ConfigError("POOL_ACQUIRE_TIMEOUT_S must be positive")
         return {
             "name": name,
@@ -297,7 +297,7 @@ class ServiceSettings:
             "pool_max_connections": env.int("POOL_MAX_CONNECTIONS", 10),
             "pool_idle_timeout_s": env.float("POOL_IDLE_TIMEOUT_S", 300.0),
             "pool_cleanup_interval_s": env.float("POOL_CLEANUP_INTERVAL_S", 60.0),
-            "pool_acquire_timeout_s": env.float("POOL_ACQUIRE_TIMEOUT_S", 2.0),
+            "pool_acquire_timeout_s": env.float("POOL_ACQUIRE_TIMEOUT_S", 5.0),
             "breaker_failure_threshold": env.int("BREAKER_FAILURE_THRESHOLD", 3),
             "breaker_open_s": env.float("BREAKER_OPEN_S", 1.0),
             "breaker_open_max_s": env.float("BREAKER_OPEN_MAX_S", 5.0),

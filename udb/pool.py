@@ -84,7 +84,7 @@ class PoolManager(Generic[ClientT]):
         closer: ClientCloser[ClientT],
         *,
         max_connections: int = 10,
-        acquire_timeout_s: float = 2.0,
+        acquire_timeout_s: float = 5.0,
         idle_timeout_s: float = 300.0,
         cleanup_interval_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,

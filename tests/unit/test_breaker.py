@@ -219,7 +219,7 @@ def test_breaker_settings_come_from_the_environment_and_nonsense_fails_at_start(
     base = {"JWT_SECRET": "x" * 32}
     settings = Settings.from_env(Env(environ=base, env_file=None))
     assert (settings.breaker_failure_threshold, settings.breaker_open_s, settings.breaker_open_max_s) == (3, 1.0, 5.0)
-    assert settings.pool_acquire_timeout_s == 2.0 and settings.connect_timeout_s == 2.0
+    assert settings.pool_acquire_timeout_s == 5.0 and settings.connect_timeout_s == 2.0
     tuned = Settings.from_env(Env(environ={**base, "BREAKER_OPEN_S": "2", "BREAKER_OPEN_MAX_S": "30"}, env_file=None))
     assert (tuned.breaker_open_s, tuned.breaker_open_max_s) == (2.0, 30.0)
     for variable, value in (
