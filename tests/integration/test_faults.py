@@ -146,8 +146,13 @@ async def recovery_s(target: Target, http: httpx.AsyncClient) -> float:
 
 
 def assert_failed_fast(answers: list[Answer], openings: float) -> None:
+    # Toxiproxy hands a new toxic to open connections asynchronously: a reply already under way
+    # may still arrive whole. From the first failure on, every answer is a prompt 503.
+    onset = next((i for i, answer in enumerate(answers) if answer.status != 200), len(answers))
+    assert onset <= 2, f"the fault did not take: {answers[:5]}"
+    answers = answers[onset:]
     statuses = {answer.status for answer in answers}
-    assert statuses == {503}, statuses
+    assert statuses == {503}, answers
     assert all(answer.retry_after and int(answer.retry_after) >= 1 for answer in answers)
     slowest = max(answer.elapsed_s for answer in answers)
     assert slowest < NOT_QUEUED_S, f"a call took {slowest:.1f} s: queued, not failed fast"
