@@ -11,7 +11,7 @@ GENERATED_DIRS := udb/common/v1 udb/registry/v1 udb/redis/v1 udb/mongo/v1 udb/pg
 install: tools
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 
-## tools: Redis, FerretDB, grpcurl, webdis and promtool, installed when missing
+## tools: Redis, FerretDB, grpcurl, webdis, promtool and toxiproxy-server, installed when missing
 tools:
 	deploy/local/install-tools.sh
 

@@ -279,6 +279,14 @@ class ServiceSettings:
     pool_max_connections: int = 10
     pool_idle_timeout_s: float = 300.0
     pool_cleanup_interval_s: float = 60.0
+    #: Longest wait for a free connection of a target's pool before a 503 (never a queue into the
+    #: caller's deadline): a slot is normally free in milliseconds; this absorbs a burst.
+    pool_acquire_timeout_s: float = 5.0
+    #: The per-target circuit breaker (:mod:`udb.breaker`): outages in a row that open it, its
+    #: first open interval, and the longest one (each reopening doubles it).
+    breaker_failure_threshold: int = 3
+    breaker_open_s: float = 1.0
+    breaker_open_max_s: float = 5.0
     #: Largest gRPC message accepted or sent (a MongoDB document may be 16 MB).
     max_message_bytes: int = 64 * 1024 * 1024
     #: Where ``python -m <service>`` serves Prometheus metrics ("" for nowhere).
@@ -290,6 +298,12 @@ class ServiceSettings:
     def common_from_env(cls, env: Env, name: str) -> dict[str, Any]:
         """The shared fields, as keyword arguments for a subclass's constructor."""
         address_var, default_address = DEFAULT_ADDRESSES[name]
+        if env.int("BREAKER_FAILURE_THRESHOLD", 3) < 1:
+            raise ConfigError("BREAKER_FAILURE_THRESHOLD must be at least 1")
+        if not 0 < env.float("BREAKER_OPEN_S", 1.0) <= env.float("BREAKER_OPEN_MAX_S", 5.0):
+            raise ConfigError("BREAKER_OPEN_S must be positive and at most BREAKER_OPEN_MAX_S")
+        if env.float("POOL_ACQUIRE_TIMEOUT_S", 5.0) <= 0:
+            raise ConfigError("POOL_ACQUIRE_TIMEOUT_S must be positive")
         return {
             "name": name,
             # A replica among several listens on <NAME>_LISTEN_ADDR; its peers dial <NAME>_ADDR.
@@ -306,6 +320,10 @@ class ServiceSettings:
             "pool_max_connections": env.int("POOL_MAX_CONNECTIONS", 10),
             "pool_idle_timeout_s": env.float("POOL_IDLE_TIMEOUT_S", 300.0),
             "pool_cleanup_interval_s": env.float("POOL_CLEANUP_INTERVAL_S", 60.0),
+            "pool_acquire_timeout_s": env.float("POOL_ACQUIRE_TIMEOUT_S", 5.0),
+            "breaker_failure_threshold": env.int("BREAKER_FAILURE_THRESHOLD", 3),
+            "breaker_open_s": env.float("BREAKER_OPEN_S", 1.0),
+            "breaker_open_max_s": env.float("BREAKER_OPEN_MAX_S", 5.0),
             "max_message_bytes": env.int("GRPC_MAX_MESSAGE_BYTES", 64 * 1024 * 1024),
             "metrics_address": metrics_address(env, name),
             "network_policy": network_policy_from_env(env),

@@ -2,9 +2,10 @@
 
 A servicer asks :meth:`EngineRuntime.borrow` for the client of the call's target: that checks the
 caller's role on the project (cached), resolves the connection record (cached), borrows the
-pooled client for it, and turns whatever the driver raises in the block into the API's error,
-through the engine's one ``translate``. The registry is asked only when a cache is cold or was
-invalidated.
+pooled client for it under the target's circuit breaker (:mod:`udb.breaker`: a target known to be
+down fails at once with 503), and turns whatever the driver raises in the block into the API's
+error, through the engine's one ``translate``. The registry is asked only when a cache is cold or
+was invalidated.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Generic
 
 from udb import metrics
 from udb.auth import ServiceCredentials, current_principal
+from udb.breaker import BreakerPolicy, Breakers
 from udb.clients import insecure_channel
 from udb.common.v1 import common_pb2
 from udb.config import ServiceSettings
@@ -94,11 +96,21 @@ class EngineRuntime(Generic[ClientT]):
             factory,
             closer,
             max_connections=settings.pool_max_connections,
+            acquire_timeout_s=settings.pool_acquire_timeout_s,
             idle_timeout_s=settings.pool_idle_timeout_s,
             cleanup_interval_s=settings.pool_cleanup_interval_s,
         )
+        self.breakers = Breakers(
+            DB_TYPE_NAMES[db_type],
+            BreakerPolicy(
+                failure_threshold=settings.breaker_failure_threshold,
+                open_s=settings.breaker_open_s,
+                open_max_s=settings.breaker_open_max_s,
+            ),
+        )
         self.registry.add_listener(self._on_invalidation)
         metrics.track_pools(settings.name, self.pools)
+        metrics.track_breakers(settings.name, self.breakers)
 
     async def start(self) -> None:
         await self.registry.start()
@@ -123,12 +135,14 @@ class EngineRuntime(Generic[ClientT]):
 
     @contextlib.asynccontextmanager
     async def borrow(self, target: common_pb2.ConnectionTarget, required_role: int) -> AsyncIterator[Borrowed[ClientT]]:
-        """The pooled client of the call's target, after the access check. The driver's errors
-        raised in the block leave it as the API's (:meth:`translating`)."""
+        """The pooled client of the call's target, after the access check, under its breaker. The
+        driver's errors raised in the block leave it as the API's (:meth:`translating`), and the
+        breaker judges the translated error (an Unavailable says the target is down)."""
         access, resolved = await self.resolve(target, required_role)
-        with self.translating():
-            async with self.pools.acquire(resolved) as client:
-                yield Borrowed(client, access, resolved)
+        async with self.guard(resolved):
+            with self.translating():
+                async with self.pools.acquire(resolved) as client:
+                    yield Borrowed(client, access, resolved)
 
     @contextlib.asynccontextmanager
     async def hold(self, resolved: registry_pb2.ResolvedConnection) -> AsyncIterator[ClientT]:
@@ -153,6 +167,11 @@ class EngineRuntime(Generic[ClientT]):
             if type(error) is Internal:
                 raise
             raise error from None
+
+    def guard(self, resolved: registry_pb2.ResolvedConnection) -> contextlib.AbstractAsyncContextManager[None]:
+        """The record's circuit breaker (:meth:`udb.breaker.Breakers.guard`), around a use of its
+        client whose errors are translated inside it: :meth:`borrow`'s, or a batched read's."""
+        return self.breakers.guard(resolved.connection.project_id, resolved.connection.id)
 
     async def test_connection(
         self, target: common_pb2.ConnectionTarget, probe: Callable[[ClientT], Awaitable[str]]
@@ -179,6 +198,8 @@ class EngineRuntime(Generic[ClientT]):
 
     async def _on_invalidation(self, project_id: str, connection_id: str) -> None:
         if connection_id:
+            self.breakers.reset(connection_id=connection_id)
             await self.pools.invalidate(connection_id=connection_id)
         elif project_id:
+            self.breakers.reset(project_id=project_id)
             await self.pools.invalidate(project_id=project_id)

@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
+    from udb.breaker import Breakers
     from udb.pool import PoolManager
 
 log = logging.getLogger("udb.metrics")
@@ -144,6 +145,67 @@ REGISTRY.register(POOLS)
 def track_pools(service: str, pool: PoolManager[Any]) -> None:
     """Reports a pool manager's clients, borrowers and waits (held weakly: a closed service goes)."""
     POOLS.track(service, pool)
+
+
+# ---- circuit breakers -----------------------------------------------------------------------
+
+
+class BreakerCollector:
+    """Reads every tracked engine's breakers at scrape time: how many targets fail fast now, and
+    the transitions into each state (zero series included, so that rules see every state)."""
+
+    def __init__(self) -> None:
+        self._tracked: list[tuple[str, weakref.ref[Breakers]]] = []
+
+    def track(self, service: str, breakers: Breakers) -> None:
+        self._tracked = [(name, ref) for name, ref in self._tracked if ref() is not None]
+        self._tracked.append((service, weakref.ref(breakers)))
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        opened, transitions = self._families()
+        open_counts: dict[tuple[str, str], int] = {}
+        transition_counts: dict[tuple[str, str, str], int] = {}
+        for service, ref in self._tracked:
+            breakers = ref()
+            if breakers is None:
+                continue
+            labels = (service, breakers.engine)
+            open_counts[labels] = open_counts.get(labels, 0) + breakers.open_count()
+            for state, count in breakers.transitions.items():
+                key = (*labels, state.value)
+                transition_counts[key] = transition_counts.get(key, 0) + count
+        for labels, count in open_counts.items():
+            opened.add_metric(list(labels), count)
+        for key, count in transition_counts.items():
+            transitions.add_metric(list(key), count)
+        return iter((opened, transitions))
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, CounterMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "udb_breaker_open",
+                "Targets whose circuit breaker is open or half-open: their calls fail at once with 503.",
+                labels=["service", "engine"],
+            ),
+            CounterMetricFamily(
+                "udb_breaker_transitions",
+                "Circuit breaker state changes, by the state entered (open, half_open, closed).",
+                labels=["service", "engine", "state"],
+            ),
+        )
+
+
+BREAKERS = BreakerCollector()
+REGISTRY.register(BREAKERS)
+
+
+def track_breakers(service: str, breakers: Breakers) -> None:
+    """Reports an engine's circuit breakers (held weakly: a closed service goes)."""
+    BREAKERS.track(service, breakers)
 
 
 # ---- the metrics port -----------------------------------------------------------------------

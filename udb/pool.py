@@ -4,6 +4,8 @@ The engine services plug in a factory that builds their driver's client (a redis
 asyncpg pool, an AsyncMongoClient) with at most ``max_connections`` connections. The manager keys
 clients by ``{project_id}:{db_type}:{conn_id}``, caps concurrent borrowers at the same number,
 closes a client idle for ``idle_timeout_s``, and replaces one whose connection record changed.
+A borrower waits at most ``acquire_timeout_s`` for a free slot, then gets a prompt 503
+(:class:`PoolExhausted`): a busy or stuck target never queues calls into their deadline.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from udb.breaker import NotAnOutage
 from udb.registry.v1 import registry_pb2
 
 log = logging.getLogger("udb.pool")
@@ -35,6 +38,17 @@ def pool_key(project_id: str, db_type: str, connection_id: str) -> str:
 def record_version(connection: registry_pb2.Connection) -> str:
     """What identifies one state of a record: a change gives a new client."""
     return f"{connection.updated_at.seconds}.{connection.updated_at.nanos}"
+
+
+class PoolExhausted(NotAnOutage):
+    """Every connection of a target's pool stayed busy for the whole wait. A busy target is not
+    a down one: the circuit breaker does not count it."""
+
+    def __init__(self, db_type: str, max_connections: int, waited_s: float) -> None:
+        super().__init__(
+            f"{db_type}: all {max_connections} connections to the database are busy; try again shortly",
+            details={"retry_after": 1, "waited_ms": int(waited_s * 1000)},
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,7 @@ class PoolManager(Generic[ClientT]):
         closer: ClientCloser[ClientT],
         *,
         max_connections: int = 10,
+        acquire_timeout_s: float = 5.0,
         idle_timeout_s: float = 300.0,
         cleanup_interval_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -80,6 +95,7 @@ class PoolManager(Generic[ClientT]):
         self._factory = factory
         self._closer = closer
         self.max_connections = max_connections
+        self.acquire_timeout_s = acquire_timeout_s
         self._idle_timeout = idle_timeout_s
         self._cleanup_interval = cleanup_interval_s
         self._clock = clock
@@ -90,6 +106,8 @@ class PoolManager(Generic[ClientT]):
         self._closed = False
         #: Borrows that waited for a free slot, over the manager's life (a metric's counter).
         self.total_waits = 0
+        #: Borrows that waited the whole ``acquire_timeout_s`` in vain (a metric's counter).
+        self.total_timeouts = 0
 
     async def start(self) -> None:
         """Starts the periodic idle cleanup."""
@@ -112,13 +130,24 @@ class PoolManager(Generic[ClientT]):
 
     @contextlib.asynccontextmanager
     async def acquire(self, resolved: registry_pb2.ResolvedConnection) -> AsyncIterator[ClientT]:
-        """Borrows the client of a record; at most ``max_connections`` borrowers at once."""
+        """Borrows the client of a record; at most ``max_connections`` borrowers at once, each
+        waiting at most ``acquire_timeout_s`` for a slot (then :class:`PoolExhausted`)."""
         entry = await self._entry(resolved)
         if entry.limit.locked():
             entry.waits += 1
             self.total_waits += 1
-        async with entry.limit, self._borrowed(entry):
-            yield entry.client
+            try:
+                await asyncio.wait_for(entry.limit.acquire(), self.acquire_timeout_s)
+            except TimeoutError:
+                self.total_timeouts += 1
+                raise PoolExhausted(self.db_type, self.max_connections, self.acquire_timeout_s) from None
+        else:
+            await entry.limit.acquire()
+        try:
+            async with self._borrowed(entry):
+                yield entry.client
+        finally:
+            entry.limit.release()
 
     @contextlib.asynccontextmanager
     async def hold(self, resolved: registry_pb2.ResolvedConnection) -> AsyncIterator[ClientT]:

@@ -61,3 +61,13 @@ if ! promtool_ok "$PROMTOOL"; then
     "$PROMTOOL_MODULE"
   promtool_ok "$GOBIN/promtool"
 fi
+
+# Toxiproxy 2.5.0 for the fault tests (tests/faults.py puts it between the services and their
+# databases). Its module names the server's package cmd/server, so `go install` would call the
+# binary `server`: built under its released name instead.
+if ! command -v toxiproxy-server >/dev/null && [ ! -x "$GOBIN/toxiproxy-server" ]; then
+  echo "install-tools: building toxiproxy-server v2.5.0"
+  GOFLAGS=-mod=mod go mod download github.com/Shopify/toxiproxy/v2@v2.5.0
+  (cd "$(go env GOMODCACHE)/github.com/!shopify/toxiproxy/v2@v2.5.0" && \
+    GOFLAGS=-mod=mod go build -ldflags "-s -w" -o "$GOBIN/toxiproxy-server" ./cmd/server)
+fi

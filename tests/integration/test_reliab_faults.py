@@ -23,8 +23,8 @@ import devstack
 import httpx
 import pytest
 import pytest_asyncio
-from faults import kill, restart
 from harness import Servers
+from process_faults import kill, restart
 
 from udb.auth import mint_token
 

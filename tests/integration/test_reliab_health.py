@@ -13,9 +13,9 @@ import devstack
 import grpc
 import pytest
 import pytest_asyncio
-from faults import health_status, start_postgres, stop_postgres, until_status
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from harness import Servers, System, start_system
+from process_faults import health_status, start_postgres, stop_postgres, until_status
 
 from udb.readiness import LIVENESS
 

@@ -59,9 +59,9 @@ def speaks_postgres_meta(path: str) -> bool:
 
 def error_response(error: DatabaseError, path: str) -> JSONResponse:
     """The reply for ``error`` on a request to ``path``, with the status of the error's class
-    (and ``Retry-After`` on a 429, ``Allow`` on a 405)."""
+    (and ``Retry-After`` on a 429 or a 503 that says when to retry, ``Allow`` on a 405)."""
     headers = None
-    if error.http_status == 429 and "retry_after" in error.details:
+    if error.http_status in (429, 503) and "retry_after" in error.details:
         headers = {"Retry-After": error.details["retry_after"]}
     elif isinstance(error, MethodNotAllowed) and error.details.get("allow"):
         headers = {"Allow": error.details["allow"]}

@@ -16,7 +16,7 @@ from bson.codec_options import DatetimeConversion
 from google.protobuf import struct_pb2
 from pymongo import AsyncMongoClient
 
-from mongo_svc import dial
+from mongo_svc import dial, failfast
 from mongo_svc.settings import Settings
 from udb.dialing import AddressDenied, DialGuard, denied_error
 from udb.engine import unreadable_reply
@@ -107,6 +107,10 @@ def client_arguments(
         "maxPoolSize": max_connections,
         "serverSelectionTimeoutMS": int(settings.server_selection_timeout_s * 1000),
         "connectTimeoutMS": int(settings.connect_timeout_s * 1000),
+        # A wait for a free connection outside an operation's time limit is as bounded as the
+        # pool manager's (inside one PyMongo waits out the limit: the manager's slots, as many
+        # as maxPoolSize, are what keep calls from queueing there).
+        "waitQueueTimeoutMS": int(settings.pool_acquire_timeout_s * 1000),
         "tls": record.tls,
         # Documents are decoded for Extended JSON: aware UTC dates, and dates past Python's
         # range kept as DatetimeMS instead of failing.
@@ -137,6 +141,7 @@ def client_arguments(
 def client_factory(settings: Settings) -> ClientFactory[MongoClient]:
     """The pool manager's factory: one AsyncMongoClient (maxPoolSize connections) per record."""
     dial.install()
+    failfast.install()
     guard = DialGuard(settings.network_policy, resolve_timeout_s=settings.connect_timeout_s)
     policy = dial.DialPolicy(guard)
 

@@ -13,8 +13,8 @@ class Settings(ServiceSettings):
     """Timeouts toward users' MongoDB deployments, and query limits."""
 
     #: A deployment with no selectable server after this long is reported unavailable.
-    server_selection_timeout_s: float = 3.0
-    connect_timeout_s: float = 3.0
+    server_selection_timeout_s: float = 2.0
+    connect_timeout_s: float = 2.0
     #: maxTimeMS on every operation, so that the server stops a runaway query.
     max_time_ms: int = 30_000
     #: Server-side JavaScript ($where, $function, $accumulator) is refused unless this is set.
@@ -41,8 +41,8 @@ class Settings(ServiceSettings):
         env = env or Env()
         return cls(
             **cls.common_from_env(env, "mongo-svc"),
-            server_selection_timeout_s=env.float("MONGO_SERVER_SELECTION_TIMEOUT_S", 3.0),
-            connect_timeout_s=env.float("MONGO_CONNECT_TIMEOUT_S", 3.0),
+            server_selection_timeout_s=env.float("MONGO_SERVER_SELECTION_TIMEOUT_S", 2.0),
+            connect_timeout_s=env.float("MONGO_CONNECT_TIMEOUT_S", 2.0),
             max_time_ms=env.int("MONGO_MAX_TIME_MS", 30_000),
             allow_javascript=env.bool("MONGO_ALLOW_JAVASCRIPT", False),
             max_page_bytes=env.int("MONGO_MAX_PAGE_BYTES", 8 * 1024 * 1024),

@@ -34,7 +34,7 @@ class Settings(ServiceSettings):
     """Timeouts toward users' Postgres servers, and result limits."""
 
     #: A Postgres that does not accept a connection in this time is reported unavailable.
-    connect_timeout_s: float = 3.0
+    connect_timeout_s: float = 2.0
     #: statement_timeout of every statement; a request may lower it, never raise it.
     statement_timeout_s: float = 30.0
     #: A query's reply is cut (and flagged) past this many rows...
@@ -66,7 +66,7 @@ class Settings(ServiceSettings):
         env = env or Env()
         return cls(
             **cls.common_from_env(env, "pg-svc"),
-            connect_timeout_s=env.float("PG_CONNECT_TIMEOUT_S", 3.0),
+            connect_timeout_s=env.float("PG_CONNECT_TIMEOUT_S", 2.0),
             statement_timeout_s=env.float("PG_STATEMENT_TIMEOUT_S", 30.0),
             query_max_rows=env.int("PG_QUERY_MAX_ROWS", 100_000),
             query_max_bytes=env.int("PG_QUERY_MAX_BYTES", 32 * 1024 * 1024),

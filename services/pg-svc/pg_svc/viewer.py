@@ -111,6 +111,7 @@ class ViewerPools:
             client_factory(settings),
             close_client,
             max_connections=settings.pool_max_connections,
+            acquire_timeout_s=settings.pool_acquire_timeout_s,
             idle_timeout_s=settings.pool_idle_timeout_s,
             cleanup_interval_s=settings.pool_cleanup_interval_s,
         )

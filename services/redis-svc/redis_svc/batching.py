@@ -45,9 +45,9 @@ class BatchedReads:
 
     async def meta(self, target: common_pb2.ConnectionTarget, key: bytes, max_bytes: int) -> list[Any] | None:
         """The script's reply for one key, from a shared round trip; None when this target's
-        Redis takes the unbatched path."""
+        Redis takes the unbatched path. Raises the API's errors (translated under the breaker)."""
         _, resolved = await self._runtime.resolve(target, common_pb2.ROLE_VIEWER)
-        async with self._runtime.hold(resolved) as handle:
+        async with self._runtime.guard(resolved), self._runtime.hold(resolved) as handle:
             if handle.cluster or not handle.scripts:
                 return None
             try:

@@ -259,8 +259,9 @@ def client_factory(settings: Settings) -> ClientFactory[RedisHandle]:
                 client, kwargs, sentinel=sentinel, sentinel_master=str(master), sentinel_connection_class=managed
             )
         kwargs.update(host=record.host, port=record.port)
+        # A connection borrowed past the pool manager's slots (a batched read) waits as long.
         pool = redis.BlockingConnectionPool(
-            max_connections=max_connections, timeout=settings.command_timeout_s, **kwargs
+            max_connections=max_connections, timeout=settings.pool_acquire_timeout_s, **kwargs
         )
         client = redis.Redis(connection_pool=pool)
         _set_callbacks(client)
@@ -311,6 +312,8 @@ def translate(exc: BaseException) -> DatabaseError:
             continue
         if error is InvalidArgument:
             return InvalidArgument(f"redis: {exc}")
+        if isinstance(exc, rex.TimeoutError) and str(exc).startswith("Timeout connecting"):
+            return Unavailable("redis: the server does not accept connections")  # down, not slow
         if isinstance(exc, rex.AuthenticationError):
             return Unavailable("redis refused the connection's credentials")
         if isinstance(exc, rex.InvalidResponse):

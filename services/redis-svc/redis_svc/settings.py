@@ -13,7 +13,7 @@ class Settings(ServiceSettings):
     """Timeouts toward users' Redis servers, and value limits."""
 
     #: A Redis that does not accept a connection in this time is reported unavailable.
-    connect_timeout_s: float = 3.0
+    connect_timeout_s: float = 2.0
     #: A command that gets no reply in this time fails (DEADLINE_EXCEEDED).
     command_timeout_s: float = 10.0
     #: A subscription whose Redis went away keeps trying to reconnect this long, then ends.
@@ -31,7 +31,7 @@ class Settings(ServiceSettings):
         env = env or Env()
         return cls(
             **cls.common_from_env(env, "redis-svc"),
-            connect_timeout_s=env.float("REDIS_CONNECT_TIMEOUT_S", 3.0),
+            connect_timeout_s=env.float("REDIS_CONNECT_TIMEOUT_S", 2.0),
             command_timeout_s=env.float("REDIS_COMMAND_TIMEOUT_S", 10.0),
             subscribe_reconnect_s=env.float("REDIS_SUBSCRIBE_RECONNECT_S", 30.0),
             default_max_bytes=env.int("REDIS_DEFAULT_MAX_BYTES", 1024 * 1024),
