@@ -22,6 +22,7 @@ cannot veto a dial, and resolving the seeds ourselves would miss every host disc
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -93,4 +94,21 @@ async def _guarded_create_connection(address: tuple[str, int], options: PoolOpti
     host, port = address
     # Addresses only, never the name: PyMongo would dial a name ending in ".sock" as a Unix
     # socket, and the guard refuses those (and any path) outright.
-    return await guard.dial(host, port, lambda allowed: original((allowed, port), options))
+    return await guard.dial(host, port, lambda allowed: _connect(original, (allowed, port), options))
+
+
+async def _connect(original: _CreateConnection, address: tuple[str, int], options: PoolOptions) -> Any:
+    """PyMongo's connect, left to finish when its caller is cancelled (a deadline, a closing
+    client): PyMongo closes its socket on a failed connect but not on a cancelled one, which
+    would leak it. A connect finished after its caller left is closed at once."""
+    connecting = asyncio.ensure_future(original(address, options))
+    try:
+        return await asyncio.shield(connecting)
+    except asyncio.CancelledError:
+        connecting.add_done_callback(_close_orphan)
+        raise
+
+
+def _close_orphan(connecting: asyncio.Future[Any]) -> None:
+    if not connecting.cancelled() and connecting.exception() is None:
+        connecting.result().close()
