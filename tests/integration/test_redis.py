@@ -123,6 +123,32 @@ async def test_scan_filters_by_type(system: System, rp: RedisProject, prefix: st
     assert found == [{"key": f"{prefix}hash", "type": "hash", "ttl": -1}]
 
 
+async def test_scan_with_size_adds_each_keys_memory_and_length(system: System, rp: RedisProject, prefix: str) -> None:
+    """?with_size=true gives each key its MEMORY USAGE and element count, as Redis reports them;
+    without it the rows carry neither."""
+    await seed_every_type(rp.direct, prefix)
+    rows: dict[str, dict[str, Any]] = {}
+    cursor = ""
+    while cursor != "0":
+        body = (await get(system, rp, "keys", pattern=f"{prefix}*", count=1000, cursor=cursor, with_size="true")).json()
+        rows.update((entry["key"], entry) for entry in body["data"])
+        cursor = body["cursor"]
+    lengths = {
+        "string": await rp.direct.strlen(f"{prefix}string"),
+        "hash": await rp.direct.hlen(f"{prefix}hash"),
+        "list": await rp.direct.llen(f"{prefix}list"),
+        "set": await rp.direct.scard(f"{prefix}set"),
+        "zset": await rp.direct.zcard(f"{prefix}zset"),
+        "stream": await rp.direct.xlen(f"{prefix}stream"),
+    }
+    for name, length in lengths.items():
+        entry = rows[f"{prefix}{name}"]
+        assert entry["length"] == length, entry
+        assert entry["memory"] == await rp.direct.memory_usage(f"{prefix}{name}", samples=0), entry
+    plain = (await get(system, rp, "keys", pattern=f"{prefix}hash", count=1000)).json()["data"]
+    assert all("memory" not in entry and "length" not in entry for entry in plain)
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

@@ -33,6 +33,7 @@ from udb.errors import (
 )
 from udb.pool import ClientFactory
 from udb.registry.v1 import registry_pb2
+from udb.structs import struct_dict
 
 MongoClient = AsyncMongoClient[dict[str, Any]]
 
@@ -75,15 +76,12 @@ ALLOWED_AUTH_MECHANISMS = frozenset({"DEFAULT", "SCRAM-SHA-1", "SCRAM-SHA-256", 
 def client_options(record: registry_pb2.Connection) -> dict[str, Any]:
     """The record's URI options, checked against :data:`ALLOWED_OPTIONS`."""
     options: dict[str, Any] = {}
-    for key, value in record.options.items() if record.options else ():
+    for key, value in struct_dict(record.options).items():
         if key in ("hosts", "srv"):
             continue
         name = ALLOWED_OPTIONS.get(key.lower())
         if name is None:
             raise InvalidArgument(f"connection option {key!r} is not supported", details={"option": key})
-        # JSON numbers reach us as doubles; the driver wants integers where they are whole.
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
         if not isinstance(value, str | int | float | bool):
             raise InvalidArgument(f"connection option {key!r} must be a string, number or boolean")
         options[name] = value

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import redis.asyncio as redis
 import redis.exceptions as rex
-from google.protobuf import json_format
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
@@ -45,6 +44,7 @@ from udb.errors import (
 from udb.netpolicy import clean_host, parse_ip
 from udb.pool import ClientFactory
 from udb.registry.v1 import registry_pb2
+from udb.structs import struct_dict
 
 #: A client of one Redis deployment: standalone and Sentinel give a Redis, Cluster a RedisCluster.
 AnyRedis = redis.Redis | RedisCluster
@@ -218,7 +218,7 @@ def client_factory(settings: Settings) -> ClientFactory[RedisHandle]:
 
     async def build(resolved: registry_pb2.ResolvedConnection, max_connections: int) -> RedisHandle:
         record = resolved.connection
-        options = json_format.MessageToDict(record.options)
+        options = struct_dict(record.options)
         kwargs = connection_kwargs(resolved, options, settings, classes)
         if options.get("cluster") in (True, "true", "1", 1):
             kwargs.pop("db")  # a cluster has db 0 only

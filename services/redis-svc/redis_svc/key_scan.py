@@ -11,13 +11,15 @@ from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from redis_svc.clients import RedisHandle, as_text
 from redis_svc.inputs import cluster_cursor, scan_cursor
+from redis_svc.key_sizes import key_sizes
 from udb.redis.v1 import redis_pb2
 
 
 async def scan_keys(
-    handle: RedisHandle, cursor: str, pattern: bytes, type_filter: str, count: int
+    handle: RedisHandle, cursor: str, pattern: bytes, type_filter: str, count: int, *, with_size: bool = False
 ) -> tuple[list[redis_pb2.KeySummary], str]:
-    """One page of keys (those gone since SCAN left out) and the cursor of the next ("0": none)."""
+    """One page of keys (those gone since SCAN left out) and the cursor of the next ("0": none);
+    ``with_size``: each key's memory usage and element count too."""
     if handle.cluster:
         keys, next_cursor = await _scan_cluster(handle, cursor, pattern, type_filter, count)
     else:
@@ -25,7 +27,15 @@ async def scan_keys(
             cursor=scan_cursor(cursor), match=pattern, count=count, _type=type_filter or None
         )
         next_cursor = str(position)
-    return await _summaries(handle.ops, keys, type_filter), next_cursor
+    summaries = await _summaries(handle.ops, keys, type_filter)
+    if with_size:
+        sizes = await key_sizes(handle.ops, [(summary.key, summary.type) for summary in summaries])
+        for summary, (memory, length) in zip(summaries, sizes, strict=True):
+            if memory is not None:
+                summary.memory = memory
+            if length is not None:
+                summary.length = length
+    return summaries, next_cursor
 
 
 async def _scan_cluster(

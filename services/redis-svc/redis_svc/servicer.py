@@ -51,7 +51,9 @@ class RedisService(redis_pb2_grpc.RedisServiceServicer):
         type_filter = check_type(request.type)
         count = check_count(request.count)
         async with self.runtime.borrow(request.target, VIEWER) as borrowed:
-            summaries, cursor = await scan_keys(borrowed.client, request.cursor, pattern, type_filter, count)
+            summaries, cursor = await scan_keys(
+                borrowed.client, request.cursor, pattern, type_filter, count, with_size=request.with_size
+            )
         return redis_pb2.ScanKeysResponse(keys=summaries, cursor=cursor)
 
     async def GetKey(self, request: redis_pb2.GetKeyRequest, context: Context) -> redis_pb2.Key:

@@ -9,28 +9,34 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class KeySummary(_message.Message):
-    __slots__ = ("key", "type", "ttl")
+    __slots__ = ("key", "type", "ttl", "memory", "length")
     KEY_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TTL_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
     key: bytes
     type: str
     ttl: int
-    def __init__(self, key: _Optional[bytes] = ..., type: _Optional[str] = ..., ttl: _Optional[int] = ...) -> None: ...
+    memory: int
+    length: int
+    def __init__(self, key: _Optional[bytes] = ..., type: _Optional[str] = ..., ttl: _Optional[int] = ..., memory: _Optional[int] = ..., length: _Optional[int] = ...) -> None: ...
 
 class ScanKeysRequest(_message.Message):
-    __slots__ = ("target", "pattern", "type", "count", "cursor")
+    __slots__ = ("target", "pattern", "type", "count", "cursor", "with_size")
     TARGET_FIELD_NUMBER: _ClassVar[int]
     PATTERN_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    WITH_SIZE_FIELD_NUMBER: _ClassVar[int]
     target: _common_pb2.ConnectionTarget
     pattern: bytes
     type: str
     count: int
     cursor: str
-    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., pattern: _Optional[bytes] = ..., type: _Optional[str] = ..., count: _Optional[int] = ..., cursor: _Optional[str] = ...) -> None: ...
+    with_size: bool
+    def __init__(self, target: _Optional[_Union[_common_pb2.ConnectionTarget, _Mapping]] = ..., pattern: _Optional[bytes] = ..., type: _Optional[str] = ..., count: _Optional[int] = ..., cursor: _Optional[str] = ..., with_size: _Optional[bool] = ...) -> None: ...
 
 class ScanKeysResponse(_message.Message):
     __slots__ = ("keys", "cursor")

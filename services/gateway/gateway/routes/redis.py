@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from gateway.calls import backends, call
-from gateway.http import JSONResponse, field, query_int, read_object
+from gateway.http import JSONResponse, field, query_bool, query_int, read_object
 from gateway.redis_codec import b64decode, body_reader, key_body, key_json, path_key, text_or_b64
 from gateway.routes import redis_pubsub
 from udb.common.v1 import common_pb2
@@ -36,8 +36,9 @@ async def keys(request: Request) -> Response:
         - {name: type, in: query, schema: {type: string}, description: 'string, hash, list, set, zset or stream'}
         - {name: count, in: query, schema: {type: integer, minimum: 1, maximum: 1000}}
         - {name: cursor, in: query, schema: {type: string}}
+        - {name: with_size, in: query, schema: {type: boolean}, description: 'each key''s memory and length too'}
       responses:
-        200: {description: '{"data": [{"key", "type", "ttl"}], "cursor": "0"}'}
+        200: {description: '{"data": [{"key", "type", "ttl", "memory"?, "length"?}], "cursor": "0"}'}
         400: {description: 'a bad pattern, type, count or cursor'}
     """
     params = request.query_params
@@ -53,6 +54,7 @@ async def keys(request: Request) -> Response:
             type=params.get("type", ""),
             count=query_int(request, "count", 0, minimum=1, maximum=1000),
             cursor=params.get("cursor", ""),
+            with_size=query_bool(request, "with_size", False),
         ),
         role=VIEWER,
     )
@@ -60,6 +62,10 @@ async def keys(request: Request) -> Response:
     for summary in reply.keys:
         text, binary = text_or_b64(summary.key)
         entry: dict[str, Any] = {"key": text, "type": summary.type, "ttl": summary.ttl}
+        if summary.HasField("memory"):
+            entry["memory"] = summary.memory
+        if summary.HasField("length"):
+            entry["length"] = summary.length
         if binary:
             entry["encoding"] = "base64"
         data.append(entry)

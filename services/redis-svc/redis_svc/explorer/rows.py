@@ -5,17 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from redis_svc.explorer.nodes import text
+from redis_svc.key_sizes import key_sizes
 from udb.redis.v1 import explorer_pb2
 
-#: A key type's length command (a string's is its byte length).
-LENGTH_COMMANDS = {
-    "string": "STRLEN",
-    "hash": "HLEN",
-    "list": "LLEN",
-    "set": "SCARD",
-    "zset": "ZCARD",
-    "stream": "XLEN",
-}
 #: Keys per pipeline, so that one round trip stays small.
 PIPELINE_KEYS = 500
 
@@ -31,14 +23,11 @@ async def key_rows(client: Any, keys: list[bytes], *, with_size: bool) -> list[e
 async def _rows(client: Any, keys: list[bytes], with_size: bool) -> list[explorer_pb2.KeyRow]:
     if not keys:
         return []
-    width = 3 if with_size else 2
+    width = 2
     async with client.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.type(key)
             pipe.ttl(key)
-            if with_size:
-                # SAMPLES 0: every element of an aggregate, an exact figure.
-                pipe.memory_usage(key, samples=0)
         replies = await pipe.execute(raise_on_error=False)
     rows = []
     for index, key in enumerate(keys):
@@ -48,23 +37,13 @@ async def _rows(client: Any, keys: list[bytes], with_size: bool) -> list[explore
         key_type, ttl = text(group[0]), int(group[1])
         if key_type == "none" or ttl == -2:
             continue
-        row = explorer_pb2.KeyRow(key=key, type=key_type, ttl=ttl)
-        if with_size and group[2] is not None:
-            row.memory = int(group[2])
-        rows.append(row)
+        rows.append(explorer_pb2.KeyRow(key=key, type=key_type, ttl=ttl))
     if with_size:
-        await _lengths(client, rows)
+        for row, (memory, length) in zip(
+            rows, await key_sizes(client, [(row.key, row.type) for row in rows]), strict=True
+        ):
+            if memory is not None:
+                row.memory = memory
+            if length is not None:
+                row.length = length
     return rows
-
-
-async def _lengths(client: Any, rows: list[explorer_pb2.KeyRow]) -> None:
-    sized = [row for row in rows if row.type in LENGTH_COMMANDS]
-    if not sized:
-        return
-    async with client.pipeline(transaction=False) as pipe:
-        for row in sized:
-            pipe.execute_command(LENGTH_COMMANDS[row.type], row.key)
-        replies = await pipe.execute(raise_on_error=False)
-    for row, reply in zip(sized, replies, strict=True):
-        if isinstance(reply, int):
-            row.length = reply
