@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import grpc
+import pytest
 from gateway.middleware import RouteClass
-from gateway.ratelimit_sync import SharedRateLimiter, WindowCounts, others_since_last_sync, shared_key
+from gateway.ratelimit_sync import RateLimitSync, SharedRateLimiter, WindowCounts, others_since_last_sync, shared_key
 from gateway.settings import RateLimit
+from prometheus_client import REGISTRY
 
 
 class Clock:
@@ -73,3 +79,34 @@ def test_shared_keys_are_short_and_distinct_per_class_and_caller() -> None:
     long_caller = "x" * 5000
     assert len(shared_key((RouteClass.WRITE, long_caller))) == 32
     assert shared_key((RouteClass.WRITE, "u")) != shared_key((RouteClass.READ, "u"))
+
+
+class FailingStub:
+    """A redis-svc that does not answer: every Sync fails as a channel to a dead peer does."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def Sync(self, request: object, **kwargs: object) -> object:
+        self.calls += 1
+        raise grpc.aio.AioRpcError(grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), "down")
+
+
+async def test_failed_syncs_keep_the_local_limits_count_a_metric_and_log_once(caplog: pytest.LogCaptureFixture) -> None:
+    """A redis-svc that fails: each failure is counted, one warning is logged, the buckets stay local."""
+    limiter = SharedRateLimiter({RouteClass.WRITE: RateLimit(per_s=0.01, burst=2.0)})
+    stub = FailingStub()
+    sync = RateLimitSync(limiter, stub, lambda: (), interval_s=0.01)
+    before = REGISTRY.get_sample_value("udb_rate_limit_sync_failures_total") or 0.0
+    with caplog.at_level(logging.WARNING, logger="gateway.ratelimit_sync"):
+        sync.start()
+        for caller in range(1000):  # a new caller each time: there is always something to sync
+            if stub.calls >= 3:
+                break
+            limiter.take(RouteClass.WRITE, f"caller-{caller}")
+            await asyncio.sleep(0.01)
+        await sync.close()
+    assert stub.calls >= 3
+    assert (REGISTRY.get_sample_value("udb_rate_limit_sync_failures_total") or 0.0) - before >= 3
+    assert len([record for record in caplog.records if "sync failed" in record.getMessage()]) == 1
+    assert [limiter.take(RouteClass.WRITE, "u") == 0.0 for _ in range(3)] == [True, True, False]
