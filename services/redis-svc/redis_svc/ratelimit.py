@@ -38,7 +38,9 @@ class RateLimitService(ratelimit_pb2_grpc.RateLimitServiceServicer):
 
     def __init__(self, settings: Settings, *, clock: Any = time.time) -> None:
         url = settings.rate_limit_redis_url
-        self._client = None if url is None else redis.Redis.from_url(url.reveal(), socket_timeout=2.0)
+        self._client = (
+            None if url is None else redis.Redis.from_url(url.reveal(), socket_timeout=2.0, socket_connect_timeout=2.0)
+        )
         self._prefix = settings.rate_limit_key_prefix
         self._clock = clock
 
