@@ -80,6 +80,10 @@ HTTP_LATENCY = Histogram(
 )
 HTTP_ACTIVE_WEBSOCKETS = Gauge("udb_http_active_websockets", "WebSocket sessions open now.", ["route"])
 HTTP_RATE_LIMITED = Counter("udb_http_rate_limited", "Requests refused with 429, by route class.", ["route_class"])
+RATE_LIMIT_SYNC_FAILURES = Counter(
+    "udb_rate_limit_sync_failures",
+    "The gateway's syncs of its rate limits with redis-svc that failed (the limits stay per process meanwhile).",
+)
 AUDIT_EVENTS = Counter(
     "udb_audit_events",
     "Audit events by what became of them: queued, written, failed (a write that failed and is retried) "

@@ -20,6 +20,7 @@ from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware
+from gateway.ratelimit_sync import limiter_for, syncing
 from gateway.routes import (
     audit,
     connections,
@@ -84,7 +85,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if backends is not None:
             app.state.backends = backends
-            async with _audit_log(app, backends):
+            async with _audit_log(app, backends), _rate_limit_sync(backends):
                 yield
             return
         app.state.backends = owned = Backends(settings)
@@ -109,7 +110,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
 
         app.state.close_ports = close_ports
         try:
-            async with _audit_log(app, owned):
+            async with _audit_log(app, owned), _rate_limit_sync(owned):
                 yield
         finally:
             await close_ports()
@@ -133,6 +134,11 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             await writer.close()
             app.state.audit = None
 
+    def _rate_limit_sync(backends: Backends) -> contextlib.AbstractAsyncContextManager[None]:
+        channel = backends.channels["redis-svc"]
+        return syncing(limiter, channel, backends.credentials.metadata, settings.rate_limit_sync_interval_s)
+
+    limiter = limiter_for(settings)
     app: Starlette  # made below; the audit hook reads its state at request time
     # Outermost first: request id, trace, access log and metrics see every reply, refusals too.
     in_flight = InFlight()
@@ -164,6 +170,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
             settings=settings,
             audit=lambda: getattr(app.state, "audit", None),
             audited_by_service=[*platform.routes, *connections.routes],
+            limiter=limiter,
         )
     )
     app = Starlette(

@@ -161,6 +161,17 @@ class RateLimiter:
         return 0.0 if allowed else (1.0 - tokens) / limit.per_s
 
 
+def rate_limits(settings: Settings) -> dict[RouteClass, RateLimit]:
+    """The token buckets' limits by route class (none when rate limits are off)."""
+    if not settings.rate_limits_enabled:
+        return {}
+    return {
+        RouteClass.READ: settings.read_rate_limit,
+        RouteClass.WRITE: settings.write_rate_limit,
+        RouteClass.ADMIN: settings.admin_rate_limit,
+    }
+
+
 async def _deny(scope: Scope, receive: Receive, send: Send, error: DatabaseError) -> None:
     """Answers with the API's error, on HTTP and on a WebSocket handshake alike."""
     if scope["type"] == "websocket" and "websocket.http.response" not in scope.get("extensions", {}):
@@ -294,6 +305,7 @@ class GuardMiddleware:
         audit: Callable[[], AuditLog | None] = lambda: None,
         audited_by_service: Collection[BaseRoute] = (),
         clock: Callable[[], float] = time.monotonic,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.app = app
         self.settings = settings
@@ -302,12 +314,8 @@ class GuardMiddleware:
         # platform and connection routes): the gateway adds only the attempts that were refused or
         # failed, so each attempt has exactly one row, and direct gRPC callers' changes are covered.
         self._audited_by_service = frozenset(id(route) for route in audited_by_service)
-        limits = {
-            RouteClass.READ: settings.read_rate_limit,
-            RouteClass.WRITE: settings.write_rate_limit,
-            RouteClass.ADMIN: settings.admin_rate_limit,
-        }
-        self.limiter = RateLimiter(limits if settings.rate_limits_enabled else {}, clock=clock)
+        # The app's limiter when its buckets are shared with other gateways (gateway.ratelimit_sync).
+        self.limiter = limiter or RateLimiter(rate_limits(settings), clock=clock)
         self.deadlines = {
             RouteClass.READ: settings.read_deadline_s,
             RouteClass.WRITE: settings.write_deadline_s,

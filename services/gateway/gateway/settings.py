@@ -67,6 +67,9 @@ class Settings:
     read_rate_limit: RateLimit = DEFAULT_READ_LIMIT
     write_rate_limit: RateLimit = DEFAULT_WRITE_LIMIT
     admin_rate_limit: RateLimit = DEFAULT_ADMIN_LIMIT
+    #: How often the buckets are synced with the other gateways through redis-svc (which shares
+    #: them when it has RATE_LIMIT_REDIS_URL: gateway.ratelimit_sync); 0: never, limits per process.
+    rate_limit_sync_interval_s: float = 0.2
     #: Replies of at least this many bytes are gzipped for clients that accept it (0: never).
     gzip_min_bytes: int = 1024
     gzip_level: int = 6
@@ -113,6 +116,7 @@ class Settings:
             read_rate_limit=_rate_limit(env, "READ", DEFAULT_READ_LIMIT),
             write_rate_limit=_rate_limit(env, "WRITE", DEFAULT_WRITE_LIMIT),
             admin_rate_limit=_rate_limit(env, "ADMIN", DEFAULT_ADMIN_LIMIT),
+            rate_limit_sync_interval_s=env.float("RATE_LIMIT_SYNC_INTERVAL_S", 0.2),
             gzip_min_bytes=env.int("GZIP_MIN_BYTES", 1024),
             gzip_level=env.int("GZIP_LEVEL", 6),
             audit_enabled=env.bool("AUDIT_ENABLED", True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from udb.config import Env, ServiceSettings
+from udb.config import Env, Secret, ServiceSettings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +25,11 @@ class Settings(ServiceSettings):
     #: CA bundle (PEM) that TLS connections verify servers against instead of the system's roots,
     #: for deployments behind a private CA (records cannot name files on this host).
     tls_ca_file: str | None = None
+    #: The platform's Redis holding the gateways' shared rate-limit counters (never a tenant's);
+    #: None: each gateway limits on its own (redis_svc.ratelimit).
+    rate_limit_redis_url: Secret | None = None
+    #: Prefix of those counters' keys (a Redis shared with other uses keeps them apart).
+    rate_limit_key_prefix: str = "udb:rl:"
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
@@ -37,4 +42,6 @@ class Settings(ServiceSettings):
             default_max_bytes=env.int("REDIS_DEFAULT_MAX_BYTES", 1024 * 1024),
             max_value_bytes=env.int("REDIS_MAX_VALUE_BYTES", 32 * 1024 * 1024),
             tls_ca_file=env.optional("REDIS_TLS_CA_FILE"),
+            rate_limit_redis_url=env.secret("RATE_LIMIT_REDIS_URL"),
+            rate_limit_key_prefix=env.str("RATE_LIMIT_KEY_PREFIX", "udb:rl:"),
         )
