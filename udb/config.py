@@ -216,11 +216,25 @@ def target_addresses(target: str) -> list[str]:
     return [target]
 
 
+def redis_endpoints(url: str) -> list[Endpoint]:
+    """The TCP endpoint of a ``redis://`` or ``rediss://`` URL (none for ``unix://``: tenants
+    never name a path). ValueError without the URL's text (it holds a password)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("redis", "rediss", "unix"):
+        raise ValueError("not a redis:// URL")
+    if scheme.lower() == "unix":
+        return []
+    authority = rest.partition("/")[0].partition("?")[0].rpartition("@")[2]
+    endpoint = Endpoint.parse(unquote(authority))
+    return [Endpoint(endpoint.host, endpoint.port or 6379)]
+
+
 def network_policy_from_env(env: Env) -> NetworkPolicy:
     """Where tenants' connections may go (:mod:`udb.netpolicy`): ``DENIED_NETWORKS`` and
     ``ALLOWED_NETWORKS``, and the platform endpoints: ``PLATFORM_ENDPOINTS``, the platform
-    database of ``REGISTRY_DATABASE_URL`` when this process is given it, and every service's
-    listener and metrics address as this process knows them."""
+    database of ``REGISTRY_DATABASE_URL`` and the rate limits' Redis of ``RATE_LIMIT_REDIS_URL``
+    when this process is given them, and every service's listener and metrics address as this
+    process knows them."""
     networks = {}
     for variable in ("DENIED_NETWORKS", "ALLOWED_NETWORKS"):
         try:
@@ -251,6 +265,12 @@ def network_policy_from_env(env: Env) -> NetworkPolicy:
             endpoints.extend(database_endpoints(database.reveal()))
         except ValueError:
             raise ConfigError("REGISTRY_DATABASE_URL is not a postgresql:// URL") from None
+    rate_limits = env.secret("RATE_LIMIT_REDIS_URL")
+    if rate_limits is not None:
+        try:
+            endpoints.extend(redis_endpoints(rate_limits.reveal()))
+        except ValueError:
+            raise ConfigError("RATE_LIMIT_REDIS_URL is not a redis:// or rediss:// URL") from None
     return NetworkPolicy(
         denied=networks["DENIED_NETWORKS"],
         allowed=networks["ALLOWED_NETWORKS"],

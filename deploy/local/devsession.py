@@ -188,10 +188,8 @@ def _start(stack: devstack.Stack, folder: WorkFolder, tls_dir: Path | None) -> s
     platform_url = stack.create_database("udb_platform", cluster="platform", exist_ok=True)
     env = stack.service_env(jwt_secret=dev.jwt_secret, encryption_key=dev.encryption_key, platform_url=platform_url)
     env["CORS_ORIGINS"] = env.get("CORS_ORIGINS") or devstack.DEV_CORS_ORIGINS
-    # The gateways' shared rate-limit counters: the dev stack has one Redis, the tenants' too, so
-    # they live in its database 15 (production gives redis-svc a platform Redis of its own).
-    redis_url = stack.urls["redis"].rpartition("/")[0]
-    env["RATE_LIMIT_REDIS_URL"] = env.get("RATE_LIMIT_REDIS_URL") or f"{redis_url}/15"
+    # No shared rate-limit counters (RATE_LIMIT_REDIS_URL): the dev stack runs one gateway, and its
+    # one Redis is the tenants', which redis-svc refuses to dial for a tenant once it holds counters.
     stack.start_services(env)
     base_url = stack.start_envoy(tls_dir=tls_dir)
     folder.save_ports(stack.ports)

@@ -182,7 +182,7 @@ def test_bad_endpoints_are_refused(text: str) -> None:
 
 def test_the_platform_database_and_every_listener_are_endpoints() -> None:
     """The registry's database URL (hosts, ports, ?host= of a TCP host; socket folders left out), the
-    services' addresses, metrics and PLATFORM_ENDPOINTS all become endpoints."""
+    services' addresses, metrics, the rate limits' Redis and PLATFORM_ENDPOINTS all become endpoints."""
     assert database_endpoints("postgresql://u:p%40ss@db1:5433,db2/udb?host=/var/run/postgresql") == [
         Endpoint("db1", 5433),
         Endpoint("db2", 5432),
@@ -194,12 +194,14 @@ def test_the_platform_database_and_every_listener_are_endpoints() -> None:
             "PG_SVC_ADDR": "0.0.0.0:50054",
             "PLATFORM_ENDPOINTS": "envoy:8443",
             "GATEWAY_METRICS_ADDR": "off",
+            "RATE_LIMIT_REDIS_URL": "rediss://:pw@platform-redis/0",
         },
         env_file=None,
     )
     endpoints = network_policy_from_env(env).endpoints
     for expected in (
         Endpoint("10.0.0.5", 5432),
+        Endpoint("platform-redis", 6379),
         Endpoint("0.0.0.0", 50054),
         Endpoint("envoy", 8443),
         Endpoint("127.0.0.1", 50051),
@@ -207,9 +209,10 @@ def test_the_platform_database_and_every_listener_are_endpoints() -> None:
     ):
         assert expected in endpoints
     assert Endpoint("127.0.0.1", 9100) not in endpoints
-    with pytest.raises(ConfigError) as caught:
-        network_policy_from_env(Env(environ={"REGISTRY_DATABASE_URL": "not a url :pw"}, env_file=None))
-    assert "pw" not in str(caught.value)
+    for variable in ("REGISTRY_DATABASE_URL", "RATE_LIMIT_REDIS_URL"):
+        with pytest.raises(ConfigError) as caught:
+            network_policy_from_env(Env(environ={variable: "not a url :pw"}, env_file=None))
+        assert "pw" not in str(caught.value)
 
 
 async def test_the_guard_resolves_checks_and_pins() -> None:

@@ -219,7 +219,17 @@ def test_compose_brings_up_everything_healthy_and_in_order() -> None:
     """Postgres, Redis, the real MongoDB 7, Envoy and the five services, each health-checked, each
     started after what it needs is healthy; no secret is written in the file."""
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "mongodb", "envoy", "gateway", *SERVICES, "prometheus", "grafana"}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "platform-redis",
+        "mongodb",
+        "envoy",
+        "gateway",
+        *SERVICES,
+        "prometheus",
+        "grafana",
+    }
     assert services["mongodb"]["image"] == "mongo:7"
     for name, service in services.items():
         assert "test" in service["healthcheck"], name
