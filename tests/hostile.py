@@ -55,16 +55,26 @@ class Decoy:
 async def serve(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]) -> AsyncIterator[int]:
     """Serves ``handler`` on a free loopback port; yields the port."""
 
+    open_writers: set[asyncio.StreamWriter] = set()
+
     async def guarded(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            await handler(reader, writer)
-        writer.close()
+        open_writers.add(writer)
+        try:
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+                await handler(reader, writer)
+        finally:
+            open_writers.discard(writer)
+            writer.close()
 
     server = await asyncio.start_server(guarded, "127.0.0.1", 0)
     try:
         yield int(server.sockets[0].getsockname()[1])
     finally:
         server.close()
+        # A connection the client left open would outlive the server (Python 3.11's wait_closed
+        # does not end handlers): closed here, not by the garbage collector in a later test.
+        for writer in list(open_writers):
+            writer.close()
         await server.wait_closed()
 
 

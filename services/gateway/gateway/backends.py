@@ -18,11 +18,10 @@ from starlette.requests import HTTPConnection
 from gateway.pubsub import PubSubHub
 from gateway.settings import Settings
 from udb.auth import Principal, ServiceCredentials, TokenVerifier, bearer_token
-from udb.clients import bearer_metadata, multiplexed_channel
+from udb.clients import bearer_metadata, insecure_channel, multiplexed_channel
 from udb.common.v1 import common_pb2
 from udb.errors import InvalidArgument, Unauthenticated
 from udb.mongo.v1 import explorer_pb2_grpc, mongo_pb2_grpc
-from udb.mux.client import MuxChannel
 from udb.pg.v1 import catalog_pb2_grpc, explain_pb2_grpc, pg_pb2_grpc
 from udb.redis.v1 import explorer_pb2_grpc as redis_explorer_pb2_grpc
 from udb.redis.v1 import redis_pb2_grpc
@@ -50,8 +49,11 @@ class Backends:
         self.verifier = TokenVerifier(settings.auth)
         self.credentials = ServiceCredentials(settings.auth, settings.name)
         size = settings.max_message_bytes
-        self.channels: dict[str, MuxChannel] = {
-            "registry": multiplexed_channel(settings.registry_address, max_message_bytes=size),
+        self.channels: dict[str, grpc.aio.Channel] = {
+            # The registry's calls are few (access decisions are cached) and its reads must survive
+            # a replica's death: they stay unary, which grpc sends again to another replica (a
+            # multiplexed stream is tied to one replica, and its calls in flight die with it).
+            "registry": insecure_channel(settings.registry_address, max_message_bytes=size),
             "redis-svc": multiplexed_channel(settings.redis_address, max_message_bytes=size),
             "mongo-svc": multiplexed_channel(settings.mongo_address, max_message_bytes=size),
             "pg-svc": multiplexed_channel(settings.pg_address, max_message_bytes=size),

@@ -52,6 +52,7 @@ _BARRIER = "barrier"
 _ACK = "ack"
 _HEARTBEAT = "hub"
 _BYE = "bye"
+REPLICA_KINDS = frozenset({_BARRIER, _ACK, _HEARTBEAT, _BYE})
 #: Seconds between heartbeats; a replica not heard for PEER_TTL_S is gone.
 HEARTBEAT_S = 2.0
 PEER_TTL_S = 3 * HEARTBEAT_S
@@ -192,7 +193,7 @@ class InvalidationHub:
         try:
             data = json.loads(str(payload))
             kind = data.get("kind")
-            if kind in (_BARRIER, _ACK, _HEARTBEAT, _BYE):
+            if kind in REPLICA_KINDS:
                 self._on_replica_message(kind, str(data.get("hub") or ""), str(data.get("token") or ""))
                 return
             event = registry_pb2.Invalidation(
