@@ -216,7 +216,8 @@ async def test_bad_requests_are_400_with_a_message(api: DataApi, db: str) -> Non
 
 
 async def test_write_actions_are_audited_with_their_namespace(api: DataApi, db: str) -> None:
-    """A write action is audited as action.<name> on database.collection, never with a value."""
+    """A write action is audited as action.<name> on database.collection, never with a value; a read
+    sent as POST (findOne) is not audited."""
     reply = await api.action("developer", "insertOne", body(db, document={"secret": "s3cr3t"}))
     assert reply.status_code == 201
     rows = await audit_rows(
@@ -225,7 +226,12 @@ async def test_write_actions_are_audited_with_their_namespace(api: DataApi, db: 
         api.users["owner"],
         until=lambda rows: any(r["operation"] == "action.insertOne" for r in rows),
     )
+    read = await api.action("developer", "findOne", body(db, filter={"secret": "s3cr3t"}))
+    assert read.status_code == 200
     row = next(r for r in rows if r["operation"] == "action.insertOne")
     assert row["target"] == f"{db}.tasks"
     assert row["engine"] == "mongodb"
     assert "s3cr3t" not in json.dumps(rows)
+    # A read sent as POST is not audited.
+    after = await audit_rows(api.system, api.ref, api.users["owner"], until=lambda rows: True)
+    assert not any(r["operation"] == "action.findOne" for r in after)

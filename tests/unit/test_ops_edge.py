@@ -60,6 +60,11 @@ class Clock:
         ("DELETE", "/projects/shop/members/u1", RouteClass.ADMIN),
         ("GET", "/projects/shop/audit", RouteClass.ADMIN),
         ("POST", "/organizations", RouteClass.ADMIN),
+        ("POST", "/mongodb/shop/action/find", RouteClass.READ),
+        ("POST", "/mongodb/shop/action/findOne", RouteClass.READ),
+        ("POST", "/mongodb/shop/action/aggregate", RouteClass.WRITE),
+        ("POST", "/mongodb/shop/action/insertOne", RouteClass.WRITE),
+        ("POST", "/mongodb/shop/databases/db/collections/c/explain", RouteClass.READ),
     ],
 )
 def test_route_classes_follow_the_table(method: str, path: str, expected: RouteClass) -> None:

@@ -81,8 +81,9 @@ def rule(methods: str, path: str, route_class: RouteClass) -> RouteRule:
     return RouteRule(frozenset(methods.split()), re.compile(f"^{regex}$"), route_class)
 
 
-#: The routes whose class is not what their method says (API.md's admin and owner actions). Every
-#: other GET (and HEAD, and WebSocket) is a read and every other method a write.
+#: The routes whose class is not what their method says (API.md's admin and owner actions, and
+#: reads sent as POST). Every other GET (and HEAD, and WebSocket) is a read and every other
+#: method a write. Writes and admin actions are audited.
 ROUTE_CLASSES: tuple[RouteRule, ...] = (
     rule("POST", "/organizations", RouteClass.ADMIN),
     rule("POST", "/projects", RouteClass.ADMIN),
@@ -96,6 +97,10 @@ ROUTE_CLASSES: tuple[RouteRule, ...] = (
     rule("DELETE", "/mongodb/[ref]/databases/[db]/collections/[coll]/indexes/[name]", RouteClass.ADMIN),
     rule("GET", "/redis/[ref]/clients", RouteClass.ADMIN),
     rule("DELETE", "/redis/[ref]/slowlog", RouteClass.ADMIN),
+    # Reads sent as POST (their query is a body): never a write, so not audited and limited as reads.
+    rule("POST", "/mongodb/[ref]/action/findOne", RouteClass.READ),
+    rule("POST", "/mongodb/[ref]/action/find", RouteClass.READ),
+    rule("POST", "/mongodb/[ref]/databases/[db]/collections/[coll]/explain", RouteClass.READ),
 )
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -356,7 +361,7 @@ class GuardMiddleware:
             if key == b"content-length" and value.isdigit() and int(value) > max_body:
                 await _deny(scope, receive, send, PayloadTooLarge(f"the body is over {max_body} bytes"))
                 return
-        audited = principal is not None and (route_class is RouteClass.ADMIN or method not in _READ_METHODS)
+        audited = principal is not None and route_class is not RouteClass.READ
         body = _BodyLimit(receive, max_body, keep=audited)
         status = 0
 

@@ -53,7 +53,7 @@ class AggregateRpcs(MongoOperations):
             if max_time_ms <= 0:
                 raise InvalidArgument("maxTimeMS must be a positive integer", details={"field": "options.maxTimeMS"})
             time_limit_s = min(time_limit_s, max_time_ms / 1000)
-        async with self._borrow(request.target, role) as borrowed:
+        async with self.borrow(request.target, role) as borrowed:
             collection = named_collection(named_database(borrowed.client, request.database), request.collection)
             # Nested limits take the earlier deadline: maxTimeMS lowers the limit, never raises it.
             with time_limit(time_limit_s):
@@ -92,7 +92,7 @@ class AggregateRpcs(MongoOperations):
         """The next page of an open server cursor, and the token of the rest (empty when none)."""
         if is_find_cursor(token):
             raise InvalidArgument("the cursor continues a find, not an aggregate", details={"field": "cursor"})
-        async with self._borrow(target, VIEWER) as borrowed:
+        async with self.borrow(target, VIEWER) as borrowed:
             entry = self.cursors.take(token, cursor_scope(borrowed), namespace)
             if entry.client is not borrowed.client:
                 # The connection record changed since: the cursor belongs to a retired client.

@@ -44,7 +44,7 @@ class DocumentRpcs(MongoOperations):
         self._refuse_javascript(query.filter, "filter")
         self._refuse_javascript(query.projection, "projection")
         count: int | None = None
-        async with self._borrow(request.target, VIEWER) as borrowed:
+        async with self.borrow(request.target, VIEWER) as borrowed:
             connection_id = borrowed.resolved.connection.id
             if after is not None and after.connection_id != connection_id:
                 raise InvalidArgument("the cursor continues a find on another connection", details={"field": "cursor"})
@@ -81,7 +81,7 @@ class DocumentRpcs(MongoOperations):
         documents = [ejson.parse_document(text, f"documents[{i}]") for i, text in enumerate(request.documents)]
         for index, document in enumerate(documents):
             self._refuse_javascript(document, f"documents[{index}]")
-        async with self._borrow(request.target, DEVELOPER) as borrowed:
+        async with self.borrow(request.target, DEVELOPER) as borrowed:
             collection = named_collection(named_database(borrowed.client, request.database), request.collection)
             if len(documents) == 1:
                 ids = [(await collection.insert_one(documents[0])).inserted_id]
@@ -92,7 +92,7 @@ class DocumentRpcs(MongoOperations):
 
     async def GetDocument(self, request: mongo_pb2.GetDocumentRequest, context: Context) -> mongo_pb2.Document:
         document_id = self._parse_id(request.id)
-        async with self._borrow(request.target, VIEWER) as borrowed:
+        async with self.borrow(request.target, VIEWER) as borrowed:
             collection = named_collection(named_database(borrowed.client, request.database), request.collection)
             found = await collection.find_one({"_id": document_id})
         return document_message(found, request.json_mode)
@@ -108,7 +108,7 @@ class DocumentRpcs(MongoOperations):
             )
         if "_id" in replacement and replacement["_id"] != document_id:
             raise InvalidArgument("the document's _id differs from the id in the path", details={"field": "_id"})
-        async with self._borrow(request.target, DEVELOPER) as borrowed:
+        async with self.borrow(request.target, DEVELOPER) as borrowed:
             collection = named_collection(named_database(borrowed.client, request.database), request.collection)
             found = await collection.find_one_and_replace(
                 {"_id": document_id}, replacement, return_document=ReturnDocument.AFTER
@@ -123,7 +123,7 @@ class DocumentRpcs(MongoOperations):
                 "an update holds update operators only ($set, $unset, $inc, ...)", details={"field": "update"}
             )
         self._refuse_javascript(update, "update")
-        async with self._borrow(request.target, DEVELOPER) as borrowed:
+        async with self.borrow(request.target, DEVELOPER) as borrowed:
             collection = named_collection(named_database(borrowed.client, request.database), request.collection)
             found = await collection.find_one_and_update(
                 {"_id": document_id}, update, return_document=ReturnDocument.AFTER
@@ -134,7 +134,7 @@ class DocumentRpcs(MongoOperations):
         self, request: mongo_pb2.DeleteDocumentRequest, context: Context
     ) -> mongo_pb2.DeleteDocumentResponse:
         document_id = self._parse_id(request.id)
-        async with self._borrow(request.target, DEVELOPER) as borrowed:
+        async with self.borrow(request.target, DEVELOPER) as borrowed:
             collection = named_collection(named_database(borrowed.client, request.database), request.collection)
             result = await collection.delete_one({"_id": document_id})
         if not result.deleted_count:

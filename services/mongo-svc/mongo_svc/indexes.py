@@ -31,7 +31,7 @@ class IndexRpcs(MongoOperations):
     async def ListIndexes(
         self, request: mongo_pb2.ListIndexesRequest, context: Context
     ) -> mongo_pb2.ListIndexesResponse:
-        async with self._borrow(request.target, VIEWER) as borrowed:
+        async with self.borrow(request.target, VIEWER) as borrowed:
             db = named_database(borrowed.client, request.database)
             named_collection(db, request.collection)
             # The command, not list_indexes(): that one answers [] for a missing collection.
@@ -60,7 +60,7 @@ class IndexRpcs(MongoOperations):
             spec = IndexModel(list(keys.items()), **options).document
         except (TypeError, ValueError) as exc:
             raise InvalidArgument(f"bad index: {exc}", details={"field": "keys"}) from None
-        async with self._borrow(request.target, DEVELOPER) as borrowed:
+        async with self.borrow(request.target, DEVELOPER) as borrowed:
             db = named_database(borrowed.client, request.database)
             named_collection(db, request.collection)
             reply = await db.command({"createIndexes": request.collection, "indexes": [spec]})
@@ -74,7 +74,7 @@ class IndexRpcs(MongoOperations):
         name = required(request.name, "name")
         if name == "*":
             raise InvalidArgument("'*' would drop every index: drop them one by one", details={"field": "name"})
-        async with self._borrow(request.target, ADMIN) as borrowed:
+        async with self.borrow(request.target, ADMIN) as borrowed:
             db = named_database(borrowed.client, request.database)
             named_collection(db, request.collection)
             await db.command("dropIndexes", request.collection, index=name)

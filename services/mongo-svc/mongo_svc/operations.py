@@ -53,7 +53,7 @@ class MongoOperations(mongo_pb2_grpc.MongoServiceServicer):
         self._timeout_s = settings.max_time_ms / 1000
 
     @contextlib.asynccontextmanager
-    async def _borrow(self, target: common_pb2.ConnectionTarget, role: int) -> AsyncIterator[Borrowed[MongoClient]]:
+    async def borrow(self, target: common_pb2.ConnectionTarget, role: int) -> AsyncIterator[Borrowed[MongoClient]]:
         """The runtime's borrow (role check, PyMongo's errors translated), once a server can
         serve the call, inside the operation's time limit."""
         async with self.runtime.borrow(target, role) as borrowed:

@@ -34,7 +34,7 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
             Registration(mongo_pb2_grpc.add_MongoServiceServicer_to_server, servicer, SERVICE_NAME),
             Registration(
                 explorer_pb2_grpc.add_MongoExplorerServiceServicer_to_server,
-                MongoExplorerService(servicer._borrow, settings),
+                MongoExplorerService(servicer.borrow, settings),
                 EXPLORER_SERVICE_NAME,
             ),
         ],

@@ -48,7 +48,7 @@ class MongoService(DocumentRpcs, AggregateRpcs, IndexRpcs):
     async def ListDatabases(
         self, request: mongo_pb2.ListDatabasesRequest, context: Context
     ) -> mongo_pb2.ListDatabasesResponse:
-        async with self._borrow(request.target, VIEWER) as borrowed:
+        async with self.borrow(request.target, VIEWER) as borrowed:
             cursor = await borrowed.client.list_databases()
             databases = [
                 mongo_pb2.Database(
@@ -63,7 +63,7 @@ class MongoService(DocumentRpcs, AggregateRpcs, IndexRpcs):
     async def GetDatabaseStats(
         self, request: mongo_pb2.GetDatabaseStatsRequest, context: Context
     ) -> mongo_pb2.GetDatabaseStatsResponse:
-        async with self._borrow(request.target, VIEWER) as borrowed:
+        async with self.borrow(request.target, VIEWER) as borrowed:
             db = named_database(borrowed.client, request.database)
             # dbStats answers zeros for any name: a database exists once it is listed.
             if request.database not in await borrowed.client.list_database_names():
@@ -76,7 +76,7 @@ class MongoService(DocumentRpcs, AggregateRpcs, IndexRpcs):
     ) -> mongo_pb2.ListCollectionsResponse:
         limit = page_limit(request.limit)
         after = decode_cursor(request.cursor)
-        async with self._borrow(request.target, VIEWER) as borrowed:
+        async with self.borrow(request.target, VIEWER) as borrowed:
             db = named_database(borrowed.client, request.database)
             cursor = await db.list_collections(filter={"name": {"$gt": after}} if after else None)
             infos = [info async for info in cursor]
@@ -94,7 +94,7 @@ class MongoService(DocumentRpcs, AggregateRpcs, IndexRpcs):
         name = required(request.name, "name")
         options = command_options(ejson.parse_object(request.options, "options", default={}), "options", "create")
         self._refuse_javascript(options, "options")
-        async with self._borrow(request.target, DEVELOPER) as borrowed:
+        async with self.borrow(request.target, DEVELOPER) as borrowed:
             db = named_database(borrowed.client, request.database)
             named_collection(db, name)  # validates the name before the server sees it
             await db.command({"create": name, **options})
@@ -109,7 +109,7 @@ class MongoService(DocumentRpcs, AggregateRpcs, IndexRpcs):
         self, request: mongo_pb2.DropCollectionRequest, context: Context
     ) -> mongo_pb2.DropCollectionResponse:
         name = required(request.name, "name")
-        async with self._borrow(request.target, ADMIN) as borrowed:
+        async with self.borrow(request.target, ADMIN) as borrowed:
             db = named_database(borrowed.client, request.database)
             # Since MongoDB 7.0 dropping a missing collection succeeds: ask first, to answer 404.
             if not await db.list_collection_names(filter={"name": name}):

@@ -35,7 +35,7 @@ async def create_server(settings: Settings, address: str = "127.0.0.1:0") -> tup
             ),
             Registration(
                 explain_pb2_grpc.add_PgExplainServiceServicer_to_server,
-                PgExplainService(servicer._sql_connection, settings),
+                PgExplainService(servicer.sql_connection, settings),
                 EXPLAIN_SERVICE_NAME,
             ),
         ],

@@ -40,7 +40,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
         await self.viewers.close()
 
     @contextlib.asynccontextmanager
-    async def _sql_connection(
+    async def sql_connection(
         self, target: common_pb2.ConnectionTarget
     ) -> AsyncIterator[tuple[asyncpg.pool.PoolConnectionProxy, bool]]:
         """A connection for a caller's SQL, and whether it is a viewer's (read only): a developer's
@@ -61,7 +61,7 @@ class PgService(pg_pb2_grpc.PgServiceServicer):
                 "statement_timeout_ms must not be negative", details={"field": "statement_timeout_ms"}
             )
         parameters = _parameters(request.parameters)
-        async with self._sql_connection(request.target) as (connection, read_only):
+        async with self.sql_connection(request.target) as (connection, read_only):
             result = await run(
                 connection,
                 request.query,

@@ -17,7 +17,7 @@ Document = dict[str, Any]
 
 
 class Borrow(Protocol):
-    """mongo-svc's one engine scope (``MongoService._borrow``): the target's client after the
+    """mongo-svc's one engine scope (``MongoService.borrow``): the target's client after the
     role check, inside the operation's time limit, with PyMongo's errors translated."""
 
     def __call__(
