@@ -248,7 +248,8 @@ def test_compose_brings_up_everything_healthy_and_in_order() -> None:
 
 
 def test_compose_prometheus_scrapes_every_process_and_grafana_shows_the_dashboard() -> None:
-    """Prometheus scrapes the six processes, each at the metrics address compose gives it, with
+    """Prometheus scrapes the six processes, each at the metrics address compose gives it (every
+    replica of a service: its name's A records), with
     the rules mounted beside its config; Grafana mounts its provisioning and the dashboard where
     the provisioning looks, with Prometheus as its datasource."""
     services = _compose()["services"]
@@ -260,7 +261,7 @@ def test_compose_prometheus_scrapes_every_process_and_grafana_shows_the_dashboar
         variable = DEFAULT_METRICS_ADDRESSES[name][0]
         host, _, port = services[name]["environment"][variable].rpartition(":")
         assert host == "0.0.0.0", name
-        assert jobs[name]["static_configs"] == [{"targets": [f"{name}:{port}"]}]
+        assert jobs[name]["dns_sd_configs"] == [{"names": [name], "type": "A", "port": int(port)}]
     assert jobs["envoy"]["static_configs"] == [{"targets": ["envoy:9902"]}]
     assert jobs["envoy"]["metrics_path"] == "/stats/prometheus"
     assert "9902:9902" in " ".join(services["envoy"]["ports"])
