@@ -24,7 +24,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from harness import Servers
-from process_faults import kill, restart
+from process_faults import kill, managed, restart
 
 from udb.auth import mint_token
 
@@ -48,6 +48,20 @@ class Stack:
     def restart(self, name: str, **env: str) -> None:
         environ = {**self.stack.process_env(name, self.env), **env}
         restart(self.stack, name, self.stack.service_argv(name), environ)
+
+    def restore(self) -> list[str]:
+        """Starts again every process of the system that is not running (a test that failed
+        between its kill and its restart left it down); returns their names."""
+        restarted = []
+        for name in (*devstack.REGISTRY_REPLICAS, *devstack.SERVICES[1:], "gateway"):
+            with contextlib.suppress(LookupError):
+                entry = managed(self.stack, name)
+                if entry.process is None or entry.process.poll() is None:
+                    continue
+                self.stack.processes.remove(entry)
+            self.restart(name)
+            restarted.append(name)
+        return restarted
 
 
 @dataclass
@@ -162,6 +176,14 @@ async def running(servers: Servers, jwt_secret: str, tmp_path_factory: pytest.Te
             yield Stack(stack, env, http, headers, ref, servers)
     finally:
         await asyncio.to_thread(stack.stop)
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _whole_after_each_test(running: Stack) -> AsyncIterator[None]:
+    """Each test finds the whole system running, whatever the test before it left down."""
+    yield
+    if await asyncio.to_thread(running.restore):
+        await _healthy(running)
 
 
 async def _healthy(running: Stack, limit_s: float = 30) -> None:
