@@ -35,22 +35,23 @@ class SentinelProject:
         return f"/redis/{self.ref}/{path}"
 
 
+async def sentinel_project(system: System, sentinel: int, master: int) -> SentinelProject:
+    """A new project whose primary Redis record names the sentinel at ``sentinel`` (watching
+    "mymaster"), with a client of the Redis at ``master``."""
+    ref, owner = await system.new_project()
+    record = {"identifier": "sn", "host": "127.0.0.1", "port": sentinel, "options": {"sentinel_master": "mymaster"}}
+    await system.add_connection(ref, owner, "redis", record)
+    return SentinelProject(ref, owner, redis.Redis(port=master))
+
+
 @pytest_asyncio.fixture(scope="module")
 async def sp(
     system: System,
     sentinel_port: tuple[int, int],  # noqa: F811
 ) -> AsyncIterator[SentinelProject]:
-    port, redis_port = sentinel_port
-    ref, owner = await system.new_project()
-    await system.add_connection(
-        ref,
-        owner,
-        "redis",
-        {"identifier": "sn", "host": "127.0.0.1", "port": port, "options": {"sentinel_master": "mymaster"}},
-    )
-    master = redis.Redis(port=redis_port)
-    yield SentinelProject(ref, owner, master)
-    await master.aclose()
+    sp = await sentinel_project(system, *sentinel_port)
+    yield sp
+    await sp.master.aclose()
 
 
 @pytest.fixture
@@ -249,10 +250,8 @@ async def fail_over(ports: FailoverSet) -> None:
 async def test_sentinel_explorer_follows_the_master_after_a_failover(system: System, failover_set: FailoverSet) -> None:
     """After a failover the explorer's workbench writes, tree, analysis and client list reach the
     new master the sentinel names, not the old one."""
-    ref, owner = await system.new_project()
-    record = {"identifier": "fo", "host": "127.0.0.1", "port": failover_set.sentinel}
-    await system.add_connection(ref, owner, "redis", {**record, "options": {"sentinel_master": "mymaster"}})
-    sp = SentinelProject(ref, owner, redis.Redis(port=failover_set.replica))
+    # The client is of the replica: the master once the failover is through.
+    sp = await sentinel_project(system, failover_set.sentinel, failover_set.replica)
     try:
         await post(system, sp, "command", {"command": ["SET", "before", "1"]})
         assert (await get(system, sp, "tree")).json()["total"] == 1
