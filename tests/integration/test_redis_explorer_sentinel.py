@@ -75,8 +75,8 @@ async def post(system: System, sp: SentinelProject, path: str, body: Any) -> Any
 async def test_sentinel_tree_sizes_and_analysis_read_the_masters_keys(
     system: System, sp: SentinelProject, prefix: str
 ) -> None:
-    """The tree counts the master's keys by namespace (every page), its rows carry the master's
-    MEMORY USAGE and lengths, and the analysis samples the master's keyspace."""
+    """The tree counts the master's keys by namespace (every page), its rows and the key list's
+    carry the master's MEMORY USAGE and lengths, and the analysis samples the master's keyspace."""
     async with sp.master.pipeline(transaction=False) as pipe:
         for n in range(45):
             pipe.set(f"{prefix}ns{n % 3}:{n}", "v")
@@ -99,6 +99,15 @@ async def test_sentinel_tree_sizes_and_analysis_read_the_masters_keys(
     assert keys[f"{prefix}list"]["length"] == 40
     assert keys[f"{prefix}list"]["memory"] == await sp.master.memory_usage(f"{prefix}list", samples=0)
     assert body["total"] == await sp.master.dbsize()
+    rows: dict[str, dict[str, Any]] = {}
+    cursor = ""
+    while cursor != "0":
+        page = (await get(system, sp, "keys", pattern=f"{prefix}*", cursor=cursor, count=1000, with_size="true")).json()
+        rows.update((row["key"], row) for row in page["data"])
+        cursor = page["cursor"]
+    assert len(rows) == 46
+    assert (rows[f"{prefix}list"]["length"], rows[f"{prefix}ns1:1"]["length"]) == (40, 1)
+    assert rows[f"{prefix}ns1:1"]["memory"] == await sp.master.memory_usage(f"{prefix}ns1:1", samples=0)
 
     analysis = await get(system, sp, "analysis", pattern=f"{prefix}*")
     report = [json.loads(line) for line in analysis.text.splitlines() if line][-1]["report"]
