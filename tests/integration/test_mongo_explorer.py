@@ -16,7 +16,9 @@ import pytest
 import pytest_asyncio
 from harness import Servers, System, audit_rows, grpcurl
 from mongo_members import mongo_project
+from mongo_svc.explorer.schema import lacks_sample
 from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
 
 from udb.common.v1 import common_pb2
 from udb.mongo.v1 import explorer_pb2, explorer_pb2_grpc
@@ -143,19 +145,32 @@ async def test_index_usage_of_a_missing_collection_is_404(explorer: Explorer, db
 # ---- schema of a sample -----------------------------------------------------------------------
 
 
+async def sample_refused(raw: RawClient, db: str) -> str | None:
+    """The server's answer refusing $sample as unsupported (FerretDB's NotImplemented), or None
+    where the server has it."""
+    try:
+        await (await raw[db]["probe"].aggregate([{"$sample": {"size": 1}}])).to_list()
+    except OperationFailure as exc:
+        if lacks_sample(exc):
+            return str((exc.details or {}).get("errmsg"))
+        raise
+    return None
+
+
 async def test_schema_of_a_sample_shows_fields_types_shares_and_examples(
     explorer: Explorer, db: str, raw: RawClient
 ) -> None:
     """A viewer's schema of a sample lists each path (nested ones too) with its share, its types
-    and their shares, and examples as Extended JSON."""
+    and their shares, and examples as Extended JSON; method says how the documents were chosen
+    (random by $sample, first where the server has no $sample)."""
     documents: list[dict[str, Any]] = [{"name": f"n{i}", "age": i, "address": {"city": "Paris"}} for i in range(6)]
     documents += [{"name": 7, "tags": ["a", "b"]} for _ in range(2)]
     await raw[db]["people"].insert_many(documents)
     reply = await explorer.get("viewer", db, "people", "schema", sample=100)
-    skip_if_not_implemented(reply)
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["sampled"] == 8
+    assert body["method"] == ("first" if await sample_refused(raw, db) else "random")
     assert body["truncated"] is False
     found = {item["path"]: item for item in body["fields"]}
     assert found["age"]["probability"] == 0.75
@@ -167,16 +182,58 @@ async def test_schema_of_a_sample_shows_fields_types_shares_and_examples(
 
 
 async def test_schema_sample_size_and_filter_bound_what_is_read(explorer: Explorer, db: str, raw: RawClient) -> None:
-    """sample bounds the documents analysed and filter narrows them."""
+    """sample bounds the documents analysed and filter narrows them, by either method."""
     await raw[db]["c"].insert_many([{"kind": "a" if i < 30 else "b", "i": i} for i in range(50)])
     reply = await explorer.get("viewer", db, "c", "schema", sample=10)
-    skip_if_not_implemented(reply)
     assert reply.status_code == 200, reply.text
     assert reply.json()["sampled"] == 10
     filtered = await explorer.get("viewer", db, "c", "schema", filter='{"kind": "b"}')
     assert filtered.json()["sampled"] == 20
     kind = next(item for item in filtered.json()["fields"] if item["path"] == "kind")
     assert kind["types"][0]["examples"] == ["b"]
+
+
+async def test_schema_reads_the_first_documents_where_the_server_lacks_sample(
+    explorer: Explorer, db: str, raw: RawClient
+) -> None:
+    """Where the server refuses $sample as unsupported, the schema is of the filter's first
+    documents (method "first"), as many as sample asks, matching the filter."""
+    await raw[db]["c"].insert_many([{"i": i, "even": i % 2 == 0} for i in range(50)])
+    if await sample_refused(raw, db) is None:
+        pytest.skip("the server has $sample: the schema never reads the first documents instead")
+    reply = await explorer.get("viewer", db, "c", "schema", sample=5, filter='{"even": true, "i": {"$gte": 20}}')
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["method"], body["sampled"]) == ("first", 5)
+    found = {item["path"]: item for item in body["fields"]}
+    assert found["even"]["types"][0]["examples"] == [True]
+    assert all(value >= 20 and value % 2 == 0 for value in found["i"]["types"][0]["examples"])
+    canonical = await explorer.get("viewer", db, "c", "schema", sample=3, ejson="canonical")
+    assert (canonical.json()["method"], canonical.json()["sampled"]) == ("first", 3)
+    assert set(canonical.json()["fields"][0]["types"][0]["examples"][0]) == {"$oid"}
+
+
+async def test_schema_draws_a_random_sample_where_the_server_has_sample(
+    explorer: Explorer, db: str, raw: RawClient
+) -> None:
+    """Where the server has $sample, the schema is of a random sample (method "random")."""
+    await raw[db]["c"].insert_many([{"i": i} for i in range(50)])
+    refused = await sample_refused(raw, db)
+    if refused is not None:
+        pytest.skip(f"the server lacks $sample: {refused}")
+    reply = await explorer.get("viewer", db, "c", "schema", sample=5)
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["method"], reply.json()["sampled"]) == ("random", 5)
+
+
+async def test_schema_answers_the_filters_own_error_not_a_fallback(explorer: Explorer, db: str, raw: RawClient) -> None:
+    """A filter the server refuses is 400 with the server's answer about the filter, whichever
+    method was tried: an error other than $sample unsupported is never hidden by a fallback."""
+    await raw[db]["c"].insert_many([{"i": i} for i in range(3)])
+    reply = await explorer.get("viewer", db, "c", "schema", filter='{"i": {"$nosuch": 1}}')
+    assert reply.status_code == 400, reply.text
+    assert "$nosuch" in reply.json()["message"]
+    assert reply.json()["error"]["details"]["codeName"] == "BadValue"
 
 
 async def test_schema_refuses_a_sample_out_of_bounds_and_javascript(explorer: Explorer, db: str) -> None:

@@ -15,10 +15,19 @@ class ExplainVerbosity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EXPLAIN_VERBOSITY_QUERY_PLANNER: _ClassVar[ExplainVerbosity]
     EXPLAIN_VERBOSITY_EXECUTION_STATS: _ClassVar[ExplainVerbosity]
     EXPLAIN_VERBOSITY_ALL_PLANS_EXECUTION: _ClassVar[ExplainVerbosity]
+
+class SampleMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SAMPLE_METHOD_UNSPECIFIED: _ClassVar[SampleMethod]
+    SAMPLE_METHOD_RANDOM: _ClassVar[SampleMethod]
+    SAMPLE_METHOD_FIRST: _ClassVar[SampleMethod]
 EXPLAIN_VERBOSITY_UNSPECIFIED: ExplainVerbosity
 EXPLAIN_VERBOSITY_QUERY_PLANNER: ExplainVerbosity
 EXPLAIN_VERBOSITY_EXECUTION_STATS: ExplainVerbosity
 EXPLAIN_VERBOSITY_ALL_PLANS_EXECUTION: ExplainVerbosity
+SAMPLE_METHOD_UNSPECIFIED: SampleMethod
+SAMPLE_METHOD_RANDOM: SampleMethod
+SAMPLE_METHOD_FIRST: SampleMethod
 
 class UpdateDocumentsRequest(_message.Message):
     __slots__ = ("target", "database", "collection", "filter", "update", "replacement", "upsert", "many", "json_mode")
@@ -187,14 +196,16 @@ class SchemaField(_message.Message):
     def __init__(self, path: _Optional[str] = ..., count: _Optional[int] = ..., probability: _Optional[float] = ..., types: _Optional[_Iterable[_Union[SchemaType, _Mapping]]] = ...) -> None: ...
 
 class AnalyzeSchemaResponse(_message.Message):
-    __slots__ = ("sampled", "fields", "truncated")
+    __slots__ = ("sampled", "fields", "truncated", "method")
     SAMPLED_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
     sampled: int
     fields: _containers.RepeatedCompositeFieldContainer[SchemaField]
     truncated: bool
-    def __init__(self, sampled: _Optional[int] = ..., fields: _Optional[_Iterable[_Union[SchemaField, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    method: SampleMethod
+    def __init__(self, sampled: _Optional[int] = ..., fields: _Optional[_Iterable[_Union[SchemaField, _Mapping]]] = ..., truncated: _Optional[bool] = ..., method: _Optional[_Union[SampleMethod, str]] = ...) -> None: ...
 
 class ExportDocumentsRequest(_message.Message):
     __slots__ = ("target", "database", "collection", "filter", "projection", "sort", "limit", "json_mode")

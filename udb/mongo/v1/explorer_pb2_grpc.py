@@ -104,7 +104,8 @@ class MongoExplorerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AnalyzeSchema(self, request, context):
-        """The fields of a $sample of the collection, with their types and shares (viewers).
+        """The fields of a $sample of the collection, with their types and shares (viewers); on a
+        server without $sample, of the first documents of the filter (the reply's method says which).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

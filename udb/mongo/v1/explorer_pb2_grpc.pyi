@@ -45,7 +45,9 @@ class MongoExplorerServiceStub:
     GetIndexStats: _grpc.UnaryUnaryMultiCallable[_explorer_pb2.GetIndexStatsRequest, _explorer_pb2.GetIndexStatsResponse]
     """$indexStats of a collection: each index's use since the server started (viewers)."""
     AnalyzeSchema: _grpc.UnaryUnaryMultiCallable[_explorer_pb2.AnalyzeSchemaRequest, _explorer_pb2.AnalyzeSchemaResponse]
-    """The fields of a $sample of the collection, with their types and shares (viewers)."""
+    """The fields of a $sample of the collection, with their types and shares (viewers); on a
+    server without $sample, of the first documents of the filter (the reply's method says which).
+    """
     ExportDocuments: _grpc.UnaryStreamMultiCallable[_explorer_pb2.ExportDocumentsRequest, _explorer_pb2.ExportChunk]
     """The documents matching a filter as NDJSON, in chunks of whole lines (viewers)."""
     ImportDocuments: _grpc.StreamUnaryMultiCallable[_explorer_pb2.ImportChunk, _explorer_pb2.ImportDocumentsResponse]
@@ -65,7 +67,9 @@ class MongoExplorerServiceAsyncStub(MongoExplorerServiceStub):
     GetIndexStats: _aio.UnaryUnaryMultiCallable[_explorer_pb2.GetIndexStatsRequest, _explorer_pb2.GetIndexStatsResponse]  # type: ignore[assignment]
     """$indexStats of a collection: each index's use since the server started (viewers)."""
     AnalyzeSchema: _aio.UnaryUnaryMultiCallable[_explorer_pb2.AnalyzeSchemaRequest, _explorer_pb2.AnalyzeSchemaResponse]  # type: ignore[assignment]
-    """The fields of a $sample of the collection, with their types and shares (viewers)."""
+    """The fields of a $sample of the collection, with their types and shares (viewers); on a
+    server without $sample, of the first documents of the filter (the reply's method says which).
+    """
     ExportDocuments: _aio.UnaryStreamMultiCallable[_explorer_pb2.ExportDocumentsRequest, _explorer_pb2.ExportChunk]  # type: ignore[assignment]
     """The documents matching a filter as NDJSON, in chunks of whole lines (viewers)."""
     ImportDocuments: _aio.StreamUnaryMultiCallable[_explorer_pb2.ImportChunk, _explorer_pb2.ImportDocumentsResponse]  # type: ignore[assignment]
@@ -112,7 +116,9 @@ class MongoExplorerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _explorer_pb2.AnalyzeSchemaRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_explorer_pb2.AnalyzeSchemaResponse, _abc.Awaitable[_explorer_pb2.AnalyzeSchemaResponse]]:
-        """The fields of a $sample of the collection, with their types and shares (viewers)."""
+        """The fields of a $sample of the collection, with their types and shares (viewers); on a
+        server without $sample, of the first documents of the filter (the reply's method says which).
+        """
 
     @_abc_1.abstractmethod
     def ExportDocuments(

@@ -29,6 +29,8 @@ _VERBOSITIES = {
     "allPlansExecution": explorer_pb2.EXPLAIN_VERBOSITY_ALL_PLANS_EXECUTION,
 }
 _FIND_FIELDS = ("filter", "projection", "sort", "hint")
+#: How a schema's documents were chosen; a mongo-svc that predates the field only used $sample.
+_SAMPLE_METHODS = {explorer_pb2.SAMPLE_METHOD_FIRST: "first"}
 _JSON_MODES = {
     "": mongo_pb2.JSON_MODE_RELAXED,
     "relaxed": mongo_pb2.JSON_MODE_RELAXED,
@@ -165,11 +167,14 @@ async def schema(request: Request) -> Response:
     get:
       summary: The schema of a sample of the collection, as Compass shows it (viewers).
       description: >-
-        $sample of `sample` documents (default 1000, at most 10000), after `filter` when given.
-        Each field path (nested ones dotted, an array's elements as `path[]`) with its count,
-        its probability (the share of its parents holding it) and its BSON types, each with
-        count, probability and up to 3 example values (Extended JSON, strings cut at 80
-        characters). At most 1000 paths (then truncated is true).
+        $sample of `sample` documents (default 1000, at most 10000), after `filter` when given;
+        `method` is `random`. A server that refuses $sample as unsupported (FerretDB, some
+        MongoDB-compatible services) gets the first `sample` documents of the filter in natural
+        order instead, and `method` is `first`. Each field path (nested ones dotted, an array's
+        elements as `path[]`) with its count, its probability (the share of its parents holding
+        it) and its BSON types, each with count, probability and up to 3 example values
+        (Extended JSON, strings cut at 80 characters). At most 1000 paths (then truncated is
+        true).
       parameters:
         - {name: sample, in: query, description: '1-10000, default 1000'}
         - {name: filter, in: query, example: '{"status": "active"}'}
@@ -177,8 +182,8 @@ async def schema(request: Request) -> Response:
       responses:
         200:
           description: >-
-            {"sampled", "fields": [{"path", "count", "probability", "types": [{"name", "count",
-            "probability", "examples"}]}], "truncated"}
+            {"sampled", "method": "random" | "first", "fields": [{"path", "count", "probability",
+            "types": [{"name", "count", "probability", "examples"}]}], "truncated"}
     """
     reply = await call(
         request,
@@ -197,6 +202,7 @@ async def schema(request: Request) -> Response:
     return JSONResponse(
         {
             "sampled": reply.sampled,
+            "method": _SAMPLE_METHODS.get(reply.method, "random"),
             "fields": [
                 {
                     "path": item.path,

@@ -2,7 +2,9 @@
 documents holding it, its BSON types with their shares and a few example values.
 
 The sample is read as a stream (``$sample`` after the optional ``$match``) and folded into the
-counts one document at a time, so memory holds the counts, never the sample: at most
+counts one document at a time, so memory holds the counts, never the sample. A server that
+refuses ``$sample`` as unsupported (FerretDB, some MongoDB-compatible services) gets the first
+documents of the filter instead (``$limit``, natural order), and the reply says so. At most
 :data:`MAX_PATHS` paths, each with at most :data:`MAX_EXAMPLES` examples of at most
 :data:`MAX_EXAMPLE_CHARS` characters per type.
 """
@@ -22,6 +24,7 @@ from bson.binary import Binary
 from bson.code import Code
 from bson.datetime_ms import DatetimeMS
 from bson.json_util import JSONOptions
+from pymongo.errors import OperationFailure
 
 from mongo_svc import ejson
 from mongo_svc.explorer.scope import collection_of
@@ -63,6 +66,10 @@ _TYPE_NAMES: tuple[tuple[type | tuple[type, ...], str], ...] = (
     (MaxKey, "maxKey"),
 )
 _NO_EXAMPLES = frozenset({"object", "array", "null", "minKey", "maxKey"})
+#: Server error codes for a stage the server does not have: CommandNotSupported (115),
+#: NotImplemented (238: FerretDB's answer to $sample) and "Unrecognized pipeline stage name"
+#: (40324: servers that leave a stage out).
+_STAGE_UNSUPPORTED = frozenset({115, 238, 40324})
 
 
 def type_name(value: Any) -> str:
@@ -137,7 +144,9 @@ class SchemaSample:
         if len(text) <= MAX_EXAMPLE_CHARS and text not in kind.examples:
             kind.examples.append(text)
 
-    def reply(self) -> explorer_pb2.AnalyzeSchemaResponse:
+    def reply(
+        self, method: explorer_pb2.SampleMethod = explorer_pb2.SAMPLE_METHOD_RANDOM
+    ) -> explorer_pb2.AnalyzeSchemaResponse:
         fields = []
         for path in sorted(self.paths):
             entry = self.paths[path]
@@ -160,25 +169,42 @@ class SchemaSample:
                     ],
                 )
             )
-        return explorer_pb2.AnalyzeSchemaResponse(sampled=self.documents, fields=fields, truncated=self.truncated)
+        return explorer_pb2.AnalyzeSchemaResponse(
+            sampled=self.documents, fields=fields, truncated=self.truncated, method=method
+        )
+
+
+def lacks_sample(exc: OperationFailure) -> bool:
+    """Whether the server refused ``$sample`` itself as unsupported: the code says unsupported and
+    the server's message names the stage. An error about the filter, the credentials or a time
+    limit is not that."""
+    message = (exc.details or {}).get("errmsg")
+    return exc.code in _STAGE_UNSUPPORTED and isinstance(message, str) and "$sample" in message
 
 
 async def analyze(
     service: MongoExplorerService, request: explorer_pb2.AnalyzeSchemaRequest
 ) -> explorer_pb2.AnalyzeSchemaResponse:
-    """The schema of a ``$sample`` of ``sample_size`` documents (after the filter, when given)."""
+    """The schema of a ``$sample`` of ``sample_size`` documents (after the filter, when given), or
+    of the filter's first ``sample_size`` documents where the server has no ``$sample``."""
     size = request.sample_size or DEFAULT_SAMPLE
     if not 1 <= size <= MAX_SAMPLE:
         raise InvalidArgument(f"sample_size must be between 1 and {MAX_SAMPLE}", details={"field": "sample_size"})
     query = ejson.parse_object(request.filter, "filter", default={})
     if not service.settings.allow_javascript:
         ejson.refuse_javascript(query, "filter")
-    pipeline: list[dict[str, Any]] = [{"$match": query}] if query else []
-    pipeline.append({"$sample": {"size": size}})
+    match: list[dict[str, Any]] = [{"$match": query}] if query else []
     sample = SchemaSample(ejson.json_options(request.json_mode))
     async with service.borrow(request.target, common_pb2.ROLE_VIEWER) as borrowed:
         collection = collection_of(borrowed.client, request.database, request.collection)
-        cursor = await collection.aggregate(pipeline)
+        method = explorer_pb2.SAMPLE_METHOD_RANDOM
+        try:
+            cursor = await collection.aggregate([*match, {"$sample": {"size": size}}])
+        except OperationFailure as exc:
+            if not lacks_sample(exc):
+                raise
+            method = explorer_pb2.SAMPLE_METHOD_FIRST
+            cursor = await collection.aggregate([*match, {"$limit": size}])
         async for document in cursor:
             sample.add(document)
-    return sample.reply()
+    return sample.reply(method)
