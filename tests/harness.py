@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -39,6 +40,7 @@ from redis_svc.settings import Settings as RedisSettings
 from registry.server import create_server as create_registry
 from registry.settings import Settings as RegistrySettings
 from starlette.applications import Starlette
+from websockets.asyncio.client import connect
 
 from udb.auth import mint_token
 from udb.config import Env
@@ -463,3 +465,24 @@ class EngineProcess:
         await asyncio.sleep(0.3)
         await asyncio.to_thread(self.start)
         return killing_at, time.monotonic()
+
+
+async def monitor_frames(
+    url: str, write: Callable[[int], Awaitable[object]], *, interval_s: float
+) -> list[dict[str, Any]]:
+    """The frames of a Redis monitor WebSocket at ``url``, read to its end while ``write(n)``
+    (n counting up from 0) runs every ``interval_s`` for it to watch."""
+    async with connect(url, open_timeout=10) as ws:
+
+        async def traffic() -> None:
+            n = 0
+            while True:
+                await write(n)
+                n += 1
+                await asyncio.sleep(interval_s)
+
+        task = asyncio.create_task(traffic())
+        try:
+            return [json.loads(message) async for message in ws]
+        finally:
+            task.cancel()

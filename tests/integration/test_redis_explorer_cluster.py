@@ -3,18 +3,15 @@ are routed to their slot's node, and per-node diagnostics cover each primary."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
-from harness import System
+from harness import System, monitor_frames
 from test_redis_topologies import cluster_ports  # noqa: F401 (the fixture, shared)
-from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.integration
 
@@ -106,20 +103,7 @@ async def test_cluster_slowlog_clients_and_monitor_cover_each_primary(
         f"ws://127.0.0.1:{system.ports['gateway']}/api/platform/redis/{ref}/monitor"
         f"?access_token={system.token(owner)}&max_events=30&max_seconds=20"
     )
-    async with connect(url, open_timeout=10) as ws:
-
-        async def traffic() -> None:
-            n = 0
-            while True:
-                await direct.set(f"{prefix}{n}", "v")
-                n += 1
-                await asyncio.sleep(0.02)
-
-        task = asyncio.create_task(traffic())
-        try:
-            frames: list[dict[str, Any]] = [json.loads(message) async for message in ws]
-        finally:
-            task.cancel()
+    frames = await monitor_frames(url, lambda n: direct.set(f"{prefix}{n}", "v"), interval_s=0.02)
     commands = [frame for frame in frames if frame["type"] == "command" and frame["args"][0] == "SET"]
     assert len({frame["node"] for frame in commands}) >= 2
     assert frames[-1]["type"] == "end"

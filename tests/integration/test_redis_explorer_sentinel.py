@@ -16,9 +16,8 @@ import devstack
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis
-from harness import System, eventually
+from harness import System, eventually, monitor_frames
 from test_redis_topologies import _spawn, _stop, sentinel_port  # noqa: F401 (the fixture, shared)
-from websockets.asyncio.client import connect
 
 pytestmark = pytest.mark.integration
 
@@ -165,18 +164,7 @@ async def test_sentinel_slowlog_clients_and_monitor_are_the_masters(
         f"ws://127.0.0.1:{system.ports['gateway']}/api/platform/redis/{sp.ref}/monitor"
         f"?access_token={system.token(sp.owner)}&max_events=20&max_seconds=20"
     )
-    async with connect(url, open_timeout=10) as ws:
-
-        async def traffic() -> None:
-            while True:
-                await sp.master.set(f"{prefix}watched", "v")
-                await asyncio.sleep(0.05)
-
-        task = asyncio.create_task(traffic())
-        try:
-            frames: list[dict[str, Any]] = [json.loads(message) async for message in ws]
-        finally:
-            task.cancel()
+    frames = await monitor_frames(url, lambda n: sp.master.set(f"{prefix}watched", "v"), interval_s=0.05)
     assert any(frame.get("args") == ["SET", f"{prefix}watched", "v"] for frame in frames)
     assert frames[-1]["type"] == "end"
 
