@@ -20,6 +20,7 @@ from typing import Generic, TypeVar
 
 from udb.breaker import NotAnOutage
 from udb.registry.v1 import registry_pb2
+from udb.tasks import cancel_and_wait
 
 log = logging.getLogger("udb.pool")
 
@@ -117,11 +118,8 @@ class PoolManager(Generic[ClientT]):
     async def close(self) -> None:
         """Stops the cleanup and closes every client."""
         self._closed = True
-        if self._cleanup_task is not None:
-            self._cleanup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cleanup_task
-            self._cleanup_task = None
+        await cancel_and_wait(self._cleanup_task)
+        self._cleanup_task = None
         entries = [*self._entries.values(), *self._retired]
         self._entries.clear()
         self._retired.clear()

@@ -17,13 +17,14 @@ reported status only when the outcome changes, and logs each change with the che
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from udb.tasks import cancel_and_wait
 
 log = logging.getLogger("udb.readiness")
 
@@ -71,11 +72,8 @@ class Readiness:
             self._task = asyncio.create_task(self._loop(), name="readiness")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def probe(self) -> bool:
         """Runs every check now and reports the outcome; returns whether the service is ready."""

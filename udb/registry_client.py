@@ -10,7 +10,6 @@ and each call asks the registry until the stream is back, so a change is never m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from udb.errors import DatabaseError, NotFound, PermissionDenied, from_rpc_error
 from udb.registry.v1 import registry_pb2, registry_pb2_grpc
 from udb.roles import ROLE_BY_VALUE
 from udb.structs import struct_dict
+from udb.tasks import cancel_and_wait
 
 log = logging.getLogger("udb.registry_client")
 
@@ -120,11 +120,8 @@ class RegistryClient:
             self._watch_task = asyncio.create_task(self._watch(), name="registry-watch")
 
     async def close(self, *, listener_grace_s: float = 5.0) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
-            self._watch_task = None
+        await cancel_and_wait(self._watch_task)
+        self._watch_task = None
         self._set_live(False)
         self._drop_all()
         if self._listener_tasks:

@@ -26,6 +26,7 @@ from udb import metrics
 from udb.engines import DB_TYPE_NAMES, ENGINE_SEGMENTS
 from udb.errors import ERRORS_BY_CODE
 from udb.registry.v1 import registry_pb2
+from udb.tasks import cancel_and_wait
 
 log = logging.getLogger("gateway.audit")
 
@@ -252,11 +253,8 @@ class AuditLog:
     async def close(self, timeout_s: float = 5.0) -> None:
         """Stops the writer and writes what is queued (within ``timeout_s``); what cannot be
         written is logged event by event."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
                 while self._queue and await self.flush():

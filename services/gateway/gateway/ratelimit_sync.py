@@ -30,6 +30,7 @@ from gateway.middleware import RateLimiter, RouteClass, rate_limits
 from gateway.settings import RateLimit, Settings
 from udb import metrics
 from udb.redis.v1 import ratelimit_pb2, ratelimit_pb2_grpc
+from udb.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +131,8 @@ class RateLimitSync:
         self._task = asyncio.create_task(self._run(), name="rate-limit-sync")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

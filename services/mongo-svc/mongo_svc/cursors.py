@@ -26,6 +26,7 @@ from pymongo.asynchronous.cursor import AsyncCursor
 
 from mongo_svc import ejson
 from udb.errors import InvalidArgument, NotFound
+from udb.tasks import cancel_and_wait
 
 log = logging.getLogger("mongo_svc.cursors")
 
@@ -167,11 +168,8 @@ class CursorRegistry:
 
     async def close(self) -> None:
         """Closes every open cursor (their server cursors are killed)."""
-        if self._cleanup_task is not None:
-            self._cleanup_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cleanup_task
-            self._cleanup_task = None
+        await cancel_and_wait(self._cleanup_task)
+        self._cleanup_task = None
         parked, self._parked = list(self._parked.values()), OrderedDict()
         for entry in parked:
             await entry.close()

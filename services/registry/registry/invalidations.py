@@ -36,6 +36,7 @@ import asyncpg
 
 from udb.config import Secret
 from udb.registry.v1 import registry_pb2
+from udb.tasks import cancel_and_wait
 
 log = logging.getLogger("registry.invalidations")
 
@@ -92,10 +93,7 @@ class InvalidationHub:
         if self._connection is not None and self._listening.is_set():
             with contextlib.suppress(Exception):  # best effort: the peers forget it after PEER_TTL_S anyway
                 await asyncio.wait_for(self._send({"kind": _BYE, "hub": self.hub_id}), 1)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         self._end_all()
 
     async def stream(self) -> AsyncIterator[registry_pb2.Invalidation]:
