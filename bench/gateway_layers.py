@@ -5,9 +5,9 @@ redis-svc is a stub that answers at once. Each row adds one layer to the previou
 layers cost (CPU time per request of this process, median of several rounds):
 
     bare route        one Starlette route returning the same reply (the floor of Starlette itself)
-    + all routes      the gateway's Router (every route of the API, matched in order) and its route handler
+    + all routes      the gateway's router (gateway.routing over the API's routes) and its route handler
     + guard           GuardMiddleware (route class, rate limit, body limit, deadline, audit hook)
-    + gzip            Starlette's GZipMiddleware (the reply is below its minimum size: it passes it on)
+    + gzip            gateway.compression (Starlette's gzip; the reply is below its minimum size: it passes it on)
     + edge            EdgeMiddleware (request id, trace context, metrics; access log off)
     gateway app       create_app() as shipped (adds Starlette's error and exception middleware)
 
@@ -31,12 +31,13 @@ sys.path[:0] = [str(REPO / "services" / "gateway")]
 
 from gateway.app import create_app  # noqa: E402
 from gateway.backends import Backends  # noqa: E402
+from gateway.compression import Compression  # noqa: E402
 from gateway.middleware import BASE_PATH, EdgeMiddleware, GuardMiddleware  # noqa: E402
 from gateway.routes import audit, connections, mongodb, pg, platform, redis, system  # noqa: E402
+from gateway.routing import PrefixRouter  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
-from starlette.middleware.gzip import GZipMiddleware  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import Response  # noqa: E402
 from starlette.routing import Mount, Route  # noqa: E402
@@ -94,10 +95,10 @@ def layered(config: Settings, made: Backends, layers: list[str]) -> Starlette:
     if "edge" in layers:
         middleware.append(Middleware(EdgeMiddleware, access_log=False))
     if "gzip" in layers:
-        middleware.append(Middleware(GZipMiddleware, minimum_size=config.gzip_min_bytes))
+        middleware.append(Middleware(Compression, minimum_size=config.gzip_min_bytes))
     if "guard" in layers:
         middleware.append(Middleware(GuardMiddleware, settings=config))
-    app = Starlette(routes=[Mount(BASE_PATH, routes=routes)], middleware=middleware)
+    app = Starlette(routes=[Mount(BASE_PATH, app=PrefixRouter(routes))], middleware=middleware)
     app.state.backends = made
     return app
 

@@ -32,3 +32,18 @@ def test_a_star_trusts_every_peer() -> None:
     """``*`` trusts any peer's header (only where nothing but Envoy reaches the gateway)."""
     assert ClientAddress(["*"])(_scope("192.0.2.2", "198.51.100.7")) == "198.51.100.7"
     assert ClientAddress([])({"headers": []}) == ""
+
+
+def test_remembered_answers_stay_right_and_bounded() -> None:
+    """Answers are remembered per peer and per forwarded entry, the same on every call, and a flood of
+    distinct addresses does not grow the memory past its bound."""
+    address = ClientAddress(["10.0.0.0/8"])
+    for _ in range(3):
+        assert address(_scope("10.0.0.1", "198.51.100.7")) == "198.51.100.7"
+        assert address(_scope("203.0.113.9", "198.51.100.7")) == "203.0.113.9"
+        assert address(_scope("10.0.0.1", "not-an-address")) == "10.0.0.1"
+    for n in range(1, 10_001):
+        peer = f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}"
+        assert address(_scope(peer, f"2001:db8::{n:x}")) == f"2001:db8::{n:x}"
+    assert len(address._trusted) <= 4096
+    assert len(address._normalized) <= 4096

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
+from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from gateway.audit import AuditLog, registry_sink
 from gateway.backends import Backends
 from gateway.clientaddr import ClientAddress
+from gateway.compression import Compression
 from gateway.cors import cors_middleware
 from gateway.errors import MethodNotAllowed, error_response
 from gateway.health import start_health_server
@@ -157,7 +158,7 @@ def create_app(settings: Settings, *, backends: Backends | None = None, serve_me
     if settings.gzip_min_bytes > 0:
         middleware.append(
             Middleware(
-                GZipMiddleware,
+                Compression,
                 minimum_size=settings.gzip_min_bytes,
                 compresslevel=settings.gzip_level,
                 # Progress streams (NDJSON) go out line by line: a compressor would hold them.

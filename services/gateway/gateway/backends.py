@@ -28,6 +28,9 @@ from udb.redis.v1 import redis_pb2_grpc
 from udb.registry.v1 import registry_pb2_grpc
 from udb.registry_client import Access, RegistryClient
 
+#: Where the guard middleware leaves the caller it authenticated (for the routes and the access log).
+PRINCIPAL_KEY = "udb.principal"
+
 _REF_RE = re.compile(r"^[a-z0-9-]{3,64}$")
 
 
@@ -82,6 +85,9 @@ class Backends:
 
     async def authenticate(self, connection: HTTPConnection) -> Principal:
         """The caller of a request: ``Authorization: Bearer``, or ``?access_token=`` on WebSockets."""
+        verified: Principal | None = connection.scope.get(PRINCIPAL_KEY)
+        if verified is not None:  # the guard has checked this request's token already
+            return verified
         header = connection.headers.get("authorization")
         if header is None and connection.scope["type"] == "websocket":
             token = connection.query_params.get("access_token")

@@ -17,6 +17,7 @@ from starlette.types import Scope
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 #: Where the edge middleware leaves the client's address in the ASGI scope.
 CLIENT_KEY = "udb.client"
+_MAX_REMEMBERED_PEERS = 4096
 
 
 class ClientAddress:
@@ -28,10 +29,22 @@ class ClientAddress:
         self._networks: tuple[Network, ...] = tuple(
             ipaddress.ip_network(entry, strict=False) for entry in entries if entry != "*"
         )
+        # The answer by peer: parsing an address costs more than the rest of the request's edge
+        # work, and a gateway sees few peers (Envoy, a handful of hosts). Bounded all the same.
+        self._trusted: dict[str, bool] = {}
+        self._normalized: dict[str, str] = {}
 
     def trusts(self, host: str) -> bool:
         if self._any:
             return True
+        known = self._trusted.get(host)
+        if known is None:
+            if len(self._trusted) >= _MAX_REMEMBERED_PEERS:
+                self._trusted.clear()
+            known = self._trusted[host] = self._check(host)
+        return known
+
+    def _check(self, host: str) -> bool:
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
@@ -48,7 +61,17 @@ class ClientAddress:
         if not forwarded:
             return host
         last = forwarded.decode("latin-1").rsplit(",", 1)[-1].strip()
-        try:
-            return str(ipaddress.ip_address(last))
-        except ValueError:
-            return host
+        return self._normal_form(last) or host
+
+    def _normal_form(self, text: str) -> str:
+        """``text`` as an address in its normal form, "" when it is not one (remembered as peers are)."""
+        known = self._normalized.get(text)
+        if known is None:
+            if len(self._normalized) >= _MAX_REMEMBERED_PEERS:
+                self._normalized.clear()
+            try:
+                known = str(ipaddress.ip_address(text))
+            except ValueError:
+                known = ""
+            self._normalized[text] = known
+        return known

@@ -4,7 +4,8 @@ Outermost first:
 
 - :class:`EdgeMiddleware`: the request id (``x-request-id`` taken or made, set for logs and gRPC
   metadata, echoed in the reply), the trace context, the access log line and the HTTP metrics.
-- CORS for the console's origin, and gzip for large replies (Starlette's middleware).
+- CORS for the console's origin (Starlette's middleware), and gzip for large replies
+  (:mod:`gateway.compression`).
 - :class:`GuardMiddleware`: the route class (read, write or admin: :data:`ROUTE_CLASSES`), the
   per-user token-bucket rate limit (429 with ``Retry-After``), the body size limit (413), the
   deadline of the route class (504, and every gRPC call gets at most the time left), and the audit
@@ -36,6 +37,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.audit import BODY_TARGETS, AuditLog, describe, outcome_of, timestamp_ns
+from gateway.backends import PRINCIPAL_KEY
 from gateway.clientaddr import CLIENT_KEY, ClientAddress
 from gateway.errors import error_response
 from gateway.settings import RateLimit, Settings
@@ -50,8 +52,6 @@ log = logging.getLogger("gateway.access")
 
 BASE_PATH = "/api/platform"
 
-#: Where the middleware leaves the authenticated caller for the access log.
-PRINCIPAL_KEY = "udb.principal"
 #: Where GuardMiddleware leaves the request's class for the HTTP metrics (``other`` when unset).
 ROUTE_CLASS_KEY = "udb.route_class"
 #: The metrics' class of a WebSocket session (its rate limit and deadline are a read's).
