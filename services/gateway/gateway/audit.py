@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections import deque
@@ -168,17 +169,22 @@ def _operation(method: str, segments: Sequence[str]) -> str:
 def describe(method: str, template: str, params: Mapping[str, Any]) -> tuple[str, str, str]:
     """(engine, operation, target) of a request, from its route's template (relative to the
     API's base path) and its path parameters."""
-    normalized = _PARAM.sub("*", template)
-    raw_segments = [segment for segment in template.strip("/").split("/") if segment]
-    segments = [segment for segment in normalized.strip("/").split("/") if segment]
-    first = raw_segments[0] if raw_segments else ""
+    first = template.strip("/").split("/", 1)[0]
     engine_segment = str(params.get("engine", "")) if first.startswith("{") else first
     engine = ENGINE_NAMES.get(engine_segment, PLATFORM)
-    # An engine route starts with the engine and the project: /redis/[ref]/...
-    rest = segments[2:] if engine != PLATFORM else segments
-    operation = OPERATION_OVERRIDES.get((method, normalized)) or _operation(method, rest)
+    operation = _operation_of(method, template, engine != PLATFORM)
     target = ".".join(str(value) for key, value in params.items() if key not in ("engine", "ref"))
     return engine, operation, target
+
+
+@functools.lru_cache(maxsize=1024)
+def _operation_of(method: str, template: str, engine_route: bool) -> str:
+    """The operation of a route (remembered: routes are few and every write asks)."""
+    normalized = _PARAM.sub("*", template)
+    segments = [segment for segment in normalized.strip("/").split("/") if segment]
+    # An engine route starts with the engine and the project: /redis/[ref]/...
+    rest = segments[2:] if engine_route else segments
+    return OPERATION_OVERRIDES.get((method, normalized)) or _operation(method, rest)
 
 
 _CODES_BY_STATUS = {cls.http_status: code for code, cls in ERRORS_BY_CODE.items()}

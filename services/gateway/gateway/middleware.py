@@ -437,8 +437,8 @@ class GuardMiddleware:
                 target = named
                 if operation == "project.create":
                     project_ref = named
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        connection_id = query.get("connection", [""])[0]
+        query_string: bytes = scope.get("query_string", b"")
+        connection_id = parse_qs(query_string.decode("latin-1")).get("connection", [""])[0] if query_string else ""
         if not connection_id and "/connections/{" in template:
             connection_id = str(params.get("id", ""))
         audit.record(
