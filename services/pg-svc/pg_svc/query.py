@@ -16,9 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import asyncpg
+from asyncpg.cursor import CursorFactory, CursorIterator
 from asyncpg.pool import PoolConnectionProxy
 
 from pg_svc.settings import Limits
@@ -70,6 +71,25 @@ def _set_application_name(name: str) -> str:
     # An E'' literal reads the same whatever standard_conforming_strings says.
     literal = session_name(name).replace("\\", "\\\\").replace("'", "''")
     return f"SET application_name = E'{literal}'; "
+
+
+class _PortalToTransactionEnd(CursorIterator):
+    """asyncpg's cursor iterator, except that a portal read to its end is left for the
+    transaction's end to close (COMMIT and ROLLBACK close every portal) instead of costing a
+    Close round trip of its own."""
+
+    __slots__ = ()
+
+    async def _close_portal(self, timeout: float | None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+        self._portal_name = None
+
+
+def _rows(factory: CursorFactory[asyncpg.Record], limits: Limits) -> CursorIterator[asyncpg.Record]:
+    """The rows of ``factory``'s statement, fetched ``_PREFETCH`` at a time in the open transaction."""
+    made = cast(Any, factory)  # the fields asyncpg's own CursorFactory.__aiter__ passes on
+    return _PortalToTransactionEnd(
+        made._connection, made._query, made._state, made._args, made._record_class, _PREFETCH, limits.backstop_s
+    )
 
 
 async def _collect(records: AsyncIterable[asyncpg.Record], limits: Limits) -> Result:
@@ -251,10 +271,9 @@ async def _single(
     try:
         if parameters or "$" in statement.text:
             prepared = await _prepare(connection, statement, parameters, limits)
-            cursor = prepared.cursor(*(parameters or ()), prefetch=_PREFETCH, timeout=limits.backstop_s)
-            return await _collect(cursor, limits)
+            return await _collect(_rows(prepared.cursor(*(parameters or ())), limits), limits)
         # Without placeholders, through the connection's statement cache.
-        return await _collect(connection.cursor(statement.text, prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
+        return await _collect(_rows(connection.cursor(statement.text), limits), limits)
     except asyncpg.PostgresError as exc:
         raise StatementError(exc, statement.offset) from None
 
