@@ -22,6 +22,7 @@ import asyncpg
 from asyncpg.cursor import CursorFactory, CursorIterator
 from asyncpg.pool import PoolConnectionProxy
 
+from pg_svc import session
 from pg_svc.settings import Limits
 from pg_svc.sql_errors import parameter_count_error, query_error
 from pg_svc.statements import Kind, Statement, split
@@ -150,7 +151,7 @@ async def run(
                 await connection.execute(session_setup)
             result = await _run_autocommit(connection, statements, parameters, limits=limits)
             # A transaction the script left open is rolled back, as a disconnect would.
-            await _finish(connection, "ROLLBACK; " if connection.is_in_transaction() else "")
+            await session.reset(connection, "ROLLBACK; " if connection.is_in_transaction() else "")
             return result
         # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
         # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
@@ -169,7 +170,7 @@ async def run(
                 await connection.execute("ROLLBACK")
                 await connection.reload_schema_state()
                 continue
-            await _finish(connection, "ROLLBACK; " if read_only else "COMMIT; ")
+            await session.reset(connection, "ROLLBACK; " if read_only else "COMMIT; ")
             return result
         raise AssertionError("unreachable")
     except StatementError as exc:
@@ -180,18 +181,12 @@ async def run(
         raise
 
 
-async def _finish(connection: Connection, end: str) -> None:
-    """Ends the transaction and resets the session (settings, cursors, LISTEN, advisory locks)
-    that the caller's SQL may have changed, in one round trip."""
-    await connection.execute(end + connection.get_reset_query())
-
-
 async def _abandon(connection: Connection) -> None:
     """After a failure: roll back and reset, or close a connection too broken for that."""
     if connection.is_closed():
         return
     try:
-        await connection.execute("ROLLBACK; " + connection.get_reset_query())
+        await session.reset(connection, "ROLLBACK; ")
     except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
         connection.terminate()
 
