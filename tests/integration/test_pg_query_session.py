@@ -20,7 +20,7 @@ from pg_svc.settings import Settings as PgSettings
 
 from udb.common.v1 import common_pb2
 from udb.errors import from_rpc_error
-from udb.pg.v1 import pg_pb2, pg_pb2_grpc
+from udb.pg.v1 import explain_pb2, explain_pb2_grpc, pg_pb2, pg_pb2_grpc
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +28,7 @@ pytestmark = pytest.mark.integration
 @dataclass
 class Single:
     stub: pg_pb2_grpc.PgServiceAsyncStub
+    explain: explain_pb2_grpc.PgExplainServiceAsyncStub
     system: System
     ref: str
     owner: str
@@ -59,7 +60,15 @@ async def single(system: System) -> AsyncIterator[Single]:
     viewer = f"viewer-{uuid.uuid4().hex[:8]}"
     await system.add_member(ref, owner, viewer, "viewer")
     async with own_service(system, create_pg, PgSettings, {"POOL_MAX_CONNECTIONS": "1"}) as channel:
-        yield Single(pg_pb2_grpc.PgServiceStub(channel), system, ref, owner, viewer, db_url)
+        yield Single(
+            pg_pb2_grpc.PgServiceStub(channel),
+            explain_pb2_grpc.PgExplainServiceStub(channel),
+            system,
+            ref,
+            owner,
+            viewer,
+            db_url,
+        )
 
 
 #: (a statement that changes the session, a query of that state, its value on a fresh session).
@@ -141,3 +150,12 @@ async def test_a_viewer_still_cannot_write_alone_or_after_an_owner(single: Singl
         assert from_rpc_error(caught.value).code == "permission_denied", sql
     assert await single.value("SELECT string_agg(body, ',') AS b FROM notes") == "owner"
     assert await single.value("SELECT current_user = session_user AS same", user=single.viewer) is True
+
+
+async def test_an_analyzed_statement_leaves_no_session_state(single: Single) -> None:
+    """EXPLAIN ANALYZE runs the statement: a session-level advisory lock it takes (which a
+    rollback keeps) is released before the next call."""
+    target = common_pb2.ConnectionTarget(project_ref=single.ref)
+    request = explain_pb2.ExplainRequest(target=target, query="SELECT pg_advisory_lock(99)", analyze=True)
+    assert (await single.explain.Explain(request, metadata=single.system.metadata(single.owner))).plan
+    assert await single.value("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'") == 0

@@ -18,6 +18,7 @@ import grpc
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
+from pg_svc import session
 from pg_svc.settings import Settings
 from pg_svc.sql_errors import query_error
 from pg_svc.statements import Kind, split
@@ -77,7 +78,8 @@ class PgExplainService(explain_pb2_grpc.PgExplainServiceServicer):
 @contextlib.asynccontextmanager
 async def _rolled_back(connection: PoolConnectionProxy, *, read_only: bool, timeout_ms: int) -> AsyncIterator[None]:
     """A transaction (read only for a viewer) with the statement time limit, rolled back at the
-    end whatever happened; a connection that cannot be rolled back is closed, not reused."""
+    end whatever happened, and the session reset (what an analyzed statement changed in it); a
+    connection that cannot be rolled back is closed, not reused."""
     # Driver errors here are translated by the borrow this runs in (EngineRuntime.borrow).
     await connection.execute(
         ("BEGIN READ ONLY; " if read_only else "BEGIN; ") + f"SET LOCAL statement_timeout = {int(timeout_ms)}"
@@ -86,6 +88,6 @@ async def _rolled_back(connection: PoolConnectionProxy, *, read_only: bool, time
         yield
     finally:
         try:
-            await connection.execute("ROLLBACK")
+            await session.reset(connection, "ROLLBACK; ")
         except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
             connection.terminate()
