@@ -65,7 +65,9 @@ class PgExplainService(explain_pb2_grpc.PgExplainServiceServicer):
             if read_only and request.analyze:
                 raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the developer role")
             limits = self.settings.limits()
-            async with _rolled_back(connection, read_only=read_only, timeout_ms=limits.statement_timeout_ms):
+            async with _rolled_back(
+                connection, request.query, read_only=read_only, timeout_ms=limits.statement_timeout_ms
+            ):
                 try:
                     plan = await connection.fetchval(prefix + request.query, timeout=limits.backstop_s)
                 except asyncpg.PostgresError as exc:
@@ -76,7 +78,9 @@ class PgExplainService(explain_pb2_grpc.PgExplainServiceServicer):
 
 
 @contextlib.asynccontextmanager
-async def _rolled_back(connection: PoolConnectionProxy, *, read_only: bool, timeout_ms: int) -> AsyncIterator[None]:
+async def _rolled_back(
+    connection: PoolConnectionProxy, statement: str, *, read_only: bool, timeout_ms: int
+) -> AsyncIterator[None]:
     """A transaction (read only for a viewer) with the statement time limit, rolled back at the
     end whatever happened, and the session reset (what an analyzed statement changed in it); a
     connection that cannot be rolled back is closed, not reused."""
@@ -88,6 +92,6 @@ async def _rolled_back(connection: PoolConnectionProxy, *, read_only: bool, time
         yield
     finally:
         try:
-            await session.reset(connection, "ROLLBACK; ")
+            await session.reset(connection, "ROLLBACK; ", statement)
         except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
             connection.terminate()

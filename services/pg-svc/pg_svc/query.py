@@ -151,7 +151,7 @@ async def run(
                 await connection.execute(session_setup)
             result = await _run_autocommit(connection, statements, parameters, limits=limits)
             # A transaction the script left open is rolled back, as a disconnect would.
-            await session.reset(connection, "ROLLBACK; " if connection.is_in_transaction() else "")
+            await session.reset(connection, "ROLLBACK; " if connection.is_in_transaction() else "", script)
             return result
         # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
         # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
@@ -170,23 +170,23 @@ async def run(
                 await connection.execute("ROLLBACK")
                 await connection.reload_schema_state()
                 continue
-            await session.reset(connection, "ROLLBACK; " if read_only else "COMMIT; ")
+            await session.reset(connection, "ROLLBACK; " if read_only else "COMMIT; ", script)
             return result
         raise AssertionError("unreachable")
     except StatementError as exc:
-        await _abandon(connection)
+        await _abandon(connection, script)
         raise query_error(exc.error, script, exc.offset, read_only=read_only) from None
     except BaseException:
-        await _abandon(connection)
+        await _abandon(connection, script)
         raise
 
 
-async def _abandon(connection: Connection) -> None:
+async def _abandon(connection: Connection, script: str) -> None:
     """After a failure: roll back and reset, or close a connection too broken for that."""
     if connection.is_closed():
         return
     try:
-        await session.reset(connection, "ROLLBACK; ")
+        await session.reset(connection, "ROLLBACK; ", script)
     except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
         connection.terminate()
 
