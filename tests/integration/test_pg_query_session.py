@@ -34,6 +34,8 @@ class Single:
     owner: str
     viewer: str
     db_url: str
+    #: The login viewers' SQL runs as.
+    reader: str
 
     async def query(self, sql: str, *, user: str | None = None, **fields: Any) -> list[dict[str, Any]]:
         reply = await self.stub.Query(
@@ -68,6 +70,7 @@ async def single(system: System) -> AsyncIterator[Single]:
             owner,
             viewer,
             db_url,
+            options["read_only_role"],
         )
 
 
@@ -159,3 +162,37 @@ async def test_an_analyzed_statement_leaves_no_session_state(single: Single) -> 
     request = explain_pb2.ExplainRequest(target=target, query="SELECT pg_advisory_lock(99)", analyze=True)
     assert (await single.explain.Explain(request, metadata=single.system.metadata(single.owner))).plan
     assert await single.value("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'") == 0
+
+
+async def superuser(single: Single, sql: str) -> Any:
+    connection = await asyncpg.connect(single.db_url)
+    try:
+        return await connection.fetchval(sql)
+    finally:
+        await connection.close()
+
+
+async def test_a_viewer_call_refused_before_its_sql_leaves_no_transaction_open(single: Single) -> None:
+    """A viewer's connection comes in a read-only transaction: a call refused before its SQL runs
+    (parameters for a script) rolls it back, and the next call runs."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await single.query("SELECT 1; SELECT 2", user=single.viewer, parameters=b"[1]")
+    assert from_rpc_error(caught.value).code == "invalid_argument"
+    states = f"SELECT string_agg(state, ',') FROM pg_stat_activity WHERE usename = '{single.reader}'"
+    assert await superuser(single, states) == "idle"
+    assert await single.value("SELECT 7 AS n", user=single.viewer) == 7
+
+
+async def test_the_viewers_login_is_checked_on_every_call(single: Single) -> None:
+    """A power granted to the viewers' login while its pooled connection lives refuses the next
+    viewer's call (403); revoked, the viewer reads again."""
+    assert await single.value("SELECT 1 AS one", user=single.viewer) == 1
+    await superuser(single, f"GRANT pg_signal_backend TO {single.reader}")
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await single.query("SELECT 1 AS one", user=single.viewer)
+        error = from_rpc_error(caught.value)
+        assert error.code == "permission_denied" and "pg_signal_backend" in error.message
+    finally:
+        await superuser(single, f"REVOKE pg_signal_backend FROM {single.reader}")
+    assert await single.value("SELECT 1 AS one", user=single.viewer) == 1

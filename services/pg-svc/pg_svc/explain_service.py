@@ -85,9 +85,11 @@ async def _rolled_back(
     end whatever happened, and the session reset (what an analyzed statement changed in it); a
     connection that cannot be rolled back is closed, not reused."""
     # Driver errors here are translated by the borrow this runs in (EngineRuntime.borrow).
-    await connection.execute(
-        ("BEGIN READ ONLY; " if read_only else "BEGIN; ") + f"SET LOCAL statement_timeout = {int(timeout_ms)}"
-    )
+    begin = "BEGIN; "
+    if read_only:
+        # A viewer's connection comes already in its read-only transaction (pg_svc.viewer).
+        begin = "" if connection.is_in_transaction() else "BEGIN READ ONLY; "
+    await connection.execute(begin + f"SET LOCAL statement_timeout = {int(timeout_ms)}")
     try:
         yield
     finally:

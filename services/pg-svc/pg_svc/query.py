@@ -155,9 +155,13 @@ async def run(
             return result
         # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
         # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
+        # A viewer's connection comes already in it (pg_svc.viewer, with its check of rights).
         begin = "BEGIN READ ONLY; SELECT 1" if read_only else "BEGIN"
         for attempt in (1, 2):
-            await connection.execute(session_setup + begin)
+            if not (read_only and connection.is_in_transaction()):
+                await connection.execute(session_setup + begin)
+            elif session_setup:
+                await connection.execute(session_setup)
             try:
                 result = await _run_in_transaction(
                     connection, statements, parameters, read_only=read_only, limits=limits
