@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import grpc
 import orjson
 import pytest
 import pytest_asyncio
-from harness import System, own_service
+from harness import System, fetchval, own_service
 from pg_svc.server import create_server as create_pg
 from pg_svc.settings import Settings as PgSettings
 
@@ -116,11 +115,7 @@ async def test_temporary_tables_and_statements_prepared_by_a_function_do_not_out
 async def test_a_lock_taken_in_one_call_is_free_for_another_session_after_it(single: Single) -> None:
     """An advisory lock a call takes is released when the call ends: another session can take it."""
     await single.query("SELECT pg_advisory_lock(777)")
-    other = await asyncpg.connect(single.db_url)
-    try:
-        assert await other.fetchval("SELECT pg_try_advisory_lock(777)") is True
-    finally:
-        await other.close()
+    assert await fetchval(single.db_url, "SELECT pg_try_advisory_lock(777)") is True
 
 
 async def test_application_name_and_time_limit_hold_for_the_call_only(single: Single) -> None:
@@ -164,14 +159,6 @@ async def test_an_analyzed_statement_leaves_no_session_state(single: Single) -> 
     assert await single.value("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory'") == 0
 
 
-async def superuser(single: Single, sql: str) -> Any:
-    connection = await asyncpg.connect(single.db_url)
-    try:
-        return await connection.fetchval(sql)
-    finally:
-        await connection.close()
-
-
 async def test_a_viewer_call_refused_before_its_sql_leaves_no_transaction_open(single: Single) -> None:
     """A viewer's connection comes in a read-only transaction: a call refused before its SQL runs
     (parameters for a script) rolls it back, and the next call runs."""
@@ -179,7 +166,7 @@ async def test_a_viewer_call_refused_before_its_sql_leaves_no_transaction_open(s
         await single.query("SELECT 1; SELECT 2", user=single.viewer, parameters=b"[1]")
     assert from_rpc_error(caught.value).code == "invalid_argument"
     states = f"SELECT string_agg(state, ',') FROM pg_stat_activity WHERE usename = '{single.reader}'"
-    assert await superuser(single, states) == "idle"
+    assert await fetchval(single.db_url, states) == "idle"
     assert await single.value("SELECT 7 AS n", user=single.viewer) == 7
 
 
@@ -187,12 +174,12 @@ async def test_the_viewers_login_is_checked_on_every_call(single: Single) -> Non
     """A power granted to the viewers' login while its pooled connection lives refuses the next
     viewer's call (403); revoked, the viewer reads again."""
     assert await single.value("SELECT 1 AS one", user=single.viewer) == 1
-    await superuser(single, f"GRANT pg_signal_backend TO {single.reader}")
+    await fetchval(single.db_url, f"GRANT pg_signal_backend TO {single.reader}")
     try:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await single.query("SELECT 1 AS one", user=single.viewer)
         error = from_rpc_error(caught.value)
         assert error.code == "permission_denied" and "pg_signal_backend" in error.message
     finally:
-        await superuser(single, f"REVOKE pg_signal_backend FROM {single.reader}")
+        await fetchval(single.db_url, f"REVOKE pg_signal_backend FROM {single.reader}")
     assert await single.value("SELECT 1 AS one", user=single.viewer) == 1
