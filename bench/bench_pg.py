@@ -3,6 +3,7 @@ Envoy, beside asyncpg used directly, and `GET tables` beside Supabase postgres-m
 (the npm package, against the same database), at 1 and 50 concurrent callers.
 
     python bench/bench_pg.py          # BENCH_SECONDS=10 for a careful run
+    BENCH_PG_PARTS=select python bench/bench_pg.py   # only SELECT 1 (or "tables")
 
 Targets (issue 6): GET tables through the gateway at least 20x postgres-meta's rate at 50
 callers and a lower p50 at 1 caller, with the same JSON; SELECT 1 through HTTP at least 0.30x
@@ -12,6 +13,7 @@ asyncpg's rate in the same run.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from pg_svc.catalog.scope import list_scope  # noqa: E402
 from udb.common.v1 import common_pb2  # noqa: E402
 from udb.pg.v1 import catalog_pb2, catalog_pb2_grpc, pg_pb2, pg_pb2_grpc  # noqa: E402
 
+#: Which parts run: "select", "tables" or both (the default).
+PARTS = frozenset(os.environ.get("BENCH_PG_PARTS", "select,tables").split(","))
 CONCURRENCY = (1, 50)
 #: SELECT 1 at the callers of issue 12's targets (GET tables keeps issue 6's 50).
 SELECT_CONCURRENCY = (1, 64)
@@ -128,24 +132,26 @@ async def run(bench: BenchStack, meta_url: str | None) -> None:
     cpu = CpuMeter({name: bench.pid(name) for name in ("pg-svc", "gateway", "envoy")})
     select_results: list[Result] = []
     table_results: list[Result] = []
-    for concurrency in SELECT_CONCURRENCY:
+    for concurrency in SELECT_CONCURRENCY if "select" in PARTS else ():
         for name, op in select_ops.items():
             select_results.append(await measure(name, op, concurrency=concurrency, cpu=cpu))
-    for concurrency in CONCURRENCY:
+    for concurrency in CONCURRENCY if "tables" in PARTS else ():
         for name, op in table_ops.items():
             table_results.append(await measure(name, op, concurrency=concurrency, cpu=cpu))
-    report("Postgres SELECT 1", select_results, baseline="asyncpg SELECT 1")
-    report("Postgres GET tables (36 tables with columns)", table_results, baseline="asyncpg tables SQL")
+    if select_results:
+        report("Postgres SELECT 1", select_results, baseline="asyncpg SELECT 1")
+    if table_results:
+        report("Postgres GET tables (36 tables with columns)", table_results, baseline="asyncpg tables SQL")
 
     def find(results: list[Result], name: str, concurrency: int) -> Result:
         return next(r for r in results if r.name == name and r.concurrency == concurrency)
 
     print("\n== targets")
-    for concurrency in SELECT_CONCURRENCY:
+    for concurrency in SELECT_CONCURRENCY if select_results else ():
         http_rate = find(select_results, "gateway HTTP query SELECT 1", concurrency).rate
         base = find(select_results, "asyncpg SELECT 1", concurrency).rate
         print(f"SELECT 1 gateway/asyncpg at {concurrency:>2}: {http_rate / base:.2f}x (target >= 0.30x at 64)")
-    if meta_url is not None:
+    if meta_url is not None and table_results:
         for concurrency in CONCURRENCY:
             ours_r = find(table_results, "gateway HTTP GET tables", concurrency)
             theirs_r = find(table_results, "postgres-meta GET tables", concurrency)
@@ -170,11 +176,12 @@ async def create_schema(pg_url: str) -> None:
 def main() -> None:
     with bench_stack() as bench:
         uvloop.run(create_schema(bench.stack.urls["postgres"]))
-        try:
-            meta_url: str | None = bench.stack.start_postgres_meta(bench.stack.urls["postgres"])
-        except devstack.StackError as exc:
-            meta_url = None
-            print(f"postgres-meta is not compared: {exc}")
+        meta_url: str | None = None
+        if "tables" in PARTS:
+            try:
+                meta_url = bench.stack.start_postgres_meta(bench.stack.urls["postgres"])
+            except devstack.StackError as exc:
+                print(f"postgres-meta is not compared: {exc}")
         uvloop.run(run(bench, meta_url))
 
 

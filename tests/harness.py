@@ -90,6 +90,15 @@ class Servers:
         return str(path) if path else None
 
 
+async def fetchval(url: str, sql: str) -> Any:
+    """The first value of ``sql``, on a connection of its own to ``url`` (closed after)."""
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(sql)
+    finally:
+        await conn.close()
+
+
 async def _create_database(server_url: str, name: str) -> str:
     conn = await asyncpg.connect(server_url)
     try:

@@ -37,6 +37,17 @@ def test_split_of_nothing_and_of_a_bad_script() -> None:
     assert [s.text for s in split("SELEC 1; SELECT 2")] == ["SELEC 1; SELECT 2"]
 
 
+def test_a_repeated_script_splits_the_same_and_a_large_one_still_splits() -> None:
+    """A script split again (from the cache) gives equal statements in a list of its own; a script
+    past the cached size splits the same way."""
+    script = "SELECT 1; SELECT 2 -- two"
+    first = split(script)
+    first.append(first[0])
+    assert [s.text for s in split(script)] == ["SELECT 1", "SELECT 2 -- two"]
+    large = "SELECT 1;" + " " * 5000 + "SELECT 'x;y'"
+    assert [(s.text, s.offset) for s in split(large)] == [("SELECT 1", 0), ("SELECT 'x;y'", 5009)]
+
+
 @pytest.mark.parametrize(
     ("sql", "kind"),
     [

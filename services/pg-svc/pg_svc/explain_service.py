@@ -18,6 +18,7 @@ import grpc
 import orjson
 from asyncpg.pool import PoolConnectionProxy
 
+from pg_svc import session
 from pg_svc.settings import Settings
 from pg_svc.sql_errors import query_error
 from pg_svc.statements import Kind, split
@@ -64,7 +65,9 @@ class PgExplainService(explain_pb2_grpc.PgExplainServiceServicer):
             if read_only and request.analyze:
                 raise PermissionDenied("EXPLAIN ANALYZE runs the statement: it needs the developer role")
             limits = self.settings.limits()
-            async with _rolled_back(connection, read_only=read_only, timeout_ms=limits.statement_timeout_ms):
+            async with _rolled_back(
+                connection, request.query, read_only=read_only, timeout_ms=limits.statement_timeout_ms
+            ):
                 try:
                     plan = await connection.fetchval(prefix + request.query, timeout=limits.backstop_s)
                 except asyncpg.PostgresError as exc:
@@ -75,17 +78,22 @@ class PgExplainService(explain_pb2_grpc.PgExplainServiceServicer):
 
 
 @contextlib.asynccontextmanager
-async def _rolled_back(connection: PoolConnectionProxy, *, read_only: bool, timeout_ms: int) -> AsyncIterator[None]:
+async def _rolled_back(
+    connection: PoolConnectionProxy, statement: str, *, read_only: bool, timeout_ms: int
+) -> AsyncIterator[None]:
     """A transaction (read only for a viewer) with the statement time limit, rolled back at the
-    end whatever happened; a connection that cannot be rolled back is closed, not reused."""
+    end whatever happened, and the session reset (what an analyzed statement changed in it); a
+    connection that cannot be rolled back is closed, not reused."""
     # Driver errors here are translated by the borrow this runs in (EngineRuntime.borrow).
-    await connection.execute(
-        ("BEGIN READ ONLY; " if read_only else "BEGIN; ") + f"SET LOCAL statement_timeout = {int(timeout_ms)}"
-    )
+    begin = "BEGIN; "
+    if read_only:
+        # A viewer's connection comes already in its read-only transaction (pg_svc.viewer).
+        begin = "" if connection.is_in_transaction() else "BEGIN READ ONLY; "
+    await connection.execute(begin + f"SET LOCAL statement_timeout = {int(timeout_ms)}")
     try:
         yield
     finally:
         try:
-            await connection.execute("ROLLBACK")
+            await session.reset(connection, "ROLLBACK; ", statement)
         except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
             connection.terminate()

@@ -15,7 +15,8 @@ async def pooled_connection(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterat
     """A connection of ``pool``, released after use. Waiting past ``timeout_s`` for it is
     :class:`NoConnection` (503), not a statement's time limit."""
     try:
-        connection = await pool.acquire(timeout=timeout_s)
+        # An idle connection comes at once: no timer then (asyncpg runs a timed acquire as a task).
+        connection = await pool.acquire(timeout=None if pool.get_idle_size() else timeout_s)
     except TimeoutError:
         raise NoConnection() from None
     try:

@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import asyncpg
+from asyncpg.cursor import CursorFactory, CursorIterator
 from asyncpg.pool import PoolConnectionProxy
 
+from pg_svc import session
 from pg_svc.settings import Limits
 from pg_svc.sql_errors import parameter_count_error, query_error
 from pg_svc.statements import Kind, Statement, split
@@ -70,6 +72,25 @@ def _set_application_name(name: str) -> str:
     # An E'' literal reads the same whatever standard_conforming_strings says.
     literal = session_name(name).replace("\\", "\\\\").replace("'", "''")
     return f"SET application_name = E'{literal}'; "
+
+
+class _PortalToTransactionEnd(CursorIterator):
+    """asyncpg's cursor iterator, except that a portal read to its end is left for the
+    transaction's end to close (COMMIT and ROLLBACK close every portal) instead of costing a
+    Close round trip of its own."""
+
+    __slots__ = ()
+
+    async def _close_portal(self, timeout: float | None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+        self._portal_name = None
+
+
+def _rows(factory: CursorFactory[asyncpg.Record], limits: Limits) -> CursorIterator[asyncpg.Record]:
+    """The rows of ``factory``'s statement, fetched ``_PREFETCH`` at a time in the open transaction."""
+    made = cast(Any, factory)  # the fields asyncpg's own CursorFactory.__aiter__ passes on
+    return _PortalToTransactionEnd(
+        made._connection, made._query, made._state, made._args, made._record_class, _PREFETCH, limits.backstop_s
+    )
 
 
 async def _collect(records: AsyncIterable[asyncpg.Record], limits: Limits) -> Result:
@@ -130,13 +151,17 @@ async def run(
                 await connection.execute(session_setup)
             result = await _run_autocommit(connection, statements, parameters, limits=limits)
             # A transaction the script left open is rolled back, as a disconnect would.
-            await _finish(connection, "ROLLBACK; " if connection.is_in_transaction() else "")
+            await session.reset(connection, "ROLLBACK; " if connection.is_in_transaction() else "", script)
             return result
         # A read-only transaction takes its snapshot at once: "SET TRANSACTION READ WRITE" is
         # refused only after the first query. It ends in a rollback: a viewer keeps nothing.
+        # A viewer's connection comes already in it (pg_svc.viewer, with its check of rights).
         begin = "BEGIN READ ONLY; SELECT 1" if read_only else "BEGIN"
         for attempt in (1, 2):
-            await connection.execute(session_setup + begin)
+            if not (read_only and connection.is_in_transaction()):
+                await connection.execute(session_setup + begin)
+            elif session_setup:
+                await connection.execute(session_setup)
             try:
                 result = await _run_in_transaction(
                     connection, statements, parameters, read_only=read_only, limits=limits
@@ -149,29 +174,23 @@ async def run(
                 await connection.execute("ROLLBACK")
                 await connection.reload_schema_state()
                 continue
-            await _finish(connection, "ROLLBACK; " if read_only else "COMMIT; ")
+            await session.reset(connection, "ROLLBACK; " if read_only else "COMMIT; ", script)
             return result
         raise AssertionError("unreachable")
     except StatementError as exc:
-        await _abandon(connection)
+        await _abandon(connection, script)
         raise query_error(exc.error, script, exc.offset, read_only=read_only) from None
     except BaseException:
-        await _abandon(connection)
+        await _abandon(connection, script)
         raise
 
 
-async def _finish(connection: Connection, end: str) -> None:
-    """Ends the transaction and resets the session (settings, cursors, LISTEN, advisory locks)
-    that the caller's SQL may have changed, in one round trip."""
-    await connection.execute(end + connection.get_reset_query())
-
-
-async def _abandon(connection: Connection) -> None:
+async def _abandon(connection: Connection, script: str) -> None:
     """After a failure: roll back and reset, or close a connection too broken for that."""
     if connection.is_closed():
         return
     try:
-        await connection.execute("ROLLBACK; " + connection.get_reset_query())
+        await session.reset(connection, "ROLLBACK; ", script)
     except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
         connection.terminate()
 
@@ -251,10 +270,9 @@ async def _single(
     try:
         if parameters or "$" in statement.text:
             prepared = await _prepare(connection, statement, parameters, limits)
-            cursor = prepared.cursor(*(parameters or ()), prefetch=_PREFETCH, timeout=limits.backstop_s)
-            return await _collect(cursor, limits)
+            return await _collect(_rows(prepared.cursor(*(parameters or ())), limits), limits)
         # Without placeholders, through the connection's statement cache.
-        return await _collect(connection.cursor(statement.text, prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
+        return await _collect(_rows(connection.cursor(statement.text), limits), limits)
     except asyncpg.PostgresError as exc:
         raise StatementError(exc, statement.offset) from None
 

@@ -8,6 +8,7 @@ statement, so that Postgres itself reports the error, with its position.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass
 
@@ -62,11 +63,26 @@ def split(script: str) -> list[Statement]:
         # One statement or none: no need to parse (the common case, and the hot path).
         stripped = script.strip()
         return [Statement(script, 0, kind_of(stripped))] if stripped else []
+    if len(script) <= _CACHED_SCRIPT_CHARS:
+        return list(_parsed_cached(script))
+    return list(_parsed(script))
+
+
+#: Scripts up to this size keep their split in a bounded cache (a console repeats its queries):
+#: at most _CACHED_SCRIPTS of them, a few MiB.
+_CACHED_SCRIPT_CHARS = 4096
+_CACHED_SCRIPTS = 512
+
+
+def _parsed(script: str) -> tuple[Statement, ...]:
     try:
         slices = pglast.split(script, only_slices=True)
     except ParseError:
         stripped = script.strip()
-        return [Statement(script, 0, kind_of(stripped))] if stripped else []
-    return [
+        return (Statement(script, 0, kind_of(stripped)),) if stripped else ()
+    return tuple(
         Statement(script[part], part.start or 0, kind_of(script[part])) for part in slices if isinstance(part, slice)
-    ]
+    )
+
+
+_parsed_cached = functools.lru_cache(maxsize=_CACHED_SCRIPTS)(_parsed)

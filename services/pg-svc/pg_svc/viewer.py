@@ -13,7 +13,9 @@ server files (``pg_read_file``, ``lo_import``), running programs, signalling oth
 
 Either way the session's user is checked before every viewer's statement runs: a superuser, a
 replication role, or a member of ``pg_read_server_files``, ``pg_write_server_files``,
-``pg_execute_server_program`` or ``pg_signal_backend`` gets 403, saying what to configure.
+``pg_execute_server_program`` or ``pg_signal_backend`` gets 403, saying what to configure. The
+check is the first query of the viewer's read-only transaction, in the same round trip as its
+``BEGIN`` (the connection comes out of :meth:`ViewerPools.connection` in that transaction).
 
 Why a login and not ``SET LOCAL ROLE``: a session can always go back to its own login user
 (``RESET ROLE``, ``SET ROLE``, ``set_config('role', ...)`` from any expression, function or
@@ -68,6 +70,29 @@ def read_only_login(resolved: registry_pb2.ResolvedConnection) -> registry_pb2.R
     login.connection.username = str(role)
     login.password = str(dict(resolved.secret_options.items()).get(PASSWORD_OPTION) or "")
     return login
+
+
+#: One row for each power of the session's login user (none when it may run a viewer's SQL), after
+#: BEGIN READ ONLY: the command's status, "SELECT n", counts them without a round trip of its own,
+#: and the query takes the transaction's snapshot at once.
+_BEGIN_CHECKED = (
+    "BEGIN READ ONLY; SELECT FROM pg_catalog.pg_roles r"
+    " WHERE pg_catalog.pg_has_role(session_user, r.oid, 'MEMBER')"
+    " AND (r.rolsuper OR r.rolreplication OR r.rolname IN (" + ", ".join(f"'{name}'" for name in POWERFUL_ROLES) + "))"
+)
+_NO_POWERS = "SELECT 0"
+
+
+async def begin_read_only(connection: Any, *, configured_role: bool) -> None:
+    """Opens the viewer's read-only transaction once the session's user is found to hold read
+    rights only (else PermissionDenied, saying what to configure), in one round trip."""
+    for _ in range(2):
+        if await connection.execute(_BEGIN_CHECKED) == _NO_POWERS:
+            return
+        await connection.execute("ROLLBACK")
+        # The powers, named, for the message (this raises unless they went away meanwhile).
+        await check_read_rights(connection, configured_role=configured_role)
+    raise PermissionDenied("viewers' SQL is refused: the connection's roles changed while they were checked")
 
 
 async def check_read_rights(connection: Any, *, configured_role: bool) -> None:
@@ -132,11 +157,20 @@ class ViewerPools:
 
     @contextlib.asynccontextmanager
     async def connection(self, borrowed: Borrowed[asyncpg.Pool]) -> AsyncIterator[PoolConnectionProxy]:
-        """A connection for a viewer's SQL on the borrowed record, checked to hold read rights only
-        (inside the runtime's borrow, which translates the driver's errors)."""
+        """A connection for a viewer's SQL on the borrowed record, checked to hold read rights only,
+        in a read-only transaction (inside the runtime's borrow, which translates the driver's
+        errors). The caller ends the transaction and resets the session; a transaction still open
+        when the caller gave up (its SQL never ran) is rolled back here."""
         login = read_only_login(borrowed.resolved)
         async with contextlib.AsyncExitStack() as stack:
             pool = borrowed.client if login is None else await stack.enter_async_context(self.pools.acquire(login))
             connection = await stack.enter_async_context(pooled_connection(pool, self._acquire_timeout_s))
-            await check_read_rights(connection, configured_role=login is not None)
-            yield connection
+            await begin_read_only(connection, configured_role=login is not None)
+            try:
+                yield connection
+            finally:
+                if not connection.is_closed() and connection.is_in_transaction():
+                    try:
+                        await connection.execute("ROLLBACK")
+                    except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
+                        connection.terminate()
