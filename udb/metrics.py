@@ -51,6 +51,16 @@ GRPC_ACTIVE_STREAMS = Gauge(
     "Server-streaming RPCs open now (subscriptions, invalidation watchers).",
     ["service", "method"],
 )
+MUX_FRAMES = Counter(
+    "udb_mux_frames",
+    "Frames written on multiplexed streams: by the client (calls) or the server (replies).",
+    ["side"],
+)
+MUX_FRAME_ENTRIES = Counter(
+    "udb_mux_frame_entries",
+    "Calls (client) or replies (server) carried in those frames: over udb_mux_frames, how well they batch.",
+    ["side"],
+)
 PUBSUB_SUBSCRIBERS = Gauge(
     "udb_pubsub_subscribers",
     "Open pub/sub subscriptions (streams of a Subscribe RPC).",

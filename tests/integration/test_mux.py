@@ -478,3 +478,35 @@ async def test_health_and_reflection_are_unaffected(system: System) -> None:
     )
     assert listed.returncode == 0, listed.stderr
     assert {"udb.mux.v1.MuxService", REDIS_SERVICE, "grpc.health.v1.Health"} <= set(listed.stdout.split())
+
+
+async def test_frames_and_their_calls_are_counted_on_both_sides(system: System, project: Project) -> None:
+    """udb_mux_frames and udb_mux_frame_entries count each frame and what it carries: two calls sent together
+    are one client frame of two calls, and their two replies reach the client in the server's frames."""
+
+    def counted(side: str) -> tuple[float, float]:
+        return (
+            metrics.MUX_FRAMES.labels(side)._value.get(),
+            metrics.MUX_FRAME_ENTRIES.labels(side)._value.get(),
+        )
+
+    client_before, server_before = counted("client"), counted("server")
+    key = f"mux:{uuid.uuid4().hex[:8]}".encode()
+    developer = system.metadata(project.developer)
+    async with mux_to(system.ports["redis-svc"]) as mux:
+        stub = redis_pb2_grpc.RedisServiceStub(mux)
+        await asyncio.gather(
+            *(
+                stub.CreateKey(create(project.ref, key + suffix), metadata=developer, timeout=10)
+                for suffix in (b":1", b":2")
+            )
+        )
+    assert mux.frames_sent == 1
+    # Other streams of this process (the test gateway's rate-limit sync) may write frames meanwhile, one
+    # call each: the two calls sent together show as one more entry than frames.
+    client_after, server_after = counted("client"), counted("server")
+    client_frames, client_calls = client_after[0] - client_before[0], client_after[1] - client_before[1]
+    assert client_frames >= 1
+    assert client_calls - client_frames >= 1
+    assert server_after[0] - server_before[0] >= 1
+    assert server_after[1] - server_before[1] >= 2

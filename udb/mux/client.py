@@ -37,7 +37,7 @@ from typing import Any, TypeVar, cast
 import grpc
 from google.protobuf.message import Message
 
-from udb import tracing
+from udb import metrics, tracing
 from udb.interceptors import OPEN_METHOD_PREFIXES, outgoing_timeout
 from udb.mux.server import ENVELOPE_BYTES, METHOD
 from udb.mux.v1 import mux_pb2
@@ -75,6 +75,9 @@ def _error_of(reply: mux_pb2.Reply) -> grpc.aio.AioRpcError:
         )
     return rpc_error(_STATUS_BY_VALUE.get(reply.code, grpc.StatusCode.UNKNOWN), reply.message, trailing)
 
+
+_FRAMES_WRITTEN = metrics.MUX_FRAMES.labels("client")
+_CALLS_WRITTEN = metrics.MUX_FRAME_ENTRIES.labels("client")
 
 class _Resend:
     """What a call's future holds when the server never started it: send it again."""
@@ -434,6 +437,8 @@ class _ClientStream:
                     self._cancels = []
                 await rpc.write(frame)
                 self._owner.frames_sent += 1
+                _FRAMES_WRITTEN.inc()
+                _CALLS_WRITTEN.inc(len(frame.calls))
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 (the reader sees the stream's status and fails the calls)

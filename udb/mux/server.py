@@ -45,6 +45,9 @@ QueuedReply = tuple[int, bytes] | mux_pb2.Reply
 #: Room for a reply's envelope (id, status, trailers) inside the largest message a peer accepts.
 ENVELOPE_BYTES = 16 * 1024
 
+_FRAMES_WRITTEN = metrics.MUX_FRAMES.labels("server")
+_REPLIES_WRITTEN = metrics.MUX_FRAME_ENTRIES.labels("server")
+
 
 @dataclass(frozen=True, slots=True)
 class MuxLimits:
@@ -307,6 +310,8 @@ class ServerStream:
             frame = self._take_frame()
             try:
                 await write(frame)
+                _FRAMES_WRITTEN.inc()
+                _REPLIES_WRITTEN.inc(len(frame.replies))
             except asyncio.CancelledError:
                 raise
             except Exception:  # the RPC is gone: the client left or the server stopped
