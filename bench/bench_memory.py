@@ -18,8 +18,8 @@ import time
 
 import redis.asyncio as redis
 import uvloop
-from bench_redis import KEY, VALUE, HttpConnection, http_operation
-from common import BenchStack, bench_stack, rss_kib
+from bench_redis import KEY, VALUE
+from common import BenchStack, HttpConnection, bench_stack, http_operation, rss_kib
 
 REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "1000000"))
 CALLERS = 64

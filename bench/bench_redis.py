@@ -19,7 +19,6 @@ Redis itself, read from /proc.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -33,7 +32,19 @@ from typing import Any
 import grpc
 import redis.asyncio as redis
 import uvloop
-from common import DURATION_S, BenchStack, CpuMeter, Result, bench_stack, devstack, measure, report, rss_kib
+from common import (
+    DURATION_S,
+    BenchStack,
+    CpuMeter,
+    HttpConnection,
+    Result,
+    bench_stack,
+    devstack,
+    http_operation,
+    measure,
+    report,
+    rss_kib,
+)
 
 from udb.common.v1 import common_pb2
 from udb.mux.client import MuxChannel
@@ -50,67 +61,6 @@ TARGET_GRPC = 0.45
 TARGET_HTTP = 0.30
 TARGET_ENVOY = 0.25
 TARGET_ADDED_P50_MS = 0.8
-
-
-class HttpConnection:
-    """One keep-alive HTTP/1.1 connection that sends a fixed GET and reads the reply."""
-
-    def __init__(self, host: str, port: int, path: str, headers: dict[str, str]) -> None:
-        self.host, self.port = host, port
-        lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", *(f"{k}: {v}" for k, v in headers.items())]
-        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def get(self) -> bytes:
-        try:
-            return await self._get()
-        except (OSError, asyncio.IncompleteReadError):
-            # The server closed an idle keep-alive connection (between rows): open a new one.
-            await self.close()
-            raise
-
-    async def _get(self) -> bytes:
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(self.request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = head[9:12]
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        body = await self.reader.readexactly(length)
-        if status != b"200":
-            raise RuntimeError(f"HTTP {status.decode()}: {body[:200]!r}")
-        return body
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = self.reader = None
-
-
-def http_operation(
-    url: str, headers: dict[str, str], connections: list[HttpConnection]
-) -> Callable[[], Awaitable[object]]:
-    """An operation that takes a free connection of its own (one per concurrent caller)."""
-    rest = url.split("://", 1)[1]
-    authority, _, path = rest.partition("/")
-    host, _, port = authority.partition(":")
-    free: list[HttpConnection] = []
-
-    async def operation() -> object:
-        connection = free.pop() if free else None
-        if connection is None:
-            connection = HttpConnection(host, int(port), "/" + path, headers)
-            connections.append(connection)
-        try:
-            return await connection.get()
-        finally:
-            free.append(connection)
-
-    return operation
 
 
 class _NoopRedisService(redis_pb2_grpc.RedisServiceServicer):

@@ -261,3 +261,72 @@ def report(title: str, results: list[Result], *, baseline: str) -> None:
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection that sends a fixed request (a GET, or a POST of ``body``) and reads
+    the reply: the load generator's own cost stays a fraction of the server's (an HTTP client library's is not)."""
+
+    def __init__(self, host: str, port: int, path: str, headers: dict[str, str], body: bytes | None = None) -> None:
+        self.host, self.port = host, port
+        method = "GET" if body is None else "POST"
+        extra = {} if body is None else {"Content-Length": str(len(body))}
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {host}:{port}",
+            *(f"{k}: {v}" for k, v in {**headers, **extra}.items()),
+        ]
+        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self) -> bytes:
+        try:
+            return await self._get()
+        except (OSError, asyncio.IncompleteReadError):
+            # The server closed an idle keep-alive connection (between rows): open a new one.
+            await self.close()
+            raise
+
+    async def _get(self) -> bytes:
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(self.request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = head[9:12]
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        body = await self.reader.readexactly(length)
+        if status != b"200":
+            raise RuntimeError(f"HTTP {status.decode()}: {body[:200]!r}")
+        return body
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = self.reader = None
+
+
+def http_operation(
+    url: str, headers: dict[str, str], connections: list[HttpConnection], body: bytes | None = None
+) -> Callable[[], Awaitable[object]]:
+    """An operation (a GET, or a POST of ``body``) that takes a free connection of its own (one per
+    concurrent caller)."""
+    rest = url.split("://", 1)[1]
+    authority, _, path = rest.partition("/")
+    host, _, port = authority.partition(":")
+    free: list[HttpConnection] = []
+
+    async def operation() -> object:
+        connection = free.pop() if free else None
+        if connection is None:
+            connection = HttpConnection(host, int(port), "/" + path, headers, body)
+            connections.append(connection)
+        try:
+            return await connection.get()
+        finally:
+            free.append(connection)
+
+    return operation

@@ -33,8 +33,18 @@ from pathlib import Path
 
 import redis.asyncio as redis
 import uvloop
-from bench_redis import KEY, VALUE, HttpConnection, http_operation
-from common import DURATION_S, BenchStack, CpuMeter, Result, bench_stack, devstack, measure
+from bench_redis import KEY, VALUE
+from common import (
+    DURATION_S,
+    BenchStack,
+    CpuMeter,
+    HttpConnection,
+    Result,
+    bench_stack,
+    devstack,
+    http_operation,
+    measure,
+)
 
 HERE = Path(__file__).resolve().parent
 PROFILE_SECONDS = float(os.environ.get("PROFILE_SECONDS", "8"))
