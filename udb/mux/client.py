@@ -79,6 +79,7 @@ def _error_of(reply: mux_pb2.Reply) -> grpc.aio.AioRpcError:
 _FRAMES_WRITTEN = metrics.MUX_FRAMES.labels("client")
 _CALLS_WRITTEN = metrics.MUX_FRAME_ENTRIES.labels("client")
 
+
 class _Resend:
     """What a call's future holds when the server never started it: send it again."""
 
