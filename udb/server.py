@@ -21,6 +21,7 @@ import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from udb import heap
 from udb.auth import MAX_TOKEN_BYTES, TokenVerifier
 from udb.config import ConfigError, ServiceSettings
 from udb.interceptors import ServiceInterceptor
@@ -259,6 +260,7 @@ def run(create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]]
 async def _serve(create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]], settings: SettingsT) -> None:
     server, port = await create_server(settings, settings.address)
     await server.start()
+    heap.settle()
     host = settings.address.rpartition(":")[0]
     log.info("serving", extra={"address": f"{host}:{port}"})
     metrics_server = await serve_metrics(settings.metrics_address) if settings.metrics_address else None

@@ -19,6 +19,7 @@ import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.errors import error_response
+from udb import heap
 from udb.errors import Unavailable
 
 log = logging.getLogger("gateway.shutdown")
@@ -99,6 +100,10 @@ class GatewayServer(uvicorn.Server):
         self._grace = grace_s
         self._in_flight = in_flight
         self._close_ports = close_ports
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        heap.settle()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
