@@ -2,10 +2,13 @@
 
 A request's objects are freed by reference counting as soon as it ends; the cycle collector only
 has to find the rare cycles (an exception's traceback, a task that holds its own future). At
-Python's default threshold it ran every 700 new containers (every few requests), and each of its
-older passes walked everything made at start-up too: modules, protobuf descriptors, Starlette's
-routes, grpc objects. :func:`settle` moves what start-up made out of its sight (``gc.freeze``)
-and lets young objects pile up for longer, so a pass runs every few hundred requests.
+Python's default threshold (700 new containers) it ran a young pass every ten or so requests, and
+every tenth of those an older pass, which walked everything made at start-up too: modules,
+protobuf descriptors, Starlette's routes, grpc objects. Counted in the gateway over about 9,000
+Redis GETs at 64 callers (start-up included): 963 young, 88 middle and 8 full passes, 1.08 s in
+all, over 100 µs a request. :func:`settle` moves what start-up made out of the collector's sight
+(``gc.freeze``) and raises the young threshold; over the same kind of run (about 12,700 GETs) the
+gateway then ran no pass at all.
 """
 
 from __future__ import annotations
