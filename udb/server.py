@@ -259,8 +259,9 @@ def run(create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]]
 
 async def _serve(create_server: Callable[[SettingsT, str], Awaitable[tuple[Server, int]]], settings: SettingsT) -> None:
     server, port = await create_server(settings, settings.address)
-    await server.start()
+    # Before the port opens: the full collection then holds up no caller.
     heap.settle()
+    await server.start()
     host = settings.address.rpartition(":")[0]
     log.info("serving", extra={"address": f"{host}:{port}"})
     metrics_server = await serve_metrics(settings.metrics_address) if settings.metrics_address else None
