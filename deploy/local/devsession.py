@@ -36,7 +36,7 @@ from typing import Any
 import demo
 import devstack
 import pgcluster
-from processes import StackError, Supervisor, port_is_free
+from processes import StackError, Supervisor, claim_port
 
 DEFAULT_WORKDIR = devstack.REPO / ".dev"
 DEV_USER = "dev-user"
@@ -110,7 +110,7 @@ class WorkFolder:
     def free_ports_of_last_start(self) -> dict[str, int]:
         path = self.path / "ports.json"
         ports: dict[str, int] = json.loads(path.read_text()) if path.is_file() else {}
-        return {name: port for name, port in ports.items() if port_is_free(port)}
+        return {name: port for name, port in ports.items() if claim_port(port)}
 
     def save_ports(self, ports: dict[str, int]) -> None:
         (self.path / "ports.json").write_text(json.dumps(ports, indent=2, sort_keys=True) + "\n")
