@@ -260,6 +260,7 @@ async def limited_pg(system: System) -> AsyncIterator[pg_pb2_grpc.PgServiceStub]
         "PG_STATEMENT_TIMEOUT_S": "1",
         "PG_QUERY_MAX_ROWS": "5",
         "PG_QUERY_MAX_BYTES": "200",
+        "PG_QUERY_MAX_READ_BYTES": str(64 * 1024),
     }
     settings = PgSettings.from_env(Env(environ=env, env_file=None))
     server, port = await create_pg(settings, "127.0.0.1:0")
@@ -299,6 +300,32 @@ async def test_configured_limits_bound_time_rows_and_bytes(
     assert wide.truncated and wide.row_count == 2 and len(wide.rows) <= 200
     small = await limited_pg.Query(pg_pb2.QueryRequest(target=target, query="SELECT 1 AS one"), metadata=metadata)
     assert (small.rows, small.truncated, small.row_count) == (b'[{"one":1}]', False, 1)
+
+
+async def test_rows_over_the_read_bound_fail_without_being_read(
+    system: System, project: Project, limited_pg: pg_pb2_grpc.PgServiceStub
+) -> None:
+    """Rows come in batches (here of 6, past the row limit of 5), so the cut at the result's
+    bytes alone would still read a whole batch of huge ones: past the bytes read for one statement
+    (64 KiB here; 6 rows of 20 kB) the statement fails as payload_too_large, for a viewer as for an
+    owner, in a script too; the connection is cut and the next call answers."""
+    target = common_pb2.ConnectionTarget(project_ref=project.ref)
+    huge = "SELECT repeat('x', 20000) AS w FROM generate_series(1, 500)"
+    for caller, sql in ((project.owner, huge), (project.viewer, huge), (project.owner, f"SELECT 1; {huge}")):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await limited_pg.Query(pg_pb2.QueryRequest(target=target, query=sql), metadata=system.metadata(caller))
+        error = from_rpc_error(caught.value)
+        assert error.code == "payload_too_large", (caller, sql, error)
+        assert f"over the {64 * 1024} bytes read for one statement" in str(error)
+        small = await limited_pg.Query(
+            pg_pb2.QueryRequest(target=target, query="SELECT 1 AS one"), metadata=system.metadata(caller)
+        )
+        assert (small.rows, small.truncated) == (b'[{"one":1}]', False)
+    status, body, _ = await _query(system, project, huge)
+    assert status == 200 and len(body) == 500  # the service's own bound is 2 x 32 MiB
+    status, body, _ = await _query(system, project, "SELECT repeat('x', 1048576) FROM generate_series(1, 100)")
+    assert status == 413 and body["message"] == body["error"]
+    assert f"over the {64 * 1024 * 1024} bytes read for one statement" in body["message"]
 
 
 async def test_a_database_that_is_down_gives_503_promptly(system: System) -> None:

@@ -18,6 +18,7 @@ from typing import Any, cast
 import asyncpg
 from asyncpg.protocol import protocol as asyncpg_protocol
 
+from pg_svc import read_limit
 from pg_svc.values import DECODERS, decoder_for, to_text
 
 #: The types asyncpg has codecs of its own for, and those with a decoder of ours.
@@ -32,7 +33,8 @@ class _NoQuery:
 
 
 class TextConnection(asyncpg.Connection):
-    """An asyncpg connection on which every type is exchanged as text (see the module's docstring)."""
+    """An asyncpg connection on which every type is exchanged as text (see the module's docstring),
+    its received bytes counted for :func:`pg_svc.read_limit.bounded`."""
 
     def __init__(self, protocol: Any, transport: Any, *args: Any, **kwargs: Any) -> None:
         try:
@@ -44,6 +46,7 @@ class TextConnection(asyncpg.Connection):
             self._aborted = True
             self._source_traceback = None
             raise
+        self.read_counter = read_limit.attach(protocol, transport)
 
     async def _introspect_types(self, typeoids: Iterable[int], timeout: float | None) -> tuple[list[Any], Any]:  # noqa: ASYNC109 (asyncpg's signature)
         register(self, typeoids)

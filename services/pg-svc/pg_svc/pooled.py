@@ -23,3 +23,12 @@ async def pooled_connection(pool: asyncpg.Pool, timeout_s: float) -> AsyncIterat
         yield connection
     finally:
         await pool.release(connection)
+
+
+def lost(connection: asyncpg.pool.PoolConnectionProxy | asyncpg.Connection) -> bool:
+    """Whether ``connection`` is closed; a pooled one that was lost mid-call is already taken back
+    by its pool, and its proxy refuses every method."""
+    try:
+        return connection.is_closed()
+    except asyncpg.InterfaceError:
+        return True

@@ -23,6 +23,8 @@ from asyncpg.cursor import CursorFactory, CursorIterator
 from asyncpg.pool import PoolConnectionProxy
 
 from pg_svc import session
+from pg_svc.pooled import lost
+from pg_svc.read_limit import bounded
 from pg_svc.settings import Limits
 from pg_svc.sql_errors import parameter_count_error, query_error
 from pg_svc.statements import Kind, Statement, split
@@ -85,11 +87,16 @@ class _PortalToTransactionEnd(CursorIterator):
         self._portal_name = None
 
 
+def _prefetch(limits: Limits) -> int:
+    """Rows fetched per round trip: no more than the row limit needs to see it passed."""
+    return min(_PREFETCH, limits.max_rows + 1)
+
+
 def _rows(factory: CursorFactory[asyncpg.Record], limits: Limits) -> CursorIterator[asyncpg.Record]:
-    """The rows of ``factory``'s statement, fetched ``_PREFETCH`` at a time in the open transaction."""
+    """The rows of ``factory``'s statement, fetched a batch at a time in the open transaction."""
     made = cast(Any, factory)  # the fields asyncpg's own CursorFactory.__aiter__ passes on
     return _PortalToTransactionEnd(
-        made._connection, made._query, made._state, made._args, made._record_class, _PREFETCH, limits.backstop_s
+        made._connection, made._query, made._state, made._args, made._record_class, _prefetch(limits), limits.backstop_s
     )
 
 
@@ -187,7 +194,7 @@ async def run(
 
 async def _abandon(connection: Connection, script: str) -> None:
     """After a failure: roll back and reset, or close a connection too broken for that."""
-    if connection.is_closed():
+    if lost(connection):
         return
     try:
         await session.reset(connection, "ROLLBACK; ", script)
@@ -224,8 +231,9 @@ async def _run_autocommit(
     if len(statements) == 1 and not connection.is_in_transaction() and statements[0].kind is not Kind.PLAIN:
         statement = statements[0]
         try:
-            prepared = await _prepare(connection, statement, parameters, limits)
-            records = await prepared.fetch(*(parameters or ()), timeout=limits.backstop_s)
+            with bounded(connection, limits.max_read_bytes):
+                prepared = await _prepare(connection, statement, parameters, limits)
+                records = await prepared.fetch(*(parameters or ()), timeout=limits.backstop_s)
         except asyncpg.PostgresError as exc:
             raise StatementError(exc, statement.offset) from None
         return await _collect(_iterate(records), limits)
@@ -268,11 +276,12 @@ async def _single(
     """One statement in a transaction, its rows from a cursor. Each parameter goes as text,
     converted as node-postgres converts it (pg_svc.values)."""
     try:
-        if parameters or "$" in statement.text:
-            prepared = await _prepare(connection, statement, parameters, limits)
-            return await _collect(_rows(prepared.cursor(*(parameters or ())), limits), limits)
-        # Without placeholders, through the connection's statement cache.
-        return await _collect(_rows(connection.cursor(statement.text), limits), limits)
+        with bounded(connection, limits.max_read_bytes):
+            if parameters or "$" in statement.text:
+                prepared = await _prepare(connection, statement, parameters, limits)
+                return await _collect(_rows(prepared.cursor(*(parameters or ())), limits), limits)
+            # Without placeholders, through the connection's statement cache.
+            return await _collect(_rows(connection.cursor(statement.text), limits), limits)
     except asyncpg.PostgresError as exc:
         raise StatementError(exc, statement.offset) from None
 
@@ -282,12 +291,13 @@ async def _prepared(
 ) -> Result | None:
     """One statement of a script; None when it returns no row set."""
     try:
-        prepared = await _prepare(connection, statement, None, limits)
-        if not prepared.get_attributes():
-            await prepared.fetch(timeout=limits.backstop_s)
-            return None
-        if cursor:
-            return await _collect(prepared.cursor(prefetch=_PREFETCH, timeout=limits.backstop_s), limits)
-        return await _collect(_iterate(await prepared.fetch(timeout=limits.backstop_s)), limits)
+        with bounded(connection, limits.max_read_bytes):
+            prepared = await _prepare(connection, statement, None, limits)
+            if not prepared.get_attributes():
+                await prepared.fetch(timeout=limits.backstop_s)
+                return None
+            if cursor:
+                return await _collect(prepared.cursor(prefetch=_prefetch(limits), timeout=limits.backstop_s), limits)
+            return await _collect(_iterate(await prepared.fetch(timeout=limits.backstop_s)), limits)
     except asyncpg.PostgresError as exc:
         raise StatementError(exc, statement.offset) from None

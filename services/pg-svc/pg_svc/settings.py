@@ -22,6 +22,8 @@ class Limits:
     lowered: bool
     max_rows: int
     max_bytes: int
+    #: Bytes read from the server for one statement (pg_svc.read_limit).
+    max_read_bytes: int
 
     @property
     def backstop_s(self) -> float:
@@ -41,6 +43,10 @@ class Settings(ServiceSettings):
     query_max_rows: int = 100_000
     #: ...or this many bytes of JSON.
     query_max_bytes: int = 32 * 1024 * 1024
+    #: A statement whose rows are over this many bytes on the wire fails (413) instead of being
+    #: read: rows come in batches, so the cut above alone would still read a whole batch of huge
+    #: rows. Twice the cut by default (the JSON of rows is at least their size on the wire).
+    query_max_read_bytes: int = 64 * 1024 * 1024
     #: CA bundle (PEM) that sslmode verify-ca and verify-full check servers against instead of
     #: the system's roots, for deployments behind a private CA (records cannot name files here).
     tls_ca_file: str | None = None
@@ -59,16 +65,19 @@ class Settings(ServiceSettings):
             lowered=timeout_ms < self.statement_timeout_ms,
             max_rows=self.query_max_rows,
             max_bytes=self.query_max_bytes,
+            max_read_bytes=self.query_max_read_bytes,
         )
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> Self:
         env = env or Env()
+        max_bytes = env.int("PG_QUERY_MAX_BYTES", 32 * 1024 * 1024)
         return cls(
             **cls.common_from_env(env, "pg-svc"),
             connect_timeout_s=env.float("PG_CONNECT_TIMEOUT_S", 2.0),
             statement_timeout_s=env.float("PG_STATEMENT_TIMEOUT_S", 30.0),
             query_max_rows=env.int("PG_QUERY_MAX_ROWS", 100_000),
-            query_max_bytes=env.int("PG_QUERY_MAX_BYTES", 32 * 1024 * 1024),
+            query_max_bytes=max_bytes,
+            query_max_read_bytes=env.int("PG_QUERY_MAX_READ_BYTES", 2 * max_bytes),
             tls_ca_file=env.optional("PG_TLS_CA_FILE"),
         )

@@ -34,7 +34,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from pg_svc.clients import client_factory, close_client
-from pg_svc.pooled import pooled_connection
+from pg_svc.pooled import lost, pooled_connection
 from pg_svc.settings import Settings
 from udb import metrics
 from udb.engine import Borrowed
@@ -169,7 +169,7 @@ class ViewerPools:
             try:
                 yield connection
             finally:
-                if not connection.is_closed() and connection.is_in_transaction():
+                if not lost(connection) and connection.is_in_transaction():
                     try:
                         await connection.execute("ROLLBACK")
                     except Exception:  # noqa: BLE001 (whatever went wrong, this connection is not reused)
