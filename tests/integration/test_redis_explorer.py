@@ -173,6 +173,32 @@ async def test_workbench_runs_reads_for_viewers_and_writes_for_developers(
     assert sub.json()["command"] == "OBJECT ENCODING"
 
 
+async def test_workbench_stops_reading_a_reply_past_its_bound(system: System, own_redis: OwnRedis) -> None:
+    """A reply over the bytes one command may read (the gRPC message limit, 64 MiB) is 413 before
+    it is read whole: a viewer's GET of a 150 MB string has Redis send well under the 150 MB, and
+    the next command answers."""
+    ref, owner = await system.new_project()
+    viewer = f"view-{uuid.uuid4().hex[:8]}"
+    await system.add_member(ref, owner, viewer, "viewer")
+    await system.add_connection(ref, owner, "redis", {"identifier": "own", "host": "127.0.0.1", "port": own_redis.port})
+    direct = redis.Redis(port=own_redis.port)
+    try:
+        await direct.set("huge", b"x" * (150 * 1024 * 1024))
+        await direct.set("small", "v")
+        sent_before = (await direct.info("stats"))["total_net_output_bytes"]
+        url, headers = f"/redis/{ref}/command", system.headers(viewer)
+        reply = await system.http.post(url, json={"command": ["GET", "huge"]}, headers=headers)
+        assert reply.status_code == 413, reply.text
+        assert reply.json()["message"].startswith("the reply is too large to read")
+        await asyncio.sleep(0.5)  # Redis has seen the connection close
+        sent = (await direct.info("stats"))["total_net_output_bytes"] - sent_before
+        assert sent < 120 * 1024 * 1024, sent
+        small = await system.http.post(url, json={"command": ["GET", "small"]}, headers=headers)
+        assert small.json()["reply"] == "v"
+    finally:
+        await direct.aclose()
+
+
 async def test_workbench_refuses_a_viewers_write(system: System, rp: Project, prefix: str) -> None:
     """A viewer's SET is 403 and writes nothing."""
     reply = await run(system, rp, rp.viewer, f"SET {prefix}v x")

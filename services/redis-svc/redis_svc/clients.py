@@ -29,6 +29,7 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelManagedConnection, SentinelManagedSSLConnection
 from redis.backoff import ExponentialWithJitterBackoff
 
+from redis_svc.reply_limit import CountedReader
 from redis_svc.settings import Settings
 from udb.dialing import DialGuard, denied_error
 from udb.engine import unreadable_reply
@@ -55,7 +56,8 @@ def _raw_reply(response: Any, **options: Any) -> Any:
 
 
 class _Guarded(Connection):
-    """A redis-py connection that dials only addresses its guard allows (see the module)."""
+    """A redis-py connection that dials only addresses its guard allows (see the module), and
+    reads through a :class:`redis_svc.reply_limit.CountedReader`."""
 
     guard: ClassVar[DialGuard]
     _pinned: str | None = None
@@ -69,6 +71,9 @@ class _Guarded(Connection):
             await super()._connect()  # type: ignore[no-untyped-call]
         finally:
             self._pinned = None
+        # Before redis-py's parser takes the reader (in on_connect): every read is counted.
+        if self._reader is not None:
+            self._reader = CountedReader(self._reader)  # type: ignore[assignment]
 
     def _connection_arguments(self) -> Mapping[str, Any]:
         arguments = dict(super()._connection_arguments())

@@ -8,6 +8,7 @@ from typing import Any
 
 import grpc
 
+from redis_svc import reply_limit
 from redis_svc.clients import RedisHandle
 from redis_svc.explorer import analysis, bulk_delete, diagnostics, streams, tree, workbench
 from redis_svc.settings import Settings
@@ -44,7 +45,8 @@ class RedisExplorerService(explorer_pb2_grpc.RedisExplorerServiceServicer):
         args = list(request.args)
         name, role = workbench.command_name(args)
         async with self.runtime.borrow(request.target, role) as borrowed:
-            raw, _ = await workbench.run(borrowed.client, args)
+            with reply_limit.bounded(self.settings.max_message_bytes):
+                raw, _ = await workbench.run(borrowed.client, args)
         reply = explorer_pb2.RunCommandResponse(
             command=name, reply=workbench.reply_proto(raw), write=workbench.is_write(role)
         )
