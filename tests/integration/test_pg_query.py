@@ -308,10 +308,12 @@ async def test_rows_over_the_read_bound_fail_without_being_read(
     """Rows come in batches (here of 6, past the row limit of 5), so the cut at the result's
     bytes alone would still read a whole batch of huge ones: past the bytes read for one statement
     (64 KiB here; 6 rows of 20 kB) the statement fails as payload_too_large, for a viewer as for an
-    owner, in a script too; the connection is cut and the next call answers."""
+    owner, in a script too (whose own transaction's rollback fails on the cut connection); the
+    connection is cut and the next call answers."""
     target = common_pb2.ConnectionTarget(project_ref=project.ref)
     huge = "SELECT repeat('x', 20000) AS w FROM generate_series(1, 500)"
-    for caller, sql in ((project.owner, huge), (project.viewer, huge), (project.owner, f"SELECT 1; {huge}")):
+    scripts = (huge, f"SELECT 1; {huge}", f"COMMIT; {huge}")  # the last, each statement on its own
+    for caller, sql in [(project.viewer, huge), *((project.owner, script) for script in scripts)]:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await limited_pg.Query(pg_pb2.QueryRequest(target=target, query=sql), metadata=system.metadata(caller))
         error = from_rpc_error(caught.value)

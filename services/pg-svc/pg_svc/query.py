@@ -24,7 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from pg_svc import session
 from pg_svc.pooled import lost
-from pg_svc.read_limit import bounded
+from pg_svc.read_limit import bounded, counter_of
 from pg_svc.settings import Limits
 from pg_svc.sql_errors import parameter_count_error, query_error
 from pg_svc.statements import Kind, Statement, split
@@ -152,6 +152,8 @@ async def run(
     if application_name:
         session_setup += _set_application_name(application_name)
     manages_transactions = any(s.kind is not Kind.PLAIN for s in statements)
+    # Taken now: a connection cut for reading too much is gone from its proxy afterwards.
+    read_counter = counter_of(connection)
     try:
         if not read_only and manages_transactions:
             if session_setup:
@@ -186,9 +188,11 @@ async def run(
         raise AssertionError("unreachable")
     except StatementError as exc:
         await _abandon(connection, script)
+        read_counter.check()
         raise query_error(exc.error, script, exc.offset, read_only=read_only) from None
     except BaseException:
         await _abandon(connection, script)
+        read_counter.check()
         raise
 
 
@@ -231,7 +235,7 @@ async def _run_autocommit(
     if len(statements) == 1 and not connection.is_in_transaction() and statements[0].kind is not Kind.PLAIN:
         statement = statements[0]
         try:
-            with bounded(connection, limits.max_read_bytes):
+            with bounded(counter_of(connection), limits.max_read_bytes):
                 prepared = await _prepare(connection, statement, parameters, limits)
                 records = await prepared.fetch(*(parameters or ()), timeout=limits.backstop_s)
         except asyncpg.PostgresError as exc:
@@ -276,7 +280,7 @@ async def _single(
     """One statement in a transaction, its rows from a cursor. Each parameter goes as text,
     converted as node-postgres converts it (pg_svc.values)."""
     try:
-        with bounded(connection, limits.max_read_bytes):
+        with bounded(counter_of(connection), limits.max_read_bytes):
             if parameters or "$" in statement.text:
                 prepared = await _prepare(connection, statement, parameters, limits)
                 return await _collect(_rows(prepared.cursor(*(parameters or ())), limits), limits)
@@ -291,7 +295,7 @@ async def _prepared(
 ) -> Result | None:
     """One statement of a script; None when it returns no row set."""
     try:
-        with bounded(connection, limits.max_read_bytes):
+        with bounded(counter_of(connection), limits.max_read_bytes):
             prepared = await _prepare(connection, statement, None, limits)
             if not prepared.get_attributes():
                 await prepared.fetch(timeout=limits.backstop_s)

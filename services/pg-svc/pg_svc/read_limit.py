@@ -28,12 +28,14 @@ class ReadCounter(asyncio.Protocol):
         self.limit: int | None = None
         self.received = 0
         self.exceeded = False
+        #: The limit that was passed, for the message.
+        self.limit_seen = 0
 
     def data_received(self, data: bytes) -> None:
         if self.limit is not None:
             self.received += len(data)
             if self.received > self.limit:
-                self.exceeded = True
+                self.exceeded, self.limit_seen = True, self.limit
                 self._transport.abort()  # asyncpg's waiter fails as the connection is lost
                 return
         self._inner.data_received(data)
@@ -50,6 +52,15 @@ class ReadCounter(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._inner.resume_writing()
 
+    def check(self) -> None:
+        """PayloadTooLarge when this connection was cut for reading past its limit: whatever
+        failed after that (the statement, a rollback on the cut connection) failed for it."""
+        if self.exceeded:
+            raise PayloadTooLarge(
+                f"the statement's rows are over the {self.limit_seen} bytes read for one statement: "
+                "select fewer rows (LIMIT) or smaller columns"
+            ) from None
+
 
 def attach(protocol: Any, transport: asyncio.Transport) -> ReadCounter:
     """Puts a counter between ``transport`` and asyncpg's ``protocol`` (a new connection's)."""
@@ -58,21 +69,18 @@ def attach(protocol: Any, transport: asyncio.Transport) -> ReadCounter:
     return counter
 
 
-@contextlib.contextmanager
-def bounded(connection: Any, max_bytes: int) -> Iterator[None]:
-    """Counts what ``connection`` (a :class:`pg_svc.codecs.TextConnection`, or the pool's proxy of
-    one) receives inside the block; past ``max_bytes`` the connection is cut and the block fails
-    as PayloadTooLarge."""
+def counter_of(connection: Any) -> ReadCounter:
+    """The counter of a :class:`pg_svc.codecs.TextConnection`, or of the one a pool's proxy holds."""
     counter: ReadCounter = connection.read_counter
+    return counter
+
+
+@contextlib.contextmanager
+def bounded(counter: ReadCounter, max_bytes: int) -> Iterator[None]:
+    """What the counter's connection receives inside the block is counted; past ``max_bytes`` the
+    connection is cut (the caller turns the failure into PayloadTooLarge with :meth:`ReadCounter.check`)."""
     counter.limit, counter.received = max_bytes, 0
     try:
         yield
-    except Exception:
-        if counter.exceeded:
-            raise PayloadTooLarge(
-                f"the statement's rows are over the {max_bytes} bytes read for one statement: "
-                "select fewer rows (LIMIT) or smaller columns"
-            ) from None
-        raise
     finally:
         counter.limit = None
