@@ -130,7 +130,6 @@ def test_a_saved_port_is_claimed_once_and_only_while_free() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         assert not claim_port(listener.getsockname()[1])
-        listener.close()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         saved = probe.getsockname()[1]

@@ -188,11 +188,11 @@ async def run(
         raise AssertionError("unreachable")
     except StatementError as exc:
         await _abandon(connection, script)
-        read_counter.check()
+        read_counter.check(limits.max_read_bytes)
         raise query_error(exc.error, script, exc.offset, read_only=read_only) from None
     except BaseException:
         await _abandon(connection, script)
-        read_counter.check()
+        read_counter.check(limits.max_read_bytes)
         raise
 
 

@@ -6,7 +6,9 @@ pg-svc held hundreds of them. One `SELECT repeat('x', 4 * 1024 * 1024) FROM gene
 500)` took its resident set from 64 MiB to 2.1 GiB, and any member may send such SQL. So every
 connection's bytes are counted as they arrive while a statement of a caller's runs; past the
 bound the connection is cut (no more of the reply is read), and the statement fails as
-:class:`udb.errors.PayloadTooLarge`.
+:class:`udb.errors.PayloadTooLarge`. (redis-svc's bound, :mod:`redis_svc.reply_limit`, counts in
+the reading task instead: redis-py reads in the caller's task, asyncpg in its protocol's callback,
+where no task's context is at hand.)
 """
 
 from __future__ import annotations
@@ -28,14 +30,12 @@ class ReadCounter(asyncio.Protocol):
         self.limit: int | None = None
         self.received = 0
         self.exceeded = False
-        #: The limit that was passed, for the message.
-        self.limit_seen = 0
 
     def data_received(self, data: bytes) -> None:
         if self.limit is not None:
             self.received += len(data)
             if self.received > self.limit:
-                self.exceeded, self.limit_seen = True, self.limit
+                self.exceeded = True
                 self._transport.abort()  # asyncpg's waiter fails as the connection is lost
                 return
         self._inner.data_received(data)
@@ -52,12 +52,12 @@ class ReadCounter(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._inner.resume_writing()
 
-    def check(self) -> None:
-        """PayloadTooLarge when this connection was cut for reading past its limit: whatever
+    def check(self, max_bytes: int) -> None:
+        """PayloadTooLarge when this connection was cut for reading past ``max_bytes``: whatever
         failed after that (the statement, a rollback on the cut connection) failed for it."""
         if self.exceeded:
             raise PayloadTooLarge(
-                f"the statement's rows are over the {self.limit_seen} bytes read for one statement: "
+                f"the statement's rows are over the {max_bytes} bytes read for one statement: "
                 "select fewer rows (LIMIT) or smaller columns"
             ) from None
 
