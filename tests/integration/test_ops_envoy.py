@@ -12,11 +12,24 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import devstack
+import grpc
 import httpx
 import pytest
 import pytest_asyncio
 import redis.asyncio as redis_client
-from harness import UPSTREAMS, Servers, System, envoy_for, grpcurl, tls_context, wait_until_healthy
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from harness import (
+    UPSTREAMS,
+    Servers,
+    System,
+    cluster_health,
+    envoy_for,
+    grpcurl,
+    tls_context,
+    wait_until_healthy,
+)
+
+from udb.server import HealthServicer
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +147,32 @@ async def test_the_edge_rate_limit_answers_429_in_the_api_shape(system: System, 
         assert limited[0].headers["retry-after"] == "1"
         assert limited[0].json()["error"]["code"] == "rate_limited"
         assert statuses[0].status_code == 200
+
+
+async def test_a_service_not_ready_at_envoys_start_is_taken_in_once_it_is(system: System, tmp_path: Path) -> None:
+    """An engine that reports NOT_SERVING at Envoy's first check (Envoy started beside it, as compose
+    and Kubernetes do) is marked healthy within a check or two of turning ready. Envoy's default
+    interval for a cluster that has had no traffic yet is 60 s: the engine stayed out a minute."""
+    server = grpc.aio.server()
+    engine_health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(engine_health, server)
+    stack = devstack.Stack.create(tmp_path)
+    stack.ports.update(system.ports)
+    stack.ports["redis-svc"] = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    await engine_health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    try:
+        await asyncio.to_thread(stack.start_envoy)
+        await _until_redis_svc_is(stack, "/failed_active_hc", within_s=10)
+        await engine_health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await _until_redis_svc_is(stack, "healthy", within_s=15)
+    finally:
+        await asyncio.to_thread(stack.stop)
+        await server.stop(None)
+
+
+async def _until_redis_svc_is(stack: devstack.Stack, flags: str, *, within_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while (seen := (await asyncio.to_thread(cluster_health, stack)).get("redis_svc")) != flags:
+        assert asyncio.get_running_loop().time() < deadline, f"redis_svc is {seen}, not {flags}, after {within_s} s"
+        await asyncio.sleep(0.2)
