@@ -30,8 +30,13 @@ import pymongo.asynchronous.mongo_client as mongo_client
 from pymongo import _csot
 from pymongo.asynchronous.topology import Topology
 
-#: How long a selection waits on a deployment whose every server was seen failing.
-RECHECK_S = 0.5
+#: The bound of a selection on a deployment whose every server was seen failing. PyMongo's selection
+#: asks the monitors to check again and sleeps until the topology changes or one step
+#: (``MIN_HEARTBEAT_INTERVAL``, 0.5 s) passes, then gives up if the bound is past. A woken monitor
+#: checks at its next poll, within one step; so with a bound this short the selection ends at that
+#: check, served if the database is back and failed if not, or after one step if the check is
+#: slow: within about 0.5 s. A bound of a whole step made it wait for one check more (up to 1.0 s).
+RECHECK_S = 0.05
 
 _installed = False
 
