@@ -8,7 +8,11 @@ after the whole deadline instead of a prompt 503. With it:
   reset or timed out while connecting, a reply the driver cannot read: :func:`is_outage`) open it.
 - **open**: calls fail at once with :class:`~udb.errors.Unavailable`, the last outage's message and
   a ``retry_after`` detail (the gateway's ``Retry-After``) until the open interval ends. Each
-  reopening doubles the interval, up to ``open_max_s``.
+  reopening doubles the interval, up to ``open_max_s``. Each interval ends at a random point of
+  its second half: a probe timed from the last failure lands in step with a driver's periodic
+  work (PyMongo's monitor wakes every 0.5 s, so a probe 1, 2, 4 or 5 s after a failed check came
+  just before its next check and failed as the database came back), and replicas' probes of one
+  database do not come together.
 - **half-open**: one call at a time goes through as a probe, the others still fail at once. A
   probe that reaches the database closes the breaker; one that meets an outage reopens it.
 
@@ -24,6 +28,7 @@ import contextlib
 import enum
 import logging
 import math
+import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -119,11 +124,18 @@ class Breakers:
     """The breakers of one engine's targets, keyed by ``(project_id, connection_id)``."""
 
     def __init__(
-        self, engine: str, policy: BreakerPolicy | None = None, *, clock: Callable[[], float] = time.monotonic
+        self,
+        engine: str,
+        policy: BreakerPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        spread: Callable[[], float] = random.random,
     ) -> None:
         self.engine = engine
         self.policy = policy or BreakerPolicy()
         self._clock = clock
+        #: A draw in [0, 1): where in its second half an open interval ends.
+        self._spread = spread
         self._breakers: dict[tuple[str, str], Breaker] = {}
         #: Transitions into each state over the process's life (a metric's counter).
         self.transitions: Counter[State] = Counter({state: 0 for state in State})
@@ -208,7 +220,7 @@ class Breakers:
             self._open(breaker, key)
 
     def _open(self, breaker: Breaker, key: tuple[str, str]) -> None:
-        breaker.opened_until = self._clock() + breaker.open_s
+        breaker.opened_until = self._clock() + breaker.open_s * (1 - self._spread() / 2)
         self._move(breaker, State.OPEN)
         log.warning(
             "circuit open: calls to the target fail at once",

@@ -5,6 +5,7 @@ breaker against real databases behind Toxiproxy."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 from prometheus_client import REGISTRY
@@ -25,7 +26,8 @@ class Clock:
 
 
 def breakers(clock: Clock, **policy: float) -> Breakers:
-    return Breakers("redis", BreakerPolicy(**policy), clock=clock)  # type: ignore[arg-type]
+    """Breakers whose open intervals end at their full length (no spread), for exact figures."""
+    return Breakers("redis", BreakerPolicy(**policy), clock=clock, spread=lambda: 0.0)  # type: ignore[arg-type]
 
 
 async def fail(b: Breakers, exc: BaseException, key: tuple[str, str] = ("p1", "c1")) -> BaseException:
@@ -112,6 +114,24 @@ async def test_a_failed_probe_reopens_with_a_doubled_interval_up_to_the_cap() ->
         assert isinstance(exc, Unavailable)
         intervals.append(exc.details["retry_after"])
     assert intervals == ["2", "3", "3"]
+
+
+async def test_each_open_interval_ends_at_a_random_point_of_its_second_half() -> None:
+    """Probes do not keep in step with a driver's periodic checks (or with other replicas' probes):
+    each interval, as Retry-After tells it, lies between half and the whole of its length."""
+    clock = Clock()
+    b = Breakers(
+        "mongodb",
+        BreakerPolicy(failure_threshold=1, open_s=100, open_max_s=100),
+        clock=clock,
+        spread=random.Random(7).random,
+    )  # type: ignore[arg-type]
+    intervals = []
+    for _ in range(200):
+        exc = await fail(b, Unavailable())
+        intervals.append(int(exc.details["retry_after"]))
+        b.reset(connection_id="c1")
+    assert 50 <= min(intervals) < 60 and 90 < max(intervals) <= 100
 
 
 async def test_timeouts_and_cancellations_leave_the_state_as_it_was() -> None:
@@ -232,7 +252,8 @@ def test_breaker_settings_come_from_the_environment_and_nonsense_fails_at_start(
 
 
 async def test_mongo_selection_inside_a_time_limit_is_bounded_by_the_selection_timeout() -> None:
-    """Under pymongo.timeout(30) selection waits serverSelectionTimeoutMS (2 s); 0.5 s once every server failed."""
+    """Under pymongo.timeout(30) selection waits serverSelectionTimeoutMS (2 s); RECHECK_S once every
+    server failed."""
     import pymongo
     from mongo_svc import failfast
     from pymongo import AsyncMongoClient
