@@ -220,7 +220,8 @@ class Breakers:
             self._open(breaker, key)
 
     def _open(self, breaker: Breaker, key: tuple[str, str]) -> None:
-        breaker.opened_until = self._clock() + breaker.open_s * (1 - self._spread() / 2)
+        open_for = breaker.open_s * (1 - self._spread() / 2)
+        breaker.opened_until = self._clock() + open_for
         self._move(breaker, State.OPEN)
         log.warning(
             "circuit open: calls to the target fail at once",
@@ -228,7 +229,7 @@ class Breakers:
                 "engine": self.engine,
                 "project_id": key[0],
                 "connection_id": key[1],
-                "open_s": breaker.open_s,
+                "open_s": round(open_for, 3),
                 "failures": breaker.failures,
             },
         )
