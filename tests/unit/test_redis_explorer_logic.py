@@ -1,14 +1,17 @@
-"""The Redis explorer's pure parts: confirm tokens, the workbench's allow list, key tree grouping."""
+"""The Redis explorer's pure parts: confirm tokens, the workbench's allow list and reply bound, key tree
+grouping."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
+from redis_svc import reply_limit
 from redis_svc.explorer import analysis, bulk_delete, diagnostics, tree, workbench
 
 from udb.common.v1 import common_pb2
-from udb.errors import InvalidArgument, PermissionDenied
+from udb.errors import InvalidArgument, PayloadTooLarge, PermissionDenied
 
 KEY = b"k" * 32
 
@@ -100,3 +103,17 @@ def test_ttl_buckets_cover_every_ttl() -> None:
         "1w-30d",
         ">30d",
     ]
+
+
+async def test_a_read_of_known_length_past_the_bound_fails_before_it_is_read() -> None:
+    """redis-py's pure-Python parser reads a bulk string whole with readexactly: the workbench's bound
+    refuses it from its length, without waiting for (or holding) its bytes; reads within it pass."""
+    stream = asyncio.StreamReader()
+    stream.feed_data(b"$5\r\nhello\r\n")
+    reader = reply_limit.CountedReader(stream)
+    with reply_limit.bounded(16):
+        assert await reader.readline() == b"$5\r\n"
+        assert await reader.readexactly(7) == b"hello\r\n"
+        with pytest.raises(PayloadTooLarge):
+            # Nothing more is fed: reading first would wait (the guard turns a wait into a failure).
+            await asyncio.wait_for(reader.readexactly(100 * 1024 * 1024), 10)

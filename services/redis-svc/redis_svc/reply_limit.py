@@ -38,16 +38,23 @@ class CountedReader:
         return _counted(await self._reader.readline())
 
     async def readexactly(self, n: int) -> bytes:
-        return _counted(await self._reader.readexactly(n))
+        # Charged before the read: redis-py's pure-Python parser reads a whole bulk string so
+        # (hiredis reads in chunks), and its length is known before any of it arrives.
+        _charge(n)
+        return await self._reader.readexactly(n)
 
 
 def _counted(data: bytes) -> bytes:
+    _charge(len(data))
+    return data
+
+
+def _charge(size: int) -> None:
     left = _left.get()
     if left is not None:
-        left[0] -= len(data)
+        left[0] -= size
         if left[0] < 0:
             raise PayloadTooLarge("the reply is too large to read: page through it (the SCAN family, LRANGE, GETRANGE)")
-    return data
 
 
 @contextlib.contextmanager
